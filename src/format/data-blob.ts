@@ -1,0 +1,166 @@
+import { FerryError } from '../errors/index.js';
+import { type Digest, digestOf, shortDigest } from '../model/index.js';
+import { crc32 } from './hash.js';
+import { MAX_BLOB_SIZE } from './limits.js';
+import { hex8, MAGIC, type MagicName, magicName } from './magic.js';
+import { zstdCompressBound, zstdCompressInto, zstdDecompressBounded } from './zstd.js';
+
+/**
+ * DataBlob: the container of every chunk and every `.blob` file.
+ *
+ *   plain:     magic[8] crc32[4 LE] data                       (header 12 bytes)
+ *   encrypted: magic[8] crc32[4 LE] iv[16] tag[16] ciphertext   (header 44 bytes)
+ *
+ * The CRC covers the bytes after the header. Encrypted blobs are carried byte-exact: Ferry recognises them, checks
+ * their CRC, and never decodes them.
+ */
+export type BlobKind = 'uncompressed' | 'compressed' | 'encrypted' | 'encrypted-compressed';
+
+export const BLOB_HEADER_SIZE = 12;
+export const ENCRYPTED_BLOB_HEADER_SIZE = 44;
+const ZSTD_LEVEL = 1;
+
+const KIND_OF_MAGIC: Partial<Record<MagicName, BlobKind>> = {
+  uncompressedBlob: 'uncompressed',
+  compressedBlob: 'compressed',
+  encryptedBlob: 'encrypted',
+  encryptedCompressedBlob: 'encrypted-compressed',
+};
+
+export function isEncryptedKind(kind: BlobKind): boolean {
+  return kind === 'encrypted' || kind === 'encrypted-compressed';
+}
+
+export function blobHeaderSize(kind: BlobKind): number {
+  return isEncryptedKind(kind) ? ENCRYPTED_BLOB_HEADER_SIZE : BLOB_HEADER_SIZE;
+}
+
+/** Reads the magic; checks the blob is at least as long as its header. Does not check the CRC. */
+export function blobKind(blob: Uint8Array): BlobKind {
+  if (blob.length < 8)
+    throw new FerryError('FERRY_ERR_TRUNCATED', `blob is ${blob.length} bytes, shorter than a magic number`);
+  const name = magicName(blob);
+  const kind = name === undefined ? undefined : KIND_OF_MAGIC[name];
+  if (kind === undefined) throw new FerryError('FERRY_ERR_BAD_MAGIC', `bad blob magic ${hex8(blob)}`);
+  const header = blobHeaderSize(kind);
+  if (blob.length < header) {
+    throw new FerryError(
+      'FERRY_ERR_TRUNCATED',
+      `${kind} blob is ${blob.length} bytes, shorter than its ${header}-byte header`,
+    );
+  }
+  return kind;
+}
+
+/** Checks magic, length and CRC; returns the kind. Runs on every blob read from disk or the network. */
+export function checkBlob(blob: Uint8Array): BlobKind {
+  const kind = blobKind(blob);
+  if (blob.length > MAX_BLOB_SIZE + ENCRYPTED_BLOB_HEADER_SIZE) {
+    throw new FerryError('FERRY_ERR_TOO_LARGE', `blob is ${blob.length} bytes, more than ${MAX_BLOB_SIZE}`);
+  }
+  const stored = Buffer.from(blob.buffer, blob.byteOffset, blob.length).readUInt32LE(8);
+  const actual = crc32(blob.subarray(blobHeaderSize(kind)));
+  if (stored !== actual) {
+    throw new FerryError(
+      'FERRY_ERR_BAD_CRC',
+      `blob has wrong CRC-32 (stored ${hex32(stored)}, computed ${hex32(actual)})`,
+    );
+  }
+  return kind;
+}
+
+/**
+ * Encodes plain data as an unencrypted DataBlob: zstd level 1, kept only when it is smaller than the plain data,
+ * otherwise stored uncompressed.
+ */
+export function encodeBlob(plain: Uint8Array, options: { compress?: boolean } = {}): Buffer {
+  if (plain.length > MAX_BLOB_SIZE)
+    throw new FerryError(
+      'FERRY_ERR_TOO_LARGE',
+      `blob data is ${plain.length} bytes, more than ${MAX_BLOB_SIZE}`,
+    );
+  if (options.compress !== false && plain.length > 0) {
+    const bound = zstdCompressBound(plain.length);
+    const out = Buffer.allocUnsafe(BLOB_HEADER_SIZE + bound);
+    const n = zstdCompressInto(out.subarray(BLOB_HEADER_SIZE), plain, ZSTD_LEVEL);
+    if (n < plain.length) {
+      // Copy out of the bound-sized buffer when most of it would be wasted (chunks wait in queues).
+      const blob =
+        n < bound * 0.75
+          ? Buffer.from(out.subarray(0, BLOB_HEADER_SIZE + n))
+          : out.subarray(0, BLOB_HEADER_SIZE + n);
+      return finishHeader(blob, MAGIC.compressedBlob);
+    }
+  }
+  const blob = Buffer.allocUnsafe(BLOB_HEADER_SIZE + plain.length);
+  blob.set(plain, BLOB_HEADER_SIZE);
+  return finishHeader(blob, MAGIC.uncompressedBlob);
+}
+
+function finishHeader(blob: Buffer, magic: Buffer): Buffer {
+  magic.copy(blob, 0);
+  blob.writeUInt32LE(crc32(blob.subarray(BLOB_HEADER_SIZE)), 8);
+  return blob;
+}
+
+/** Checks the blob and returns its plain bytes (at most `maxSize`). Encrypted blobs throw FERRY_ERR_ENCRYPTED. */
+export function decodeBlob(blob: Uint8Array, maxSize: number = MAX_BLOB_SIZE): Buffer {
+  const kind = checkBlob(blob);
+  return decodeChecked(blob, kind, maxSize);
+}
+
+function decodeChecked(blob: Uint8Array, kind: BlobKind, maxSize: number): Buffer {
+  if (isEncryptedKind(kind))
+    throw new FerryError('FERRY_ERR_ENCRYPTED', 'blob is encrypted; Ferry carries it but cannot decode it');
+  const body = blob.subarray(BLOB_HEADER_SIZE);
+  if (kind === 'uncompressed') {
+    if (body.length > maxSize)
+      throw new FerryError('FERRY_ERR_TOO_LARGE', `blob holds ${body.length} bytes, more than ${maxSize}`);
+    return Buffer.from(body.buffer, body.byteOffset, body.length);
+  }
+  return zstdDecompressBounded(body, maxSize);
+}
+
+export interface ChunkCheck {
+  kind: BlobKind;
+  /** Plain length; undefined for encrypted chunks (not decodable without the key). */
+  plainSize: number | undefined;
+}
+
+/**
+ * Verifies a chunk blob against what its index says: CRC, crypt mode (encrypted or not), and for plain chunks the
+ * SHA-256 of the decoded bytes against `digest` and their length against `expectedSize` (when known).
+ */
+export function verifyChunk(
+  blob: Uint8Array,
+  digest: Digest,
+  options: { expectedSize?: number | undefined; encrypted?: boolean } = {},
+): ChunkCheck {
+  const kind = checkBlob(blob);
+  const encrypted = isEncryptedKind(kind);
+  if (options.encrypted !== undefined && encrypted !== options.encrypted) {
+    throw new FerryError(
+      'FERRY_ERR_CRYPT_MODE_MISMATCH',
+      `chunk is ${encrypted ? 'encrypted' : 'not encrypted'} but its index says ${options.encrypted ? 'encrypted' : 'plain'}`,
+    );
+  }
+  if (encrypted) return { kind, plainSize: undefined };
+  const plain = decodeChecked(blob, kind, options.expectedSize ?? MAX_BLOB_SIZE);
+  if (options.expectedSize !== undefined && plain.length !== options.expectedSize) {
+    throw new FerryError(
+      'FERRY_ERR_SIZE_MISMATCH',
+      `chunk is ${plain.length} bytes, its index says ${options.expectedSize}`,
+    );
+  }
+  const actual = digestOf(plain);
+  if (actual !== digest) {
+    throw new FerryError('FERRY_ERR_DIGEST_MISMATCH', 'digest mismatch', {
+      fields: { expected: digest, actual: shortDigest(actual) },
+    });
+  }
+  return { kind, plainSize: plain.length };
+}
+
+function hex32(n: number): string {
+  return n.toString(16).padStart(8, '0');
+}

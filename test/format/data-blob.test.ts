@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { isFerryError } from '../../src/errors/index.js';
+import { checkBlob, crc32, decodeBlob, encodeBlob, MAGIC, verifyChunk } from '../../src/format/index.js';
+import { digestOf } from '../../src/model/index.js';
+
+test('compressible data is stored zstd-compressed and round-trips', () => {
+  const plain = Buffer.alloc(1 << 20, 'abc');
+  const blob = encodeBlob(plain);
+  assert.ok(MAGIC.compressedBlob.equals(blob.subarray(0, 8)));
+  assert.ok(blob.length < plain.length / 10);
+  assert.deepEqual(decodeBlob(blob), plain);
+  assert.equal(checkBlob(blob), 'compressed');
+});
+
+test('incompressible data is stored uncompressed because compression would not make it smaller', () => {
+  const plain = randomBytes(65536);
+  const blob = encodeBlob(plain);
+  assert.ok(MAGIC.uncompressedBlob.equals(blob.subarray(0, 8)));
+  assert.equal(blob.length, plain.length + 12);
+  assert.deepEqual(decodeBlob(blob), plain);
+});
+
+test('a flipped bit fails the CRC check with FERRY_ERR_BAD_CRC', () => {
+  const blob = encodeBlob(Buffer.from('hello world'));
+  blob[20] = (blob[20] ?? 0) ^ 1;
+  assert.throws(
+    () => decodeBlob(blob),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_BAD_CRC'),
+  );
+});
+
+test('wrong magic, truncation and zstd bombs are refused with typed errors', () => {
+  const blob = encodeBlob(Buffer.alloc(4096, 1));
+  const wrong = Buffer.from(blob);
+  wrong[0] = 0;
+  assert.throws(
+    () => decodeBlob(wrong),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_BAD_MAGIC'),
+  );
+  assert.throws(
+    () => decodeBlob(blob.subarray(0, 10)),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_TRUNCATED'),
+  );
+  const big = encodeBlob(Buffer.alloc(1 << 20));
+  assert.throws(
+    () => decodeBlob(big, 1000),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_TOO_LARGE'),
+  );
+});
+
+test('verifyChunk checks the digest, the length and the crypt mode', () => {
+  const plain = Buffer.alloc(5000, 7);
+  const blob = encodeBlob(plain);
+  assert.deepEqual(verifyChunk(blob, digestOf(plain), { expectedSize: 5000 }), {
+    kind: 'compressed',
+    plainSize: 5000,
+  });
+  assert.throws(
+    () => verifyChunk(blob, digestOf(Buffer.alloc(5000, 8))),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_DIGEST_MISMATCH') && e.message === 'digest mismatch',
+  );
+  assert.throws(
+    () => verifyChunk(blob, digestOf(plain), { expectedSize: 4999 }),
+    (e: unknown) => isFerryError(e),
+  );
+  assert.throws(
+    () => verifyChunk(blob, digestOf(plain), { encrypted: true }),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_CRYPT_MODE_MISMATCH'),
+  );
+});
+
+test('encrypted blobs are recognised, CRC-checked and carried, never decoded', () => {
+  const body = randomBytes(100);
+  const blob = Buffer.alloc(12 + body.length);
+  MAGIC.encryptedCompressedBlob.copy(blob, 0);
+  body.copy(blob, 12);
+  // CRC covers what follows the 44-byte encrypted header.
+  blob.writeUInt32LE(crc32(blob.subarray(44)), 8);
+  assert.equal(checkBlob(blob), 'encrypted-compressed');
+  assert.deepEqual(verifyChunk(blob, digestOf(body), { encrypted: true }), {
+    kind: 'encrypted-compressed',
+    plainSize: undefined,
+  });
+  assert.throws(
+    () => decodeBlob(blob),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_ENCRYPTED'),
+  );
+});
