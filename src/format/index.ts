@@ -60,3 +60,4 @@ export {
   type VerifyState,
   withUnprotected,
 } from './manifest.js';
+export { zstdFrameContentSize } from './zstd.js';

@@ -57,3 +57,12 @@ export function zstdDecompressBounded(src: Uint8Array, maxSize: number): Buffer 
   }
   return n === out.length ? out : Buffer.from(out.subarray(0, n));
 }
+
+/** The content size a zstd frame header declares, or undefined (unknown or not a valid header). */
+export function zstdFrameContentSize(frame: Uint8Array): number | undefined {
+  try {
+    return binding.getFrameContentSize(frame) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,7 +1,8 @@
 /**
  * The layer rule, in one place. Dependencies point down:
  *
- *   errors ← model ← format / log / config / protocol ← store ← server / remote ← sync ← cli
+ *   errors ← model ← io ← format / log / config / protocol ← store ← backup / server / remote ← sync ← cli
+ *   (io and model are independent bottom layers; format and protocol are pure and do not use io)
  *
  * This test is the single source of that rule (ARCHITECTURE.md quotes the table). It reports each violation on one
  * line: `src/store/x.ts imports src/sync/index.ts (store may import: errors, model, format, log)`.
@@ -18,16 +19,18 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   errors: [],
   model: ['errors'],
+  io: ['errors'],
   format: ['errors', 'model'],
-  log: ['errors', 'model'],
-  config: ['errors', 'model'],
+  log: ['errors', 'model', 'io'],
+  config: ['errors', 'model', 'io'],
   protocol: ['errors', 'model', 'format'],
-  store: ['errors', 'model', 'format', 'log'],
-  server: ['errors', 'model', 'format', 'log', 'config', 'protocol', 'store'],
-  remote: ['errors', 'model', 'format', 'log', 'config', 'protocol'],
-  sync: ['errors', 'model', 'format', 'log', 'config', 'protocol', 'store', 'remote'],
-  cli: ['errors', 'model', 'format', 'log', 'config', 'protocol', 'store', 'server', 'remote', 'sync'],
-  workers: ['errors', 'model', 'format', 'log', 'config', 'protocol', 'store', 'remote', 'sync'],
+  store: ['errors', 'model', 'io', 'format', 'log'],
+  backup: ['errors', 'model', 'io', 'format', 'log', 'store'],
+  server: ['errors', 'model', 'io', 'format', 'log', 'config', 'protocol', 'store'],
+  remote: ['errors', 'model', 'io', 'format', 'log', 'config', 'protocol'],
+  sync: ['errors', 'model', 'io', 'format', 'log', 'config', 'protocol', 'store', 'remote'],
+  cli: ['errors', 'model', 'io', 'format', 'log', 'config', 'protocol', 'store', 'backup', 'server', 'remote', 'sync'],
+  workers: ['errors', 'model', 'io', 'format', 'log', 'config', 'protocol', 'store', 'remote', 'sync'],
 };
 
 function listTs(dir: string): string[] {

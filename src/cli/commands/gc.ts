@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import { formatBytes } from '../../model/index.js';
+import { DEFAULT_GC_GRACE_MS, garbageCollect } from '../../store/index.js';
+import type { ActionFactory } from '../action.js';
+import { parseDurationOption } from '../parse-options.js';
+
+export function registerGc(program: Command, act: ActionFactory): void {
+  program
+    .command('gc <store>')
+    .description('remove chunks no snapshot references and nobody used within the grace period')
+    .option(
+      '--grace <duration>',
+      'keep unreferenced chunks used more recently than this (e.g. 24h5m, 30m, 0)',
+    )
+    .action(
+      act<{ grace?: string }>(async (rt, [store], opts) => {
+        const ds = await rt.openDatastore(store as string);
+        const graceMs =
+          opts.grace === undefined ? DEFAULT_GC_GRACE_MS : parseDurationOption('--grace', opts.grace);
+        const report = await garbageCollect(ds, { log: rt.log, graceMs, signal: rt.signal });
+        rt.print(report, () =>
+          [
+            `removed ${report.removedChunks} chunk(s) (${formatBytes(report.removedBytes)})`,
+            `kept ${report.keptChunks} chunk(s) (${formatBytes(report.keptBytes)}), ${report.pendingChunks} unreferenced within the grace period`,
+          ].join('\n'),
+        );
+      }),
+    );
+}

@@ -1,0 +1,98 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import pretty from 'pino-pretty';
+import { lookupDatastore } from '../config/index.js';
+import { FerryError } from '../errors/index.js';
+import { createLogger, type Logger } from '../log/index.js';
+import { type Clock, SYSTEM_CLOCK } from '../model/index.js';
+import { ChunkPool, Datastore } from '../store/index.js';
+import { formatTable } from './output.js';
+
+export type OutputFormat = 'text' | 'json';
+
+/** What every command gets: resolved global options, output, logging, the abort signal, and tracked resources. */
+export class Runtime {
+  readonly home: string;
+  readonly format: OutputFormat;
+  readonly log: Logger;
+  readonly clock: Clock = SYSTEM_CLOCK;
+  readonly signal: AbortSignal;
+  private readonly stdout: (text: string) => void;
+  private readonly closers: (() => Promise<void>)[] = [];
+  private chunkPool: ChunkPool | undefined;
+
+  constructor(fields: {
+    home: string;
+    format: OutputFormat;
+    signal: AbortSignal;
+    stdout: (text: string) => void;
+    logLevel: string;
+  }) {
+    this.home = fields.home;
+    this.format = fields.format;
+    this.signal = fields.signal;
+    this.stdout = fields.stdout;
+    this.log = createLogger({
+      level: fields.logLevel,
+      destination: pretty({
+        destination: 2,
+        sync: true,
+        colorize: false,
+        translateTime: 'SYS:isoDateTime',
+        ignore: 'pid,hostname',
+      }),
+    });
+  }
+
+  static fromCommand(
+    cmd: Command,
+    env: NodeJS.ProcessEnv,
+    signal: AbortSignal,
+    stdout: (text: string) => void,
+  ): Runtime {
+    const opts = cmd.optsWithGlobals<{ home?: string; outputFormat?: string }>();
+    const format = opts.outputFormat ?? 'text';
+    if (format !== 'text' && format !== 'json') {
+      throw new FerryError(
+        'FERRY_ERR_USAGE',
+        `--output-format must be text or json, not ${JSON.stringify(format)}`,
+      );
+    }
+    const home = resolve(opts.home ?? env['FERRY_HOME'] ?? join(homedir(), '.config', 'ferry'));
+    return new Runtime({ home, format, signal, stdout, logLevel: env['FERRY_LOG_LEVEL'] ?? 'info' });
+  }
+
+  /** Prints a command's result: JSON as one line, or the given text. */
+  print(json: unknown, text: () => string): void {
+    this.stdout(this.format === 'json' ? JSON.stringify(json) : text());
+  }
+
+  printList(rows: Record<string, unknown>[], columns: string[], json: unknown = rows): void {
+    this.print(json, () => (rows.length === 0 ? '(none)' : formatTable(rows, columns)));
+  }
+
+  async openDatastore(name: string): Promise<Datastore> {
+    const entry = await lookupDatastore(this.home, name);
+    const ds = await Datastore.open(entry.path, { clock: this.clock });
+    this.closers.push(() => ds.close());
+    return ds;
+  }
+
+  pool(): ChunkPool {
+    if (!this.chunkPool) {
+      const pool = new ChunkPool();
+      this.chunkPool = pool;
+      this.closers.push(() => pool.destroy());
+    }
+    return this.chunkPool;
+  }
+
+  onClose(fn: () => Promise<void>): void {
+    this.closers.push(fn);
+  }
+
+  async close(): Promise<void> {
+    for (const close of this.closers.reverse()) await close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import { type Static, Type } from '@sinclair/typebox';
+import { FerryError } from '../errors/index.js';
+import { writeFileAtomic } from '../io/index.js';
+import { parseStoreName, type StoreName } from '../model/index.js';
+import { formatSectionConfig, readSectionConfigFile, type Section } from './section-config.js';
+
+const DatastoreSchema = Type.Object(
+  {
+    path: Type.String({ minLength: 1, pattern: '^/' }),
+    comment: Type.Optional(Type.String({ maxLength: 1024 })),
+  },
+  { additionalProperties: false },
+);
+export type DatastoreSettings = Static<typeof DatastoreSchema>;
+
+export interface DatastoreEntry extends DatastoreSettings {
+  name: StoreName;
+}
+
+const SCHEMAS = { datastore: DatastoreSchema };
+
+export function datastoreConfigPath(home: string): string {
+  return join(home, 'datastore.cfg');
+}
+
+/** `$FERRY_HOME/datastore.cfg`: datastore name → directory. */
+export async function readDatastoreConfig(home: string): Promise<DatastoreEntry[]> {
+  const sections = await readSectionConfigFile(datastoreConfigPath(home), SCHEMAS);
+  return sections.map((s) => ({ name: parseStoreName(s.id), ...(s.values as DatastoreSettings) }));
+}
+
+export async function writeDatastoreConfig(home: string, entries: readonly DatastoreEntry[]): Promise<void> {
+  const sections: Section[] = entries.map(({ name, ...values }) => ({ type: 'datastore', id: name, values }));
+  await writeFileAtomic(datastoreConfigPath(home), Buffer.from(formatSectionConfig(sections)));
+}
+
+export async function lookupDatastore(home: string, name: string): Promise<DatastoreEntry> {
+  const storeName = parseStoreName(name);
+  const entry = (await readDatastoreConfig(home)).find((e) => e.name === storeName);
+  if (!entry)
+    throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${storeName} is not configured`, {
+      fields: { store: storeName },
+    });
+  return entry;
+}

@@ -1,0 +1,154 @@
+import { readFile } from 'node:fs/promises';
+import type { TObject, TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { FerryError } from '../errors/index.js';
+import { SAFE_ID_RE } from '../model/index.js';
+
+/**
+ * PBS's section-config format:
+ *
+ *   <type>: <id>
+ *   	<key> <value>
+ *   	<key>              (empty value)
+ *
+ * Sections are separated by blank lines; `#` starts a comment line; a key whose schema is an array may repeat.
+ * Values are converted by the schema's JSON type (boolean: true/false/1/0/yes/no, integer) and validated with
+ * TypeBox; unknown keys, repeated scalar keys and bad values fail with `file:line: key: reason`.
+ */
+export interface Section<T = Record<string, unknown>> {
+  type: string;
+  id: string;
+  values: T;
+}
+
+export type SectionSchemas = Readonly<Record<string, TObject>>;
+
+function configError(file: string, line: number, detail: string): FerryError {
+  return new FerryError('FERRY_ERR_CONFIG', `${file}:${line}: ${detail}`, { fields: { file, line } });
+}
+
+function propertyType(schema: TSchema | undefined): string | undefined {
+  if (schema === undefined) return undefined;
+  if (typeof schema['type'] === 'string') return schema['type'];
+  const variants = (schema['anyOf'] ?? schema['oneOf']) as TSchema[] | undefined;
+  return variants?.map((s) => s['type']).find((t): t is string => typeof t === 'string');
+}
+
+function convert(raw: string, type: string | undefined): unknown {
+  if (type === 'boolean') {
+    if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+    if (['false', '0', 'no', 'off'].includes(raw)) return false;
+    return raw;
+  }
+  if (type === 'integer' || type === 'number') return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+  return raw;
+}
+
+export function parseSectionConfig(text: string, file: string, schemas: SectionSchemas): Section[] {
+  const sections: Section[] = [];
+  const ids = new Set<string>();
+  let current: { section: Section; line: number; schema: TObject; keyLines: Map<string, number> } | undefined;
+  const finish = () => {
+    if (!current) return;
+    const { section, schema, line, keyLines } = current;
+    if (!Value.Check(schema, section.values)) {
+      const first = Value.Errors(schema, section.values).First();
+      const key = first?.path.replace(/^\//, '').split('/')[0] ?? '';
+      const at = keyLines.get(key) ?? line;
+      throw configError(
+        file,
+        at,
+        `${section.type} ${section.id}: ${key ? `key ${key}: ` : ''}${first?.message ?? 'invalid'}`,
+      );
+    }
+    sections.push(section);
+    current = undefined;
+  };
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const lineNo = i + 1;
+    const line = (lines[i] ?? '').replace(/\r$/, '');
+    if (line.trim() === '') {
+      finish();
+      continue;
+    }
+    if (line.trimStart().startsWith('#')) continue;
+    if (!/^\s/.test(line)) {
+      finish();
+      const m = /^([a-z][a-z0-9-]*):\s*(\S+)\s*$/.exec(line);
+      if (!m)
+        throw configError(file, lineNo, `expected "<type>: <id>", got ${JSON.stringify(line.slice(0, 80))}`);
+      const [, type, id] = m as unknown as [string, string, string];
+      const schema = schemas[type];
+      if (!schema)
+        throw configError(
+          file,
+          lineNo,
+          `unknown section type ${JSON.stringify(type)} (known: ${Object.keys(schemas).join(', ')})`,
+        );
+      if (!SAFE_ID_RE.test(id) || id.length > 64)
+        throw configError(file, lineNo, `bad section id ${JSON.stringify(id)}`);
+      if (ids.has(`${type}:${id}`)) throw configError(file, lineNo, `${type} ${id} is defined twice`);
+      ids.add(`${type}:${id}`);
+      current = { section: { type, id, values: {} }, line: lineNo, schema, keyLines: new Map() };
+      continue;
+    }
+    if (!current) throw configError(file, lineNo, 'a key line outside any section');
+    const m = /^\s+([A-Za-z][A-Za-z0-9_-]*)(?:\s+(.*?))?\s*$/.exec(line);
+    if (!m) throw configError(file, lineNo, `cannot parse ${JSON.stringify(line.trim().slice(0, 80))}`);
+    const key = m[1] as string;
+    const raw = m[2] ?? '';
+    const propSchema = current.schema.properties[key];
+    if (!propSchema) {
+      throw configError(
+        file,
+        lineNo,
+        `${current.section.type} ${current.section.id}: unknown key ${JSON.stringify(key)}`,
+      );
+    }
+    const type = propertyType(propSchema);
+    const values = current.section.values;
+    if (type === 'array') {
+      const itemType = propertyType((propSchema as TSchema & { items?: TSchema }).items);
+      const list = (values[key] as unknown[] | undefined) ?? [];
+      list.push(convert(raw, itemType));
+      values[key] = list;
+    } else {
+      if (key in values)
+        throw configError(
+          file,
+          lineNo,
+          `${current.section.type} ${current.section.id}: key ${key} is repeated`,
+        );
+      values[key] = convert(raw, type);
+    }
+    current.keyLines.set(key, lineNo);
+  }
+  finish();
+  return sections;
+}
+
+export function formatSectionConfig(sections: readonly Section[]): string {
+  const blocks = sections.map((s) => {
+    const lines = [`${s.type}: ${s.id}`];
+    for (const [key, value] of Object.entries(s.values as Record<string, unknown>)) {
+      if (value === undefined) continue;
+      const list = Array.isArray(value) ? value : [value];
+      for (const v of list) lines.push(v === '' ? `\t${key}` : `\t${key} ${String(v)}`);
+    }
+    return lines.join('\n');
+  });
+  return blocks.length === 0 ? '' : `${blocks.join('\n\n')}\n`;
+}
+
+/** Reads and parses a config file; a missing file is an empty config. */
+export async function readSectionConfigFile(path: string, schemas: SectionSchemas): Promise<Section[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return parseSectionConfig(text, path, schemas);
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+
+/** A temp-file name beside `path`, unique across processes and threads: `<name>.tmp.<pid>.<thread>.<random>`. */
+export function tmpPathFor(path: string): string {
+  return join(
+    dirname(path),
+    `${basename(path)}.tmp.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}`,
+  );
+}
+
+export function isTmpName(name: string): boolean {
+  return /\.tmp\.\d+\.\d+\.[0-9a-f]{8}$/.test(name) || name.endsWith('.tmp');
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes `data` to a temp file beside `path` and fsyncs it; returns the temp path. */
+export async function writeTmp(path: string, data: Uint8Array, mode = 0o644): Promise<string> {
+  const tmp = tmpPathFor(path);
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  return tmp;
+}
+
+/**
+ * Atomic replace: temp file, fsync, rename over `path`, fsync the directory. Readers see the old or the new
+ * content, never a mix, and a crash leaves at worst a temp file.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array,
+  options: { syncDir?: boolean } = {},
+): Promise<void> {
+  const tmp = await writeTmp(path, data);
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  if (options.syncDir !== false) await fsyncDir(dirname(path));
+}
+
+/** Atomic create: like writeFileAtomic but fails with EEXIST if `path` exists (link(2) does not replace). */
+export async function createFileAtomic(path: string, data: Uint8Array): Promise<void> {
+  const tmp = await writeTmp(path, data);
+  try {
+    await link(tmp, path);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  await fsyncDir(dirname(path));
+}
+
+export async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+export async function ensureDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+}

@@ -1,0 +1,18 @@
+/**
+ * io — file-system primitives every writer shares: atomic replace and create (temp file, fsync, rename or link,
+ * directory fsync), temp-file naming, and tolerant directory reads.
+ *
+ * Invariant: a file written through here is either absent, the old content, or the whole new content — never a mix.
+ * Must not: know about datastores, configs or any Ferry format.
+ */
+export {
+  createFileAtomic,
+  ensureDir,
+  exists,
+  fsyncDir,
+  isTmpName,
+  readdirOrEmpty,
+  tmpPathFor,
+  writeFileAtomic,
+  writeTmp,
+} from './atomic-file.js';

@@ -1,0 +1,30 @@
+import type { WireError } from '../errors/index.js';
+import type { Digest } from '../model/index.js';
+
+/** Messages between ChunkPool (any thread) and workers/chunk.worker.ts. Typed errors do not cross threads: results carry a WireError. */
+export type ChunkTask =
+  | {
+      op: 'store';
+      storePath: string;
+      /** Plain chunk bytes (moved, not copied). */
+      data: Uint8Array;
+    }
+  | {
+      op: 'verify';
+      storePath: string;
+      digest: Digest;
+      /** Plain size the index expects, when it knows it. */
+      expectedSize: number | undefined;
+      encrypted: boolean;
+    };
+
+export type StoreResult = {
+  ok: true;
+  digest: Digest;
+  isNew: boolean;
+  encodedSize: number;
+  plainSize: number;
+};
+export type VerifyResult = { ok: true; encodedSize: number; plainSize: number | undefined };
+export type ChunkFailure = { ok: false; error: WireError };
+export type ChunkResult = StoreResult | VerifyResult | ChunkFailure;

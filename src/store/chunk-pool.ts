@@ -1,0 +1,75 @@
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { deserializeError } from '../errors/index.js';
+import type { Digest } from '../model/index.js';
+import type { ChunkResult, ChunkTask, StoreResult, VerifyResult } from './chunk-pool-messages.js';
+
+const WORKER_FILE = new URL(
+  `../../workers/chunk.worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`,
+  import.meta.url,
+);
+
+export interface ChunkPoolOptions {
+  /** Worker threads; default: one per core. */
+  threads?: number;
+  /** Tasks each worker runs at once (they wait on disk and lmdb, so more than one keeps the cores busy). */
+  tasksPerThread?: number;
+}
+
+/**
+ * A piscina pool of real threads that hash, compress, verify and store chunks. Each worker opens its own
+ * ChunkStore (own lmdb handle) for a datastore path on first use.
+ */
+export class ChunkPool {
+  readonly threads: number;
+  readonly tasksPerThread: number;
+  private readonly pool: Piscina<ChunkTask, ChunkResult>;
+
+  constructor(options: ChunkPoolOptions = {}) {
+    this.threads = options.threads ?? availableParallelism();
+    this.tasksPerThread = options.tasksPerThread ?? 4;
+    this.pool = new Piscina({
+      filename: WORKER_FILE.href,
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      concurrentTasksPerWorker: this.tasksPerThread,
+      idleTimeout: 60_000,
+    });
+  }
+
+  /** How many tasks to keep in flight to keep every thread busy. */
+  get depth(): number {
+    return this.threads * this.tasksPerThread;
+  }
+
+  /** Hashes `data`, and stores it compressed unless the store has it. `data` is moved to the worker (detached here). */
+  async store(storePath: string, data: Uint8Array): Promise<StoreResult> {
+    const result = await this.pool.run(
+      { op: 'store', storePath, data },
+      {
+        transferList:
+          data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+            ? [data.buffer as ArrayBuffer]
+            : [],
+      },
+    );
+    if (!result.ok) throw deserializeError(result.error);
+    return result as StoreResult;
+  }
+
+  /** Reads and fully verifies one stored chunk. */
+  async verify(
+    storePath: string,
+    digest: Digest,
+    expectedSize: number | undefined,
+    encrypted: boolean,
+  ): Promise<VerifyResult> {
+    const result = await this.pool.run({ op: 'verify', storePath, digest, expectedSize, encrypted });
+    if (!result.ok) throw deserializeError(result.error);
+    return result as VerifyResult;
+  }
+
+  async destroy(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

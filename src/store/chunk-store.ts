@@ -1,0 +1,184 @@
+import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { FerryError } from '../errors/index.js';
+import { fsyncDir, writeTmp } from '../io/index.js';
+import { type Clock, type Digest, shortDigest } from '../model/index.js';
+import { type ChunkEntry, ChunkIndex, UNKNOWN_SIZE } from './chunk-index.js';
+import type { Layout } from './layout.js';
+import { acquireLock, type Lock } from './locks.js';
+
+export interface InsertResult {
+  /** True when this call wrote the chunk file; false when the store had it already. */
+  isNew: boolean;
+  encodedSize: number;
+}
+
+interface ShardHold {
+  users: number;
+  lock: Promise<Lock>;
+}
+
+const SHARD_WAIT_MS = 10 * 60 * 1000;
+
+/**
+ * The chunk files in `.chunks/` and their lmdb index. One instance per thread.
+ *
+ * Insert is idempotent and safe across threads and processes:
+ *   1. touch the index entry; if it exists the chunk is a duplicate (its lastUsed moves to now);
+ *   2. otherwise, holding the chunk's shard lock shared (GC holds it exclusive while it sweeps that shard):
+ *      re-check, write a temp file, fsync, rename to `.chunks/<prefix>/<digest>`, fsync the directory,
+ *      and only then add the index entry.
+ * Two writers racing on the same digest both write identical-by-digest content; the rename is atomic, so the file
+ * is always one whole valid chunk.
+ */
+export class ChunkStore {
+  readonly layout: Layout;
+  readonly index: ChunkIndex;
+  private readonly clock: Clock;
+  private readonly knownDirs = new Set<string>();
+  private readonly shards = new Map<number, ShardHold>();
+
+  constructor(layout: Layout, index: ChunkIndex, clock: Clock) {
+    this.layout = layout;
+    this.index = index;
+    this.clock = clock;
+  }
+
+  static open(layout: Layout, clock: Clock): ChunkStore {
+    return new ChunkStore(layout, ChunkIndex.open(layout.indexDir), clock);
+  }
+
+  has(digest: Digest): boolean {
+    return this.index.has(digest);
+  }
+
+  get(digest: Digest): ChunkEntry | undefined {
+    return this.index.get(digest);
+  }
+
+  /** Marks a chunk as used now; undefined if the store does not have it. */
+  async touch(digest: Digest): Promise<ChunkEntry | undefined> {
+    return this.index.touch(digest, this.clock.now());
+  }
+
+  /**
+   * Stores a chunk blob under `digest`. The caller has verified that `blob` is the DataBlob of content with that
+   * digest; `plainSize` is undefined for encrypted chunks.
+   */
+  async insert(digest: Digest, blob: Uint8Array, plainSize: number | undefined): Promise<InsertResult> {
+    const existing = await this.touch(digest);
+    if (existing) return { isNew: false, encodedSize: existing.encodedSize };
+    return this.withShard(shardOf(digest), async () => {
+      const again = await this.touch(digest);
+      if (again) return { isNew: false, encodedSize: again.encodedSize };
+      const dir = this.layout.chunkPrefixDir(digest);
+      if (!this.knownDirs.has(dir)) {
+        await mkdir(dir, { recursive: true });
+        this.knownDirs.add(dir);
+      }
+      const path = this.layout.chunkPath(digest);
+      const tmp = await writeTmp(path, blob);
+      try {
+        await rename(tmp, path);
+      } catch (err) {
+        await unlink(tmp).catch(() => undefined);
+        throw err;
+      }
+      await fsyncDir(dir);
+      await this.index.put(digest, {
+        encodedSize: blob.length,
+        plainSize: plainSize ?? UNKNOWN_SIZE,
+        lastUsed: this.clock.now(),
+      });
+      return { isNew: true, encodedSize: blob.length };
+    });
+  }
+
+  /** Reads a chunk file's bytes (the DataBlob, unchecked). */
+  async read(digest: Digest): Promise<Buffer> {
+    try {
+      return await readFile(this.layout.chunkPath(digest));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new FerryError(
+          'FERRY_ERR_NOT_FOUND',
+          `chunk ${shortDigest(digest)} is missing from the chunk store`,
+          {
+            fields: { digest },
+          },
+        );
+      }
+      throw err;
+    }
+  }
+
+  async fileSize(digest: Digest): Promise<number | undefined> {
+    try {
+      return (await stat(this.layout.chunkPath(digest))).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Moves a damaged chunk aside as `<digest>.<n>.bad` (PBS's naming) and drops its index entry, so the next backup
+   * or sync that needs it writes a good copy.
+   */
+  async quarantine(digest: Digest): Promise<string | undefined> {
+    return this.withShard(shardOf(digest), async () => {
+      const path = this.layout.chunkPath(digest);
+      await this.index.remove(digest);
+      for (let n = 0; n < 10; n++) {
+        const bad = `${path}.${n}.bad`;
+        try {
+          await stat(bad);
+        } catch {
+          try {
+            await rename(path, bad);
+            return bad;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+            throw err;
+          }
+        }
+      }
+      await unlink(path).catch(() => undefined);
+      return undefined;
+    });
+  }
+
+  /** Holds the shard lock shared for `fn`; one OFD lock per shard per instance, reference-counted. */
+  private async withShard<T>(shard: number, fn: () => Promise<T>): Promise<T> {
+    let hold = this.shards.get(shard);
+    if (hold === undefined) {
+      hold = {
+        users: 0,
+        lock: acquireLock(this.layout.chunkShardLockPath(shard), {
+          mode: 'shared',
+          waitMs: SHARD_WAIT_MS,
+          what: `chunk shard ${shard.toString(16).padStart(2, '0')}`,
+        }),
+      };
+      this.shards.set(shard, hold);
+    }
+    hold.users++;
+    try {
+      await hold.lock;
+      return await fn();
+    } finally {
+      hold.users--;
+      if (hold.users === 0) {
+        this.shards.delete(shard);
+        await (await hold.lock.catch(() => undefined))?.release();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.index.close();
+  }
+}
+
+export function shardOf(digest: Digest): number {
+  return Number.parseInt(digest.slice(0, 2), 16);
+}
