@@ -1,0 +1,139 @@
+/**
+ * Where benchmark results go and how they look: one JSON file per run under bench/results/ (not committed),
+ * stamped with the machine, Node version and commit so two files can be compared honestly, plus plain-text
+ * tables for the terminal.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, platform, release, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const RESULTS_DIR = join(BENCH_DIR, 'results');
+
+export interface MachineInfo {
+  readonly cpus: { readonly model: string; readonly count: number };
+  readonly memoryBytes: number;
+  readonly platform: string;
+  readonly release: string;
+}
+
+export interface ResultsFile<T = unknown> {
+  readonly scenario: string;
+  readonly startedAt: string;
+  readonly machine: MachineInfo;
+  readonly node: string;
+  readonly commit: string;
+  readonly data: T;
+}
+
+export interface WriteResultsOptions {
+  /** Folder to write into; bench/results/ by default. */
+  readonly dir?: string;
+  /** When the run started; now by default. Also names the file. */
+  readonly startedAt?: Date;
+  /** An SVG chart to write next to the JSON, same basename. */
+  readonly svg?: string;
+}
+
+export function machineInfo(): MachineInfo {
+  const list = cpus();
+  return {
+    cpus: { model: list[0]?.model.trim() ?? 'unknown', count: list.length },
+    memoryBytes: totalmem(),
+    platform: platform(),
+    release: release(),
+  };
+}
+
+/** HEAD of the repository the bench folder lives in, or 'unknown' outside git. */
+export async function currentCommit(): Promise<string> {
+  try {
+    const { stdout } = await promisify(execFile)('git', ['rev-parse', 'HEAD'], { cwd: BENCH_DIR });
+    const commit = stdout.trim();
+    return /^[0-9a-f]{40,64}$/.test(commit) ? commit : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** `2026-01-02T03:04:05.678Z` → `2026-01-02T03-04-05Z`: sortable and legal in every file system. */
+function fileStamp(date: Date): string {
+  return date
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replaceAll(':', '-');
+}
+
+/**
+ * Writes `<dir>/<name>-<timestamp>.json` (and `.svg` when given) and returns the JSON path. Two runs in the same
+ * second get `-2`, `-3`… rather than overwriting each other.
+ */
+export async function writeResults(
+  name: string,
+  data: unknown,
+  options: WriteResultsOptions = {},
+): Promise<string> {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name))
+    throw new RangeError(`scenario name ${JSON.stringify(name)} is not kebab-case`);
+  const dir = resolve(options.dir ?? RESULTS_DIR);
+  const startedAt = options.startedAt ?? new Date();
+  const file: ResultsFile = {
+    scenario: name,
+    startedAt: startedAt.toISOString(),
+    machine: machineInfo(),
+    node: process.version,
+    commit: await currentCommit(),
+    data,
+  };
+  await mkdir(dir, { recursive: true });
+  const text = `${JSON.stringify(file, null, 2)}\n`;
+  for (let attempt = 1; ; attempt++) {
+    const base = join(dir, `${name}-${fileStamp(startedAt)}${attempt === 1 ? '' : `-${attempt}`}`);
+    try {
+      await writeFile(`${base}.json`, text, { flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw err;
+    }
+    if (options.svg !== undefined) await writeFile(`${base}.svg`, options.svg);
+    return `${base}.json`;
+  }
+}
+
+/** Integers as they are; other numbers with a precision that suits their size. Pass strings to choose. */
+function formatCell(value: string | number | undefined): string {
+  if (value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (Number.isInteger(value) || !Number.isFinite(value)) return String(value);
+  const abs = Math.abs(value);
+  if (abs >= 100) return value.toFixed(1);
+  if (abs >= 1) return value.toFixed(2);
+  return value.toPrecision(3);
+}
+
+/**
+ * An aligned text table: a header, a rule, one line per row. Numbers are right-aligned, text left-aligned.
+ * Columns default to every key in the order first seen.
+ */
+export function formatTable(
+  rows: readonly Readonly<Record<string, string | number>>[],
+  columns?: readonly string[],
+): string {
+  const names = columns ?? [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const cells = rows.map((row) => names.map((name) => formatCell(row[name])));
+  const widths = names.map((name, i) =>
+    Math.max(name.length, ...cells.map((line) => (line[i] as string).length)),
+  );
+  const isNumeric = names.map((name) => rows.some((row) => typeof row[name] === 'number'));
+  const render = (line: readonly string[]): string =>
+    line
+      .map((cell, i) =>
+        isNumeric[i] ? cell.padStart(widths[i] as number) : cell.padEnd(widths[i] as number),
+      )
+      .join('  ')
+      .trimEnd();
+  return [render(names), render(widths.map((w) => '-'.repeat(w))), ...cells.map(render)].join('\n');
+}

@@ -1,0 +1,10 @@
+/**
+ * The scenario registry: name on the command line → scenario. Adding one is a file
+ * `bench/scenarios/<name>.bench.ts` and one line here.
+ */
+import type { Scenario } from '../scenario.js';
+import { wanSelftest } from './wan-selftest.bench.js';
+
+export const SCENARIOS: Readonly<Record<string, Scenario>> = {
+  'wan-selftest': wanSelftest,
+};
