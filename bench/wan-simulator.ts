@@ -642,6 +642,9 @@ export async function startWanSimulator(options: WanSimulatorOptions): Promise<W
       done();
     });
   });
+  // After listening, an 'error' is a failed accept (EMFILE and the like): that one connection is lost, the
+  // listener goes on, and the process must not die of an unhandled event.
+  listener.on('error', () => {});
   const address = listener.address();
   if (address === null || typeof address === 'string') throw new Error('wan simulator has no TCP address');
   const port = address.port;

@@ -1,7 +1,8 @@
 /**
  * wan-selftest: does the WAN simulator behave like its model? One connection downloads from a local node:http
  * server through the simulator at several round-trip times with a 4 MiB window; the model says throughput is
- * W / RTT, and at RTT 0 the figure is the proxy's own ceiling. Run it after touching bench/wan-simulator.ts.
+ * W / RTT; at RTT 0 the figure is the ceiling of the set-up (proxy on this thread, HTTP origin and client on
+ * another). Run it after touching bench/wan-simulator.ts.
  */
 import { Worker } from 'node:worker_threads';
 import { formatTable, writeResults } from '../results.js';

@@ -1,7 +1,7 @@
 /**
  * The far end and the near end of wan-selftest in one thread: a node:http origin serving `GET /bytes/<n>`, and
  * a client that downloads through whatever URL it is given. Keeping both off the main thread leaves the
- * simulator a core of its own, so the RTT-0 row measures the proxy rather than three parties sharing one loop.
+ * simulator a thread of its own, so the RTT-0 row is not three parties sharing one event loop.
  */
 import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
