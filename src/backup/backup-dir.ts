@@ -1,6 +1,4 @@
-import { stat } from 'node:fs/promises';
 import { create as createTar } from 'tar';
-import { FerryError } from '../errors/index.js';
 import { Chunker, dynamicEntry, encodeDynamicIndex } from '../format/index.js';
 import { type ArchiveName, digestToBytes, nowSeconds } from '../model/index.js';
 import { type ArchiveStats, type BackupContext, OrderedChunkQueue } from './backup-context.js';
@@ -14,8 +12,6 @@ export async function backupDirectory(
   name: ArchiveName,
   dir: string,
 ): Promise<ArchiveStats> {
-  const st = await stat(dir);
-  if (!st.isDirectory()) throw new FerryError('FERRY_ERR_INVALID_VALUE', `${dir} is not a directory`);
   const entries: Buffer[] = [];
   let end = 0;
   const queue = new OrderedChunkQueue(ctx, (r) => {

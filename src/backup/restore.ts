@@ -122,7 +122,34 @@ async function restoreTree(
   await mkdir(dest, { recursive: true });
   if ((await readdir(dest)).length > 0)
     throw new FerryError('FERRY_ERR_ALREADY_EXISTS', `directory ${dest} is not empty`);
-  const unpack = extractTar({ cwd: dest, chmod: true, processUmask: 0, preservePaths: false, strict: true });
+  // Symlink targets are data and are restored as stored, absolute or not (preservePaths). What node-tar would then
+  // no longer guard, we do: no entry path may be absolute, hold "..", or lead through a symlink the archive made.
+  const links = new Set<string>();
+  let refused: string | undefined;
+  const unpack = extractTar({
+    cwd: dest,
+    chmod: true,
+    processUmask: 0,
+    preservePaths: true,
+    strict: true,
+    filter: (path, entry) => {
+      const clean = path.replace(/^\.\//, '').replace(/\/$/, '');
+      const parts = clean.split('/');
+      const escapes = clean.startsWith('/') || parts.includes('..');
+      const throughLink = parts.some((_, i) => i > 0 && links.has(parts.slice(0, i).join('/')));
+      const hardlinkOut =
+        'type' in entry &&
+        entry.type === 'Link' &&
+        typeof entry.linkpath === 'string' &&
+        (entry.linkpath.startsWith('/') || entry.linkpath.split('/').includes('..'));
+      if (escapes || throughLink || hardlinkOut) {
+        refused ??= path;
+        return false;
+      }
+      if ('type' in entry && entry.type === 'SymbolicLink') links.add(clean);
+      return true;
+    },
+  });
   const failed = new Promise<never>((_, reject) => {
     unpack.on('error', reject);
   });
@@ -132,4 +159,10 @@ async function restoreTree(
   }
   unpack.end();
   await Promise.race([once(unpack, 'close'), once(unpack, 'finish'), failed]);
+  if (refused !== undefined) {
+    throw new FerryError(
+      'FERRY_ERR_BAD_FORMAT',
+      `tar entry ${JSON.stringify(refused)} would be written outside the target directory`,
+    );
+  }
 }

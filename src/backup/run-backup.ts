@@ -1,5 +1,6 @@
-import { inContext } from '../errors/index.js';
-import type { Manifest } from '../format/index.js';
+import { stat } from 'node:fs/promises';
+import { FerryError, inContext } from '../errors/index.js';
+import { MAX_BLOB_SIZE, type Manifest } from '../format/index.js';
 import type { Logger } from '../log/index.js';
 import {
   type AuthId,
@@ -34,6 +35,23 @@ export interface BackupResult {
   total: ArchiveStats;
 }
 
+/** Refuses a source that is missing, of the wrong kind or too large, before anything is written. */
+async function checkSource(source: BackupSource): Promise<void> {
+  const st = await stat(source.path);
+  if (source.kind === 'tar' && !st.isDirectory()) {
+    throw new FerryError('FERRY_ERR_INVALID_VALUE', `${source.path} is not a directory`);
+  }
+  if (source.kind !== 'tar' && !st.isFile() && !st.isBlockDevice()) {
+    throw new FerryError('FERRY_ERR_INVALID_VALUE', `${source.path} is not a file`);
+  }
+  if (source.kind === 'conf' && st.size > MAX_BLOB_SIZE) {
+    throw new FerryError(
+      'FERRY_ERR_TOO_LARGE',
+      `${source.path} is ${st.size} bytes; a blob archive holds at most ${MAX_BLOB_SIZE}`,
+    );
+  }
+}
+
 /**
  * One snapshot from a list of sources. Steps: begin the snapshot (group lock, owner, time rule); back up each
  * source as its archive; commit (chunk check, manifest renamed last). Any error or abort drops the snapshot whole.
@@ -41,6 +59,7 @@ export interface BackupResult {
 export async function runBackup(ds: Datastore, req: BackupRequest): Promise<BackupResult> {
   const snapshot: SnapshotRef = { group: req.group, time: req.time };
   return inContext(`snapshot ${formatSnapshot(snapshot)}`, async () => {
+    for (const source of req.sources) await inContext(`archive ${source.archive}`, () => checkSource(source));
     const writer = await SnapshotWriter.begin(ds, req.ns, snapshot, { owner: req.owner });
     const ctx: BackupContext = {
       ds,

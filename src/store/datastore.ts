@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { FerryError, inContext } from '../errors/index.js';
 import {
   encodeManifestBlob,
@@ -187,8 +187,10 @@ export class Datastore {
     if (parent === undefined)
       throw new FerryError('FERRY_ERR_ALREADY_EXISTS', 'the root namespace always exists');
     await this.requireNamespace(parent);
+    const path = this.layout.namespacePath(ns);
     try {
-      await mkdir(this.layout.namespacePath(ns));
+      await mkdir(dirname(path), { recursive: true }); // the parent's "ns" directory
+      await mkdir(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new FerryError('FERRY_ERR_ALREADY_EXISTS', `namespace ${ns} exists already`, {

@@ -19,9 +19,13 @@ export interface GcOptions {
   /** Unreferenced chunks younger than this are kept (default 24 h 5 min). */
   graceMs?: number;
   signal?: AbortSignal;
+  /** Called after the mark phase and after each swept shard (progress display; tests use it to act mid-run). */
+  onProgress?: (event: { phase: 'marked' } | { phase: 'swept'; shard: number }) => Promise<void> | void;
 }
 
 export interface GcReport {
+  /** When the run started (ms since the epoch): chunks used since then are never removed. */
+  startedAt: number;
   indexFiles: number;
   markedChunks: number;
   removedChunks: number;
@@ -53,6 +57,7 @@ export async function garbageCollect(ds: Datastore, options: GcOptions): Promise
   try {
     const start = ds.clock.now();
     const report: GcReport = {
+      startedAt: start,
       indexFiles: 0,
       markedChunks: 0,
       removedChunks: 0,
@@ -79,6 +84,7 @@ export async function garbageCollect(ds: Datastore, options: GcOptions): Promise
       },
       'gc: mark phase done',
     );
+    await options.onProgress?.({ phase: 'marked' });
     const prefixes = (await readdirOrEmpty(ds.layout.chunksDir)).filter((p) => /^[0-9a-f]{4}$/.test(p));
     for (let shard = 0; shard < 256; shard++) {
       options.signal?.throwIfAborted();
@@ -90,6 +96,7 @@ export async function garbageCollect(ds: Datastore, options: GcOptions): Promise
         report,
         prefixes.filter((p) => p.startsWith(hex)),
       );
+      await options.onProgress?.({ phase: 'swept', shard });
     }
     options.log.info({ ...report }, 'gc: done');
     return report;

@@ -228,11 +228,20 @@ export class SnapshotWriter {
     }
   }
 
-  /** Drops the snapshot: its directory (never finished while a writer holds it) is removed. */
+  /**
+   * Drops the snapshot: its directory (never finished while a writer holds it) is removed, and so is the group if
+   * this writer created it and it holds nothing else.
+   */
   async abort(): Promise<void> {
     if (this.done) return;
     try {
       await rm(this.dir, { recursive: true, force: true });
+      if (
+        this.groupCreated &&
+        (await this.ds.listSnapshots(this.ns, this.snapshot.group, { manifests: false })).length === 0
+      ) {
+        await rm(this.ds.layout.groupPath(this.ns, this.snapshot.group), { recursive: true, force: true });
+      }
     } finally {
       await this.finish();
     }

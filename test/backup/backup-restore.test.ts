@@ -26,7 +26,16 @@ test('an image backs up and restores byte-identical', async (t) => {
     log,
   });
   assert.equal(result.total.chunks, 5);
-  await restoreArchive(ds, ROOT_NAMESPACE, result.snapshot, resolveArchiveName('drive.img'), join(dir, 'out.raw'));
+  await restoreArchive(
+    ds,
+    ROOT_NAMESPACE,
+    result.snapshot,
+    resolveArchiveName('drive.img'),
+    join(dir, 'out.raw'),
+  );
   const restored = await readFile(join(dir, 'out.raw'));
-  assert.equal(createHash('sha256').update(restored).digest('hex'), createHash('sha256').update(image).digest('hex'));
+  assert.equal(
+    createHash('sha256').update(restored).digest('hex'),
+    createHash('sha256').update(image).digest('hex'),
+  );
 });

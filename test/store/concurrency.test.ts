@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { verifyChunk } from '../../src/format/index.js';
+import { digestOf, parseAuthId, parseDigest, parseGroup, ROOT_NAMESPACE } from '../../src/model/index.js';
+import { Datastore, SnapshotWriter } from '../../src/store/index.js';
+import { ferry, ferryJson, finished, ROOT } from '../helpers/cli.js';
+import { seededBytes } from '../helpers/random.js';
+import { tempDir } from '../helpers/world.js';
+
+const CHUNK_BYTES = 64 * 1024;
+
+function insertProcess(store: string, first: number, last: number, threads: number, orderSeed: number) {
+  return spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'test/fixtures/insert-chunks.ts'),
+      store,
+      String(first),
+      String(last),
+      String(threads),
+      String(orderSeed),
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+}
+
+test('two processes with two worker threads each insert overlapping chunks without corrupting a chunk or the index', async (t) => {
+  const dir = await tempDir(t);
+  const storePath = join(dir, 'store');
+  await (await Datastore.create(storePath)).close();
+  // Process A stores chunks 0..299, process B 150..449, in different orders: 150 chunks are raced for.
+  const [a, b] = await Promise.all([
+    finished(insertProcess(storePath, 0, 299, 2, 1)),
+    finished(insertProcess(storePath, 150, 449, 2, 2)),
+  ]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+
+  const ds = await Datastore.open(storePath);
+  t.after(() => ds.close());
+  const expected = new Set(Array.from({ length: 450 }, (_, i) => digestOf(seededBytes(i, CHUNK_BYTES))));
+  const files = new Set<string>();
+  for (const prefix of await readdir(ds.layout.chunksDir)) {
+    for (const name of await readdir(join(ds.layout.chunksDir, prefix))) {
+      assert.match(name, /^[0-9a-f]{64}$/, `no temp file or stray left in .chunks/${prefix}`);
+      const digest = parseDigest(name);
+      const blob = await readFile(join(ds.layout.chunksDir, prefix, name));
+      verifyChunk(blob, digest, { expectedSize: CHUNK_BYTES, encrypted: false });
+      assert.equal(ds.chunks.get(digest)?.encodedSize, blob.length, 'index entry matches the file');
+      files.add(name);
+    }
+  }
+  assert.deepEqual([...files].sort(), [...expected].sort());
+  assert.equal(ds.chunks.index.count(), 450);
+});
+
+test('a second writer on a locked group fails at once with exit status 11 naming the group', async (t) => {
+  const dir = await tempDir(t);
+  const home = join(dir, 'home');
+  await ferryJson(home, ['datastore', 'create', 'store1', join(dir, 'store')]);
+  await writeFile(join(dir, 'vm.conf'), 'cores: 1\n');
+  const ds = await Datastore.open(join(dir, 'store'));
+  t.after(() => ds.close());
+  // A real first writer holds the group: a snapshot being written by this process.
+  const writer = await SnapshotWriter.begin(
+    ds,
+    ROOT_NAMESPACE,
+    { group: parseGroup('vm/100'), time: 1767225600 },
+    { owner: parseAuthId('root@pam') },
+  );
+  t.after(() => writer.abort());
+  const started = performance.now();
+  const second = await ferry(home, [
+    'backup',
+    'store1',
+    'vm/100',
+    `vm.conf:${join(dir, 'vm.conf')}`,
+    '--time',
+    '2026-01-02T00:00:00Z',
+  ]);
+  assert.equal(second.code, 11);
+  assert.match(second.stderr, /group vm\/100 is locked by another task/);
+  assert.ok(performance.now() - started < 10_000, 'fails at once instead of waiting');
+  const other = await ferry(home, [
+    'backup',
+    'store1',
+    'vm/101',
+    `vm.conf:${join(dir, 'vm.conf')}`,
+    '--time',
+    '2026-01-02T00:00:00Z',
+  ]);
+  assert.equal(other.code, 0, 'other groups stay writable');
+});
