@@ -103,37 +103,5 @@ export async function writeResults(
   }
 }
 
-/** Integers as they are; other numbers with a precision that suits their size. Pass strings to choose. */
-function formatCell(value: string | number | undefined): string {
-  if (value === undefined) return '';
-  if (typeof value === 'string') return value;
-  if (Number.isInteger(value) || !Number.isFinite(value)) return String(value);
-  const abs = Math.abs(value);
-  if (abs >= 100) return value.toFixed(1);
-  if (abs >= 1) return value.toFixed(2);
-  return value.toPrecision(3);
-}
-
-/**
- * An aligned text table: a header, a rule, one line per row. Numbers are right-aligned, text left-aligned.
- * Columns default to every key in the order first seen.
- */
-export function formatTable(
-  rows: readonly Readonly<Record<string, string | number>>[],
-  columns?: readonly string[],
-): string {
-  const names = columns ?? [...new Set(rows.flatMap((row) => Object.keys(row)))];
-  const cells = rows.map((row) => names.map((name) => formatCell(row[name])));
-  const widths = names.map((name, i) =>
-    Math.max(name.length, ...cells.map((line) => (line[i] as string).length)),
-  );
-  const isNumeric = names.map((name) => rows.some((row) => typeof row[name] === 'number'));
-  const render = (line: readonly string[]): string =>
-    line
-      .map((cell, i) =>
-        isNumeric[i] ? cell.padStart(widths[i] as number) : cell.padEnd(widths[i] as number),
-      )
-      .join('  ')
-      .trimEnd();
-  return [render(names), render(widths.map((w) => '-'.repeat(w))), ...cells.map(render)].join('\n');
-}
+/** One table renderer for the CLI and the benchmarks. */
+export { formatTable } from '../src/cli/index.js';

@@ -1,11 +1,19 @@
 /**
- * Chunk worker: hashes, compresses, verifies and stores chunks for ChunkPool. One ChunkStore (with its own lmdb
- * handle) per datastore path per thread. Returns plain results; errors go back serialised.
+ * Chunk worker: reads, hashes, compresses, verifies and stores chunks for ChunkPool. One ChunkStore (with its own
+ * lmdb handle) per datastore path per thread. Returns plain results; errors go back serialised.
  */
+import { open } from 'node:fs/promises';
+import { Piscina } from 'piscina';
 import { serializeError } from '../src/errors/index.js';
-import { encodeBlob, verifyChunk } from '../src/format/index.js';
-import { digestOf, SYSTEM_CLOCK } from '../src/model/index.js';
-import { type ChunkResult, ChunkStore, type ChunkTask, Layout } from '../src/store/index.js';
+import { type BlobParts, encodeBlobParts, verifyChunk } from '../src/format/index.js';
+import { type Digest, digestOf, SYSTEM_CLOCK } from '../src/model/index.js';
+import {
+  type ChunkResult,
+  ChunkStore,
+  type ChunkTask,
+  Layout,
+  type StoreResult,
+} from '../src/store/index.js';
 
 const stores = new Map<string, ChunkStore>();
 
@@ -18,18 +26,86 @@ function storeFor(path: string): ChunkStore {
   return store;
 }
 
+// Disk images are full of zero blocks: recognise them with a memcmp instead of hashing and compressing each one.
+const ZEROS = Buffer.alloc(4 * 1024 * 1024);
+const zeroChunks = new Map<number, { digest: Digest; blob: BlobParts }>();
+
+function zeroChunk(data: Buffer): { digest: Digest; blob: BlobParts } | undefined {
+  if (data.length > ZEROS.length || data.length === 0 || !data.equals(ZEROS.subarray(0, data.length)))
+    return undefined;
+  let known = zeroChunks.get(data.length);
+  if (known === undefined) {
+    const plain = ZEROS.subarray(0, data.length);
+    const encoded = encodeBlobParts(plain);
+    known = {
+      digest: digestOf(plain),
+      blob: { parts: encoded.parts.map((p) => Buffer.from(p)), length: encoded.length },
+    };
+    zeroChunks.set(data.length, known);
+  }
+  return known;
+}
+
+// Read buffers for store-range tasks, reused so each chunk costs no allocation and no fresh-page faults.
+const spareBuffers: Buffer[] = [];
+
+async function storeData(store: ChunkStore, data: Buffer): Promise<StoreResult> {
+  const zero = zeroChunk(data);
+  const digest = zero?.digest ?? digestOf(data);
+  // Decide synchronously whether to compress, so zstd reads the block while it is still in this core's cache
+  // (an await here would let other tasks' blocks evict it).
+  if (store.has(digest)) {
+    const existing = await store.touch(digest);
+    if (existing)
+      return { ok: true, digest, isNew: false, encodedSize: existing.encodedSize, plainSize: data.length };
+  }
+  const blob = zero?.blob ?? encodeBlobParts(data);
+  const r = await store.insert(digest, blob, data.length);
+  return { ok: true, digest, isNew: r.isNew, encodedSize: r.encodedSize, plainSize: data.length };
+}
+
+/** Returns the result with the task's buffer moved back to the caller for reuse (when it owns a whole ArrayBuffer). */
+function giveBack(result: StoreResult, data: Uint8Array): ChunkResult {
+  if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) return result;
+  const value = { ...result, data };
+  const movable = {
+    get [Piscina.transferableSymbol]() {
+      return data.buffer;
+    },
+    get [Piscina.valueSymbol]() {
+      return value;
+    },
+  };
+  return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]) as unknown as ChunkResult;
+}
+
 export default async function run(task: ChunkTask): Promise<ChunkResult> {
   try {
     const store = storeFor(task.storePath);
     if (task.op === 'store') {
-      const data = Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength);
-      const digest = digestOf(data);
-      const existing = await store.touch(digest);
-      if (existing)
-        return { ok: true, digest, isNew: false, encodedSize: existing.encodedSize, plainSize: data.length };
-      const blob = encodeBlob(data);
-      const r = await store.insert(digest, blob, data.length);
-      return { ok: true, digest, isNew: r.isNew, encodedSize: r.encodedSize, plainSize: data.length };
+      const result = await storeData(
+        store,
+        Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength),
+      );
+      return giveBack(result, task.data);
+    }
+    if (task.op === 'store-range') {
+      const spare = spareBuffers.pop();
+      const data =
+        spare !== undefined && spare.length === task.length ? spare : Buffer.allocUnsafeSlow(task.length);
+      try {
+        const fh = await open(task.file, 'r');
+        try {
+          const { bytesRead } = await fh.read(data, 0, task.length, task.offset);
+          if (bytesRead !== task.length)
+            throw new Error(`${task.file} shrank while it was read (short read at ${task.offset})`);
+        } finally {
+          await fh.close();
+        }
+        return await storeData(store, data);
+      } finally {
+        if (spareBuffers.length < 8) spareBuffers.push(data);
+      }
     }
     const blob = await store.read(task.digest);
     const check = verifyChunk(blob, task.digest, {

@@ -3,8 +3,10 @@
  * `bench/scenarios/<name>.bench.ts` and one line here.
  */
 import type { Scenario } from '../scenario.js';
+import { ingest } from './ingest.bench.js';
 import { wanSelftest } from './wan-selftest.bench.js';
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = {
+  ingest,
   'wan-selftest': wanSelftest,
 };

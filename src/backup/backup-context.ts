@@ -23,13 +23,21 @@ export function emptyStats(): ArchiveStats {
 }
 
 /**
- * Keeps up to `depth` chunk-store tasks in flight and hands results back in submission order, so the caller can build
- * an index while both cores hash and compress.
+ * Keeps the chunk pool busy and hands results back in submission order, so the caller can build an index while both
+ * cores hash and compress. Flow control counts unfinished tasks (not the oldest one), so one slow chunk does not idle
+ * the other threads. Chunk buffers come back from the workers and are reused, which spares the allocator, the page
+ * faults of fresh memory, and the garbage collector.
  */
 export class OrderedChunkQueue {
   private readonly ctx: BackupContext;
-  private readonly pending: Promise<StoreResult>[] = [];
   private readonly onResult: (r: StoreResult) => void;
+  private readonly finished = new Map<number, StoreResult>();
+  private readonly spare: Buffer[] = [];
+  private submitted = 0;
+  private delivered = 0;
+  private inFlight = 0;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
   readonly stats: ArchiveStats = emptyStats();
 
   constructor(ctx: BackupContext, onResult: (r: StoreResult) => void) {
@@ -37,27 +45,73 @@ export class OrderedChunkQueue {
     this.onResult = onResult;
   }
 
-  /** Submits plain chunk bytes (moved to a worker); waits while the queue is full. */
+  /** A buffer of `size` bytes to read the next chunk into (recycled when one of that size is free). */
+  buffer(size: number): Buffer {
+    const reused = this.spare.pop();
+    if (reused !== undefined && reused.length === size) return reused;
+    return Buffer.allocUnsafeSlow(size);
+  }
+
+  /** Submits plain chunk bytes (moved to a worker); waits while the pool has enough to do. */
   async push(data: Buffer): Promise<void> {
+    await this.submit(this.ctx.pool.store(this.ctx.ds.path, data));
+  }
+
+  /** Submits a range of a file, which a worker reads itself (no copy through this thread). */
+  async pushRange(file: string, offset: number, length: number): Promise<void> {
+    await this.submit(this.ctx.pool.storeRange(this.ctx.ds.path, file, offset, length));
+  }
+
+  private async submit(task: Promise<StoreResult>): Promise<void> {
     this.ctx.signal?.throwIfAborted();
-    const task = this.ctx.pool.store(this.ctx.ds.path, data);
-    task.catch(() => undefined); // observed when drained; avoids an unhandled rejection meanwhile
-    this.pending.push(task);
-    while (this.pending.length >= this.ctx.pool.depth + 2) await this.takeOne();
+    this.check();
+    const seq = this.submitted++;
+    this.inFlight++;
+    task.then(
+      (r) => {
+        this.inFlight--;
+        if (r.data !== undefined && this.spare.length < 4)
+          this.spare.push(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength));
+        this.finished.set(seq, r);
+        this.deliver();
+        this.wake?.();
+      },
+      (err: unknown) => {
+        this.inFlight--;
+        this.failure ??= err;
+        this.wake?.();
+      },
+    );
+    while (this.inFlight >= this.ctx.pool.depth + 2 && this.failure === undefined) await this.sleep();
+    this.check();
   }
 
   async drain(): Promise<void> {
-    while (this.pending.length > 0) await this.takeOne();
+    while (this.inFlight > 0) await this.sleep();
+    this.check();
+    this.deliver();
   }
 
-  private async takeOne(): Promise<void> {
-    const r = await (this.pending.shift() as Promise<StoreResult>);
-    this.stats.chunks++;
-    this.stats.bytes += r.plainSize;
-    if (r.isNew) {
-      this.stats.newChunks++;
-      this.stats.newBytes += r.encodedSize;
+  private sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private deliver(): void {
+    for (let r = this.finished.get(this.delivered); r !== undefined; r = this.finished.get(this.delivered)) {
+      this.finished.delete(this.delivered++);
+      this.stats.chunks++;
+      this.stats.bytes += r.plainSize;
+      if (r.isNew) {
+        this.stats.newChunks++;
+        this.stats.newBytes += r.encodedSize;
+      }
+      this.onResult(r);
     }
-    this.onResult(r);
   }
 }

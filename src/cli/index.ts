@@ -7,3 +7,4 @@
 
 export { EXIT, exitCodeFor } from './exit-codes.js';
 export { buildProgram, main } from './main.js';
+export { formatTable } from './output.js';

@@ -1,17 +1,36 @@
-/** Renders rows as an aligned text table (list commands with --output-format text). */
-export function formatTable(rows: readonly Record<string, unknown>[], columns?: readonly string[]): string {
-  const cols = columns ?? (rows[0] ? Object.keys(rows[0]) : []);
-  if (cols.length === 0) return '';
-  const cell = (v: unknown) => (v === undefined || v === null ? '-' : String(v));
-  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (values: string[]) =>
-    values
-      .map((v, i) => v.padEnd(widths[i] ?? 0))
+/** Integers as they are; other numbers with a precision that suits their size; missing values as "-". */
+function formatCell(value: unknown): string {
+  if (value === undefined || value === null) return '-';
+  if (typeof value === 'number') {
+    if (Number.isInteger(value) || !Number.isFinite(value)) return String(value);
+    const abs = Math.abs(value);
+    if (abs >= 100) return value.toFixed(1);
+    if (abs >= 1) return value.toFixed(2);
+    return value.toPrecision(3);
+  }
+  return Array.isArray(value) ? value.join(',') : String(value);
+}
+
+/**
+ * An aligned text table: a header, a rule, one line per row. Numbers are right-aligned, text left-aligned.
+ * Columns default to every key in the order first seen. Used by list commands and benchmark reports.
+ */
+export function formatTable(
+  rows: readonly Readonly<Record<string, unknown>>[],
+  columns?: readonly string[],
+): string {
+  const names = columns ?? [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const cells = rows.map((row) => names.map((name) => formatCell(row[name])));
+  const widths = names.map((name, i) =>
+    Math.max(name.length, ...cells.map((line) => (line[i] as string).length)),
+  );
+  const isNumeric = names.map((name) => rows.some((row) => typeof row[name] === 'number'));
+  const render = (line: readonly string[]): string =>
+    line
+      .map((cell, i) =>
+        isNumeric[i] ? cell.padStart(widths[i] as number) : cell.padEnd(widths[i] as number),
+      )
       .join('  ')
       .trimEnd();
-  return [
-    line([...cols]),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map((r) => line(cols.map((c) => cell(r[c])))),
-  ].join('\n');
+  return [render(names), render(widths.map((w) => '-'.repeat(w))), ...cells.map(render)].join('\n');
 }

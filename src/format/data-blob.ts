@@ -69,11 +69,20 @@ export function checkBlob(blob: Uint8Array): BlobKind {
   return kind;
 }
 
+/** A blob as the pieces to write (no copy of large plain data): their concatenation is the DataBlob file. */
+export interface BlobParts {
+  parts: Uint8Array[];
+  length: number;
+}
+
+// Per-thread scratch space for compression output, so encoding a chunk does not allocate megabytes each time.
+let scratch: Buffer | undefined;
+
 /**
- * Encodes plain data as an unencrypted DataBlob: zstd level 1, kept only when it is smaller than the plain data,
- * otherwise stored uncompressed.
+ * Encodes plain data as an unencrypted DataBlob in pieces: zstd level 1, kept only when it is smaller than the plain
+ * data, else the uncompressed magic and the plain bytes themselves (not copied).
  */
-export function encodeBlob(plain: Uint8Array, options: { compress?: boolean } = {}): Buffer {
+export function encodeBlobParts(plain: Uint8Array, options: { compress?: boolean } = {}): BlobParts {
   if (plain.length > MAX_BLOB_SIZE)
     throw new FerryError(
       'FERRY_ERR_TOO_LARGE',
@@ -81,20 +90,24 @@ export function encodeBlob(plain: Uint8Array, options: { compress?: boolean } = 
     );
   if (options.compress !== false && plain.length > 0) {
     const bound = zstdCompressBound(plain.length);
-    const out = Buffer.allocUnsafe(BLOB_HEADER_SIZE + bound);
-    const n = zstdCompressInto(out.subarray(BLOB_HEADER_SIZE), plain, ZSTD_LEVEL);
+    if (scratch === undefined || scratch.length < bound) scratch = Buffer.allocUnsafeSlow(bound);
+    const n = zstdCompressInto(scratch, plain, ZSTD_LEVEL);
     if (n < plain.length) {
-      // Copy out of the bound-sized buffer when most of it would be wasted (chunks wait in queues).
-      const blob =
-        n < bound * 0.75
-          ? Buffer.from(out.subarray(0, BLOB_HEADER_SIZE + n))
-          : out.subarray(0, BLOB_HEADER_SIZE + n);
-      return finishHeader(blob, MAGIC.compressedBlob);
+      const blob = Buffer.allocUnsafe(BLOB_HEADER_SIZE + n);
+      scratch.copy(blob, BLOB_HEADER_SIZE, 0, n);
+      return { parts: [finishHeader(blob, MAGIC.compressedBlob)], length: blob.length };
     }
   }
-  const blob = Buffer.allocUnsafe(BLOB_HEADER_SIZE + plain.length);
-  blob.set(plain, BLOB_HEADER_SIZE);
-  return finishHeader(blob, MAGIC.uncompressedBlob);
+  const header = Buffer.allocUnsafe(BLOB_HEADER_SIZE);
+  MAGIC.uncompressedBlob.copy(header, 0);
+  header.writeUInt32LE(crc32(plain), 8);
+  return { parts: [header, plain], length: BLOB_HEADER_SIZE + plain.length };
+}
+
+/** Encodes plain data as one DataBlob buffer (see encodeBlobParts). */
+export function encodeBlob(plain: Uint8Array, options: { compress?: boolean } = {}): Buffer {
+  const { parts, length } = encodeBlobParts(plain, options);
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, length);
 }
 
 function finishHeader(blob: Buffer, magic: Buffer): Buffer {

@@ -25,6 +25,7 @@ export { Chunker, type ChunkerOptions, DYNAMIC_CHUNKING } from './chunker.js';
 export {
   BLOB_HEADER_SIZE,
   type BlobKind,
+  type BlobParts,
   blobHeaderSize,
   blobKind,
   type ChunkCheck,
@@ -32,6 +33,7 @@ export {
   decodeBlob,
   ENCRYPTED_BLOB_HEADER_SIZE,
   encodeBlob,
+  encodeBlobParts,
   isEncryptedKind,
   verifyChunk,
 } from './data-blob.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 
@@ -16,6 +16,22 @@ export function isTmpName(name: string): boolean {
   return /\.tmp\.\d+\.\d+\.[0-9a-f]{8}$/.test(name) || name.endsWith('.tmp');
 }
 
+async function writeAll(fh: FileHandle, parts: readonly Uint8Array[]): Promise<void> {
+  let pending = parts.filter((p) => p.length > 0);
+  while (pending.length > 0) {
+    let { bytesWritten } = await fh.writev(pending);
+    const rest: Uint8Array[] = [];
+    for (const p of pending) {
+      if (bytesWritten >= p.length) bytesWritten -= p.length;
+      else {
+        rest.push(p.subarray(bytesWritten));
+        bytesWritten = 0;
+      }
+    }
+    pending = rest;
+  }
+}
+
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
   try {
@@ -25,12 +41,17 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to a temp file beside `path` and fsyncs it; returns the temp path. */
-export async function writeTmp(path: string, data: Uint8Array, mode = 0o644): Promise<string> {
+/** Writes `data` (one buffer, or pieces written with one writev) to a temp file beside `path`, fsynced; returns its path. */
+export async function writeTmp(
+  path: string,
+  data: Uint8Array | readonly Uint8Array[],
+  mode = 0o644,
+): Promise<string> {
   const tmp = tmpPathFor(path);
   const fh = await open(tmp, 'wx', mode);
   try {
-    await fh.writeFile(data);
+    if (data instanceof Uint8Array) await fh.writeFile(data);
+    else await writeAll(fh, data);
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => undefined);

@@ -73,6 +73,10 @@ export class ChunkIndex {
    * caller writes the chunk again.
    */
   async touch(digest: Digest, now: number): Promise<ChunkEntry | undefined> {
+    // A plain read answers the common cases (absent; used recently enough) without a write transaction. Every
+    // decision that matters is re-made inside the transaction below.
+    const seen = this.get(digest);
+    if (seen === undefined || seen.lastUsed >= now) return seen;
     const key = digestToBytes(digest);
     return this.db.transaction(() => {
       const entry = decodeEntry(this.db.get(key));

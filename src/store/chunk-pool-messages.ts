@@ -10,7 +10,16 @@ export type ChunkTask =
       data: Uint8Array;
     }
   | {
+      /** Read `length` bytes at `offset` of `file` in the worker, then store them like `store`. */
+      op: 'store-range';
+      storePath: string;
+      file: string;
+      offset: number;
+      length: number;
+    }
+  | {
       op: 'verify';
+
       storePath: string;
       digest: Digest;
       /** Plain size the index expects, when it knows it. */
@@ -24,6 +33,8 @@ export type StoreResult = {
   isNew: boolean;
   encodedSize: number;
   plainSize: number;
+  /** The task's data buffer, moved back for reuse. */
+  data?: Uint8Array;
 };
 export type VerifyResult = { ok: true; encodedSize: number; plainSize: number | undefined };
 export type ChunkFailure = { ok: false; error: WireError };

@@ -57,7 +57,15 @@ export class ChunkPool {
     return result as StoreResult;
   }
 
+  /** Reads `length` bytes at `offset` of `file` in a worker, hashes them and stores them unless the store has them. */
+  async storeRange(storePath: string, file: string, offset: number, length: number): Promise<StoreResult> {
+    const result = await this.pool.run({ op: 'store-range', storePath, file, offset, length });
+    if (!result.ok) throw deserializeError(result.error);
+    return result as StoreResult;
+  }
+
   /** Reads and fully verifies one stored chunk. */
+
   async verify(
     storePath: string,
     digest: Digest,

@@ -1,20 +1,18 @@
-import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../errors/index.js';
+import type { BlobParts } from '../format/index.js';
 import { fsyncDir, writeTmp } from '../io/index.js';
 import { type Clock, type Digest, shortDigest } from '../model/index.js';
 import { type ChunkEntry, ChunkIndex, UNKNOWN_SIZE } from './chunk-index.js';
 import type { Layout } from './layout.js';
-import { acquireLock, type Lock } from './locks.js';
+import { tryLockFd, unlockFd } from './locks.js';
 
 export interface InsertResult {
   /** True when this call wrote the chunk file; false when the store had it already. */
   isNew: boolean;
   encodedSize: number;
-}
-
-interface ShardHold {
-  users: number;
-  lock: Promise<Lock>;
 }
 
 const SHARD_WAIT_MS = 10 * 60 * 1000;
@@ -35,7 +33,8 @@ export class ChunkStore {
   readonly index: ChunkIndex;
   private readonly clock: Clock;
   private readonly knownDirs = new Set<string>();
-  private readonly shards = new Map<number, ShardHold>();
+  private readonly shardFiles = new Map<number, Promise<FileHandle>>();
+  private readonly shardUsers = new Map<number, number>();
 
   constructor(layout: Layout, index: ChunkIndex, clock: Clock) {
     this.layout = layout;
@@ -61,10 +60,15 @@ export class ChunkStore {
   }
 
   /**
-   * Stores a chunk blob under `digest`. The caller has verified that `blob` is the DataBlob of content with that
-   * digest; `plainSize` is undefined for encrypted chunks.
+   * Stores a chunk blob under `digest`. The caller has verified that `blob` (one buffer, or the pieces of one) is the
+   * DataBlob of content with that digest; `plainSize` is undefined for encrypted chunks.
    */
-  async insert(digest: Digest, blob: Uint8Array, plainSize: number | undefined): Promise<InsertResult> {
+  async insert(
+    digest: Digest,
+    blob: Uint8Array | BlobParts,
+    plainSize: number | undefined,
+  ): Promise<InsertResult> {
+    const encodedSize = blob instanceof Uint8Array ? blob.length : blob.length;
     const existing = await this.touch(digest);
     if (existing) return { isNew: false, encodedSize: existing.encodedSize };
     return this.withShard(shardOf(digest), async () => {
@@ -76,7 +80,7 @@ export class ChunkStore {
         this.knownDirs.add(dir);
       }
       const path = this.layout.chunkPath(digest);
-      const tmp = await writeTmp(path, blob);
+      const tmp = await writeTmp(path, blob instanceof Uint8Array ? blob : blob.parts);
       try {
         await rename(tmp, path);
       } catch (err) {
@@ -85,11 +89,11 @@ export class ChunkStore {
       }
       await fsyncDir(dir);
       await this.index.put(digest, {
-        encodedSize: blob.length,
+        encodedSize,
         plainSize: plainSize ?? UNKNOWN_SIZE,
         lastUsed: this.clock.now(),
       });
-      return { isNew: true, encodedSize: blob.length };
+      return { isNew: true, encodedSize };
     });
   }
 
@@ -147,34 +151,50 @@ export class ChunkStore {
     });
   }
 
-  /** Holds the shard lock shared for `fn`; one OFD lock per shard per instance, reference-counted. */
+  /**
+   * Holds the shard lock shared for `fn`. The lock file of each shard stays open for the life of this store and is
+   * locked and unlocked with fcntl only (no open, stat or close per insert); the lock is taken when the first
+   * insert into the shard starts and dropped when the last one ends.
+   */
   private async withShard<T>(shard: number, fn: () => Promise<T>): Promise<T> {
-    let hold = this.shards.get(shard);
-    if (hold === undefined) {
-      hold = {
-        users: 0,
-        lock: acquireLock(this.layout.chunkShardLockPath(shard), {
-          mode: 'shared',
-          waitMs: SHARD_WAIT_MS,
-          what: `chunk shard ${shard.toString(16).padStart(2, '0')}`,
-        }),
-      };
-      this.shards.set(shard, hold);
+    const fh = await this.shardFile(shard);
+    if ((this.shardUsers.get(shard) ?? 0) === 0) {
+      const deadline = performance.now() + SHARD_WAIT_MS;
+      let delay = 2;
+      while (!tryLockFd(fh.fd, 'shared')) {
+        if (performance.now() > deadline) {
+          throw new FerryError(
+            'FERRY_ERR_LOCKED',
+            `chunk shard ${shard.toString(16).padStart(2, '0')} is locked by another task`,
+          );
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 2, 50);
+      }
     }
-    hold.users++;
+    this.shardUsers.set(shard, (this.shardUsers.get(shard) ?? 0) + 1);
     try {
-      await hold.lock;
       return await fn();
     } finally {
-      hold.users--;
-      if (hold.users === 0) {
-        this.shards.delete(shard);
-        await (await hold.lock.catch(() => undefined))?.release();
-      }
+      const left = (this.shardUsers.get(shard) ?? 1) - 1;
+      this.shardUsers.set(shard, left);
+      if (left === 0) unlockFd(fh.fd);
     }
   }
 
+  private async shardFile(shard: number): Promise<FileHandle> {
+    let opening = this.shardFiles.get(shard);
+    if (opening === undefined) {
+      const path = this.layout.chunkShardLockPath(shard);
+      opening = mkdir(dirname(path), { recursive: true }).then(() => open(path, 'a+', 0o644));
+      this.shardFiles.set(shard, opening);
+    }
+    return opening;
+  }
+
   async close(): Promise<void> {
+    for (const fh of this.shardFiles.values()) await (await fh.catch(() => undefined))?.close();
+    this.shardFiles.clear();
     await this.index.close();
   }
 }

@@ -1,0 +1,116 @@
+/**
+ * ingest: how fast `ferry backup` turns an image into chunks, next to what one core can do. The reference is the
+ * single-thread rate of exactly the CPU work per chunk (SHA-256 + zstd level 1) over the same bytes in memory,
+ * measured in the same run; ingest reads the file, hashes and compresses on the worker pool, writes and fsyncs
+ * chunk files and indexes them. Target: ingest ≥ 1.5 × the single-thread rate (both cores working).
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseBackupSpec, runBackup } from '../../src/backup/index.js';
+import { silentLogger } from '../../src/log/index.js';
+import { parseAuthId, parseGroup, ROOT_NAMESPACE } from '../../src/model/index.js';
+import { ChunkPool, Datastore } from '../../src/store/index.js';
+import { formatTable, writeResults } from '../results.js';
+import type { Scenario } from '../scenario.js';
+import { writeImage } from '../workload.js';
+
+const MIB = 1024 * 1024;
+const BLOCK = 4 * MIB;
+
+interface ZstdBinding {
+  compress(dst: Uint8Array, src: Uint8Array, level: number): number;
+}
+const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as ZstdBinding;
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+/** SHA-256 + zstd-1 of every 4 MiB block, on this thread: the one-core reference. */
+function singleThreadRate(image: Buffer): number {
+  const out = Buffer.allocUnsafe(BLOCK + BLOCK / 64 + 1024);
+  const started = performance.now();
+  for (let offset = 0; offset < image.length; offset += BLOCK) {
+    const block = image.subarray(offset, offset + BLOCK);
+    createHash('sha256').update(block).digest();
+    zstd.compress(out, block, 1);
+  }
+  return image.length / MIB / ((performance.now() - started) / 1000);
+}
+
+async function ingestRate(
+  dir: string,
+  image: string,
+  size: number,
+  pool: ChunkPool,
+  round: number,
+): Promise<number> {
+  const ds = await Datastore.create(join(dir, `store-${round}`));
+  try {
+    const started = performance.now();
+    await runBackup(ds, {
+      ns: ROOT_NAMESPACE,
+      group: parseGroup('vm/100'),
+      time: 1767225600,
+      owner: parseAuthId('root@pam'),
+      sources: [parseBackupSpec(`drive.img:${image}`)],
+      pool,
+      log: silentLogger(),
+    });
+    return size / MIB / ((performance.now() - started) / 1000);
+  } finally {
+    await ds.close();
+    await rm(join(dir, `store-${round}`), { recursive: true, force: true });
+  }
+}
+
+export const ingest: Scenario = {
+  describe: 'backup ingest MiB/s of a 1 GiB image vs the single-thread SHA-256 + zstd-1 rate (target ≥ 1.5×)',
+  async run({ quick }) {
+    const size = quick ? 256 * MIB : 1024 * MIB;
+    const rounds = quick ? 1 : 5;
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-bench-ingest-'));
+    const pool = new ChunkPool({ threads: availableParallelism() });
+    try {
+      const imagePath = join(dir, 'disk.raw');
+      await writeImage(imagePath, size, 42);
+      const image = await readFile(imagePath);
+      const single: number[] = [];
+      const ingestRates: number[] = [];
+      await ingestRate(dir, imagePath, size, pool, -1); // warm-up: threads, lmdb, page cache
+      for (let round = 0; round < rounds; round++) {
+        single.push(singleThreadRate(image));
+        ingestRates.push(await ingestRate(dir, imagePath, size, pool, round));
+      }
+      const rows = single.map((s, i) => ({
+        round: i + 1,
+        'single-thread MiB/s': s,
+        'ingest MiB/s': ingestRates[i] as number,
+        ratio: (ingestRates[i] as number) / s,
+      }));
+      const summary = {
+        single: median(single),
+        ingest: median(ingestRates),
+        ratio: median(ingestRates) / median(single),
+      };
+      process.stdout.write(`${formatTable(rows)}\n\n`);
+      process.stdout.write(
+        `median: ingest ${summary.ingest.toFixed(1)} MiB/s, single-thread SHA-256 + zstd-1 ${summary.single.toFixed(1)} MiB/s, ratio ${summary.ratio.toFixed(2)} (target ≥ 1.5) with ${pool.threads} threads\n`,
+      );
+      const path = await writeResults('ingest', {
+        imageBytes: size,
+        threads: pool.threads,
+        rounds: rows,
+        median: summary,
+      });
+      process.stdout.write(`results: ${path}\n`);
+    } finally {
+      await pool.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};
