@@ -1,7 +1,9 @@
+import { resolve } from 'node:path';
 import { create as createTar } from 'tar';
 import { Chunker, dynamicEntry, encodeDynamicIndex } from '../format/index.js';
 import { type ArchiveName, digestToBytes, nowSeconds } from '../model/index.js';
 import { type ArchiveStats, type BackupContext, OrderedChunkQueue } from './backup-context.js';
+import { walkTree } from './tree-walk.js';
 
 /**
  * Backs up a directory tree as a tar stream (symlinks as links, modes, non-ASCII names via PAX headers) cut into
@@ -29,7 +31,11 @@ export async function backupDirectory(
     partsLength = 0;
     await queue.push(chunk);
   };
-  const tar = createTar({ cwd: dir, portable: false, follow: false, noDirRecurse: false }, ['.']);
+  const { statCache, readdirCache } = await walkTree(dir);
+  const tar = createTar({ cwd: resolve(dir), portable: false, follow: false, statCache, readdirCache }, [
+    '.',
+  ]);
+
   for await (const piece of tar as AsyncIterable<Buffer>) {
     let from = 0;
     for (const cut of chunker.scan(piece)) {

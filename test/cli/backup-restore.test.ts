@@ -130,3 +130,18 @@ test('backing up an older time than the last snapshot is refused and changes not
   const list = await ferryJson<unknown[]>(home, ['snapshots', 'store1', '--all']);
   assert.equal(list.length, 1);
 });
+
+test('backing up an unchanged directory tree again writes no new chunks (sorted entries, no atime)', async (t) => {
+  const { dir, home } = await setup(t);
+  const src = join(dir, 'tree');
+  await mkdir(join(src, 'b', 'c'), { recursive: true });
+  for (const name of ['zeta', 'alpha', 'mid', 'b/c/deep'])
+    await writeFile(join(src, name), seededBytes(name.length, 300_000));
+  const run = (time: string) =>
+    ferryJson<BackupJson>(home, ['backup', 'store1', 'host/h', `root.tar:${src}`, '--time', time]);
+  const first = await run('2026-01-01T00:00:00Z');
+  assert.ok(first.total.newChunks >= 1);
+  await readFile(join(src, 'alpha')); // reading moves atime, which must not change the archive
+  const second = await run('2026-01-02T00:00:00Z');
+  assert.equal(second.total.newChunks, 0);
+});
