@@ -27,7 +27,9 @@ async function ferry(home: string, args: string[]): Promise<void> {
 }
 
 async function sha256(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }
 
 async function main(): Promise<void> {
@@ -36,7 +38,9 @@ async function main(): Promise<void> {
   const home = join(dir, 'home');
   try {
     const imageSize = (quick ? 32 : 256) * MIB;
-    step(`a world: one datastore, a ${imageSize / MIB} MiB disk image (random, text and zero blocks), a config file`);
+    step(
+      `a world: one datastore, a ${imageSize / MIB} MiB disk image (random, text and zero blocks), a config file`,
+    );
     await writeImage(join(dir, 'disk.raw'), imageSize, 7);
     await mkdir(join(dir, 'etc'), { recursive: true });
     await writeFile(join(dir, 'etc', 'hosts'), '127.0.0.1 localhost\n');
@@ -44,7 +48,11 @@ async function main(): Promise<void> {
     await ferry(home, ['datastore', 'create', 'demo', join(dir, 'store')]);
 
     step('first backup: every chunk is new');
-    const sources = [`drive-scsi0.img:${join(dir, 'disk.raw')}`, `etc.tar:${join(dir, 'etc')}`, `qemu.conf:${join(dir, 'vm.conf')}`];
+    const sources = [
+      `drive-scsi0.img:${join(dir, 'disk.raw')}`,
+      `etc.tar:${join(dir, 'etc')}`,
+      `qemu.conf:${join(dir, 'vm.conf')}`,
+    ];
     await ferry(home, ['backup', 'demo', 'vm/100', ...sources, '--time', '2026-01-01T00:00:00Z']);
 
     step('second backup after changing 2 blocks: only those are written');
@@ -54,7 +62,13 @@ async function main(): Promise<void> {
     step('list, verify every chunk, restore');
     await ferry(home, ['snapshots', 'demo']);
     await ferry(home, ['verify', 'demo']);
-    await ferry(home, ['restore', 'demo', 'vm/100/2026-01-02T00:00:00Z', 'drive-scsi0.img', join(dir, 'restored.raw')]);
+    await ferry(home, [
+      'restore',
+      'demo',
+      'vm/100/2026-01-02T00:00:00Z',
+      'drive-scsi0.img',
+      join(dir, 'restored.raw'),
+    ]);
     const same = (await sha256(join(dir, 'restored.raw'))) === (await sha256(join(dir, 'disk.raw')));
     process.stdout.write(`\nrestored image is ${same ? 'byte-identical to' : 'DIFFERENT from'} the source\n`);
     if (!same) process.exitCode = 1;
