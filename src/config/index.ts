@@ -19,3 +19,14 @@ export {
   type Section,
   type SectionSchemas,
 } from './section-config.js';
+export {
+  parseSyncConfig,
+  readSyncConfig,
+  type SyncJob,
+  SyncJobSchema,
+  type SyncJobValues,
+  syncConfigPath,
+  toSyncJob,
+  validateSyncJobValues,
+  writeSyncConfig,
+} from './sync-config.js';

@@ -19,6 +19,8 @@ export interface Section<T = Record<string, unknown>> {
   type: string;
   id: string;
   values: T;
+  /** Where it was read from (for messages): file, the section's line, each key's (last) line. */
+  origin?: { file: string; line: number; keys: Record<string, number> };
 }
 
 export type SectionSchemas = Readonly<Record<string, TObject>>;
@@ -61,6 +63,7 @@ export function parseSectionConfig(text: string, file: string, schemas: SectionS
         `${section.type} ${section.id}: ${key ? `key ${key}: ` : ''}${first?.message ?? 'invalid'}`,
       );
     }
+    section.origin = { file, line, keys: Object.fromEntries(keyLines) };
     sections.push(section);
     current = undefined;
   };

@@ -21,7 +21,9 @@ export {
   parseDynamicIndex,
   parseFixedIndex,
 } from './archive-index.js';
+export { chunkProof } from './chunk-proof.js';
 export { Chunker, type ChunkerOptions, DYNAMIC_CHUNKING } from './chunker.js';
+
 export {
   BLOB_HEADER_SIZE,
   type BlobKind,
@@ -54,10 +56,12 @@ export {
   MAX_MANIFEST_SIZE,
   type Manifest,
   type ManifestFile,
+  manifestEncrypted,
   manifestSnapshotMatches,
   manifestVerifyState,
   parseManifestBlob,
   parseManifestJson,
+  protectedCsum,
   sameProtectedContent,
   type VerifyState,
   withUnprotected,

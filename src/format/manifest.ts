@@ -10,6 +10,7 @@ import {
   type SnapshotRef,
 } from '../model/index.js';
 import { decodeBlob, encodeBlob } from './data-blob.js';
+import { sha256 } from './hash.js';
 
 /**
  * The manifest `index.json.blob`: a DataBlob holding pretty-printed JSON that lists a snapshot's archives with their
@@ -141,4 +142,15 @@ export function withUnprotected(m: Manifest, patch: Record<string, unknown>): Ma
 /** Chunks of an archive are encrypted iff the archive's crypt-mode is `encrypt` (sign-only chunks are plain). */
 export function chunksEncrypted(file: ManifestFile): boolean {
   return file.cryptMode === 'encrypt';
+}
+
+/** SHA-256 (hex) of the manifest without its unprotected part: equal for the same archives, whatever verify or notes say. */
+export function protectedCsum(m: Manifest): string {
+  return sha256(encodeManifestJson({ ...m, unprotected: {} })).toString('hex');
+}
+
+/** Every archive is encrypted (the manifest itself and the client log do not count): PBS's `encrypted-only`. */
+export function manifestEncrypted(m: Manifest): boolean {
+  const archives = m.files.filter((f) => f.filename !== 'client.log.blob');
+  return archives.length > 0 && archives.every((f) => f.cryptMode === 'encrypt');
 }

@@ -6,4 +6,18 @@
  *
  * Must not: decide what is logged about datastores or sync (callers do), or write to stdout (that is the CLI's).
  */
+
+export {
+  LogAggregator,
+  type LogAggregatorOptions,
+  type LogLevel,
+  type LogLine,
+  type LogMessage,
+} from './log-aggregator.js';
 export { createLogger, type Logger, type LoggerSetup, silentLogger } from './logger.js';
+export {
+  PROGRESS_FIELDS,
+  ProgressCounters,
+  type ProgressField,
+  type ProgressRow,
+} from './progress-counters.js';

@@ -41,6 +41,7 @@ export {
   parseGroup,
   sameGroup,
 } from './group.js';
+export { type GroupFilter, groupPassesFilters, parseGroupFilter } from './group-filter.js';
 export {
   formatNamespace,
   isBelowNamespace,

@@ -18,22 +18,33 @@ export interface ChunkEntry {
   plainSize: number;
   /** Milliseconds since the epoch; GC removes unreferenced chunks whose lastUsed is before its cutoff. */
   lastUsed: number;
+  /**
+   * The sync job that last brought this chunk in from a source and verified it (a random job token; 0 for backups
+   * and reindex). A later group of the same job may use the chunk without downloading or proving it again.
+   */
+  insertedBy: number;
 }
 
 export const UNKNOWN_SIZE = 0xffffffff;
-const VALUE_SIZE = 16;
+const VALUE_SIZE = 20;
 
 function encodeEntry(e: ChunkEntry): Buffer {
   const b = Buffer.allocUnsafe(VALUE_SIZE);
   b.writeUInt32LE(e.encodedSize, 0);
   b.writeUInt32LE(e.plainSize, 4);
   b.writeDoubleLE(e.lastUsed, 8);
+  b.writeUInt32LE(e.insertedBy >>> 0, 16);
   return b;
 }
 
 function decodeEntry(b: Buffer | undefined): ChunkEntry | undefined {
-  if (b === undefined || b.length !== VALUE_SIZE) return undefined;
-  return { encodedSize: b.readUInt32LE(0), plainSize: b.readUInt32LE(4), lastUsed: b.readDoubleLE(8) };
+  if (b === undefined || (b.length !== VALUE_SIZE && b.length !== 16)) return undefined;
+  return {
+    encodedSize: b.readUInt32LE(0),
+    plainSize: b.readUInt32LE(4),
+    lastUsed: b.readDoubleLE(8),
+    insertedBy: b.length === VALUE_SIZE ? b.readUInt32LE(16) : 0,
+  };
 }
 
 export class ChunkIndex {
@@ -72,17 +83,22 @@ export class ChunkIndex {
    * the entry; otherwise returns undefined. A GC that removed the entry first makes this return undefined, and the
    * caller writes the chunk again.
    */
-  async touch(digest: Digest, now: number): Promise<ChunkEntry | undefined> {
+  async touch(digest: Digest, now: number, insertedBy?: number): Promise<ChunkEntry | undefined> {
     // A plain read answers the common cases (absent; used recently enough) without a write transaction. Every
     // decision that matters is re-made inside the transaction below.
     const seen = this.get(digest);
-    if (seen === undefined || seen.lastUsed >= now) return seen;
+    if (
+      seen === undefined ||
+      (seen.lastUsed >= now && (insertedBy === undefined || seen.insertedBy === insertedBy))
+    )
+      return seen;
     const key = digestToBytes(digest);
     return this.db.transaction(() => {
       const entry = decodeEntry(this.db.get(key));
       if (entry === undefined) return undefined;
-      if (entry.lastUsed < now) {
-        entry.lastUsed = now;
+      if (entry.lastUsed < now || (insertedBy !== undefined && entry.insertedBy !== insertedBy)) {
+        entry.lastUsed = Math.max(entry.lastUsed, now);
+        if (insertedBy !== undefined) entry.insertedBy = insertedBy;
         this.db.putSync(key, encodeEntry(entry));
       }
       return entry;

@@ -54,9 +54,12 @@ export class ChunkStore {
     return this.index.get(digest);
   }
 
-  /** Marks a chunk as used now; undefined if the store does not have it. */
-  async touch(digest: Digest): Promise<ChunkEntry | undefined> {
-    return this.index.touch(digest, this.clock.now());
+  /**
+   * Marks a chunk as used now; undefined if the store does not have it. With `insertedBy`, also records that this
+   * sync job verified the chunk from its source.
+   */
+  async touch(digest: Digest, insertedBy?: number): Promise<ChunkEntry | undefined> {
+    return this.index.touch(digest, this.clock.now(), insertedBy);
   }
 
   /**
@@ -67,12 +70,13 @@ export class ChunkStore {
     digest: Digest,
     blob: Uint8Array | BlobParts,
     plainSize: number | undefined,
+    options: { insertedBy?: number } = {},
   ): Promise<InsertResult> {
-    const encodedSize = blob instanceof Uint8Array ? blob.length : blob.length;
-    const existing = await this.touch(digest);
+    const encodedSize = blob.length;
+    const existing = await this.touch(digest, options.insertedBy);
     if (existing) return { isNew: false, encodedSize: existing.encodedSize };
     return this.withShard(shardOf(digest), async () => {
-      const again = await this.touch(digest);
+      const again = await this.touch(digest, options.insertedBy);
       if (again) return { isNew: false, encodedSize: again.encodedSize };
       const dir = this.layout.chunkPrefixDir(digest);
       if (!this.knownDirs.has(dir)) {
@@ -92,6 +96,7 @@ export class ChunkStore {
         encodedSize,
         plainSize: plainSize ?? UNKNOWN_SIZE,
         lastUsed: this.clock.now(),
+        insertedBy: options.insertedBy ?? 0,
       });
       return { isNew: true, encodedSize };
     });

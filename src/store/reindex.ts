@@ -4,7 +4,7 @@ import { BLOB_HEADER_SIZE, blobKind, isEncryptedKind, zstdFrameContentSize } fro
 import { readdirOrEmpty } from '../io/index.js';
 import type { Logger } from '../log/index.js';
 import { type Digest, isDigest } from '../model/index.js';
-import { UNKNOWN_SIZE } from './chunk-index.js';
+import { type ChunkEntry, UNKNOWN_SIZE } from './chunk-index.js';
 import type { Datastore } from './datastore.js';
 import { acquireLock } from './locks.js';
 
@@ -71,9 +71,7 @@ export async function reindexDatastore(
   }
 }
 
-async function readChunkInfo(
-  path: string,
-): Promise<{ encodedSize: number; plainSize: number; lastUsed: number } | undefined> {
+async function readChunkInfo(path: string): Promise<ChunkEntry | undefined> {
   const fh = await open(path, 'r');
   try {
     const st = await fh.stat();
@@ -89,7 +87,7 @@ async function readChunkInfo(
     if (kind === 'uncompressed') plainSize = st.size - BLOB_HEADER_SIZE;
     else if (!isEncryptedKind(kind))
       plainSize = zstdFrameContentSize(head.subarray(BLOB_HEADER_SIZE)) ?? UNKNOWN_SIZE;
-    return { encodedSize: st.size, plainSize, lastUsed: st.mtimeMs };
+    return { encodedSize: st.size, plainSize, lastUsed: st.mtimeMs, insertedBy: 0 };
   } finally {
     await fh.close();
   }

@@ -1,6 +1,6 @@
 import { mkdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError } from '../errors/index.js';
+import { FerryError, inContextSync } from '../errors/index.js';
 import {
   type ArchiveIndex,
   type CryptMode,
@@ -8,7 +8,9 @@ import {
   encodeManifestBlob,
   type Manifest,
   type ManifestFile,
+  manifestSnapshotMatches,
   parseArchiveIndex,
+  parseManifestBlob,
   sha256,
 } from '../format/index.js';
 import { fsyncDir, isTmpName, readdirOrEmpty, writeTmp } from '../io/index.js';
@@ -42,6 +44,8 @@ export interface BeginSnapshotOptions {
   mode?: 'create' | 'sync';
   /** A writer registration the caller holds for longer (a whole sync job); otherwise one is taken here. */
   registration?: WriterRegistration;
+  /** The group lock, when the caller holds it already (a sync holds its group across snapshots); kept on finish. */
+  groupLock?: Lock;
 }
 
 /**
@@ -96,7 +100,8 @@ export class SnapshotWriter {
     const locks: Lock[] = [];
     const registration = options.registration ?? (await ds.registerWriter());
     try {
-      locks.push(await ds.lockGroup(ns, snapshot.group, { waitMs: options.lockWaitMs ?? 0 }));
+      if (!options.groupLock)
+        locks.push(await ds.lockGroup(ns, snapshot.group, { waitMs: options.lockWaitMs ?? 0 }));
       const groupCreated = await ds.ensureGroup(ns, snapshot.group, options.owner);
       const dir = ds.layout.snapshotPath(ns, snapshot);
       if (await ds.snapshotFinished(ns, snapshot)) {
@@ -179,7 +184,7 @@ export class SnapshotWriter {
    * exactly the files written or kept with the same csum and size; otherwise one is built from the files written.
    */
   async commit(
-    options: { manifest?: Manifest; unprotected?: Record<string, unknown> } = {},
+    options: { manifest?: Manifest; manifestBlob?: Buffer; unprotected?: Record<string, unknown> } = {},
   ): Promise<Manifest> {
     this.assertOpen();
     for (const digest of this.referenced) {
@@ -193,7 +198,17 @@ export class SnapshotWriter {
         );
       }
     }
-    const manifest = options.manifest ?? {
+    const given =
+      options.manifestBlob === undefined
+        ? options.manifest
+        : inContextSync(`file ${MANIFEST_NAME}`, () => parseManifestBlob(options.manifestBlob as Buffer));
+    if (given && !manifestSnapshotMatches(given, this.snapshot)) {
+      throw new FerryError(
+        'FERRY_ERR_BAD_FORMAT',
+        `file ${MANIFEST_NAME}: manifest describes another snapshot`,
+      );
+    }
+    const manifest = given ?? {
       backupType: this.snapshot.group.type,
       backupId: this.snapshot.group.id,
       backupTime: this.snapshot.time,
@@ -201,10 +216,10 @@ export class SnapshotWriter {
       unprotected: options.unprotected ?? {},
       signature: null,
     };
-    if (options.manifest) this.checkManifestMatches(options.manifest);
+    if (given) this.checkManifestMatches(given);
     await this.ds.chunks.index.flushed();
     const path = join(this.dir, MANIFEST_NAME);
-    const tmp = await writeTmp(path, encodeManifestBlob(manifest));
+    const tmp = await writeTmp(path, options.manifestBlob ?? encodeManifestBlob(manifest));
     await fsyncDir(this.dir);
     await rename(tmp, path);
     await fsyncDir(this.dir);

@@ -1,0 +1,253 @@
+import { FerryError, inContext } from '../errors/index.js';
+import { type ArchiveIndex, checkBlob, isEncryptedKind, verifyChunk } from '../format/index.js';
+import type { ProgressCounters } from '../log/index.js';
+import { type Digest, shortDigest } from '../model/index.js';
+import type { ChunkClaims } from './chunk-claims.js';
+import type { ChunkToStore, SourceGroupReader, TargetSnapshotWriter } from './sync-types.js';
+
+export interface TransferOptions {
+  /** Chunks per batch request. */
+  batchChunks: number;
+  /** Plain bytes per batch request (a batch closes at whichever limit comes first). */
+  batchBytes: number;
+  /** Batch requests in flight at once per group (spread over the client's connections). */
+  inFlight: number;
+  /** Chunks to verify in full (CRC, crypt mode, decompression, SHA-256, length): always for a pull. */
+  verify: 'full' | 'crc';
+}
+
+export const DEFAULT_TRANSFER: TransferOptions = {
+  batchChunks: 64,
+  batchBytes: 16 * 1024 * 1024,
+  inFlight: 4,
+  verify: 'full',
+};
+
+/** What one archive's chunks cost: the honest counts behind the summary. */
+export interface MoveStats {
+  chunks: number;
+  fetched: number;
+  fetchedBytes: number;
+  reused: number;
+  proven: number;
+}
+
+interface Needed {
+  digest: Digest;
+  /** Plain length the index gives (for verification and batch sizing). */
+  size: number;
+}
+
+const STORE_FLUSH_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Moves the chunks of one snapshot's archives from the source to the target, each at most once per job:
+ *   1. chunks the target may use as they are (the group's last snapshot, this job's earlier transfers) are reused;
+ *   2. chunks the target holds otherwise are reused only if the source proves it holds them too (HMAC over a fresh
+ *      nonce), so naming a digest never unlocks someone else's data;
+ *   3. the rest is fetched in batches, several requests in flight, each chunk claimed job-wide so a chunk wanted by
+ *      two groups at once is fetched once; every chunk is verified before it is stored.
+ */
+export class ChunkMover {
+  private readonly reader: SourceGroupReader;
+  private readonly claims: ChunkClaims;
+  private readonly progress: ProgressCounters;
+  private readonly slot: number;
+  private readonly options: TransferOptions;
+  private readonly isAborted: () => boolean;
+  /** Digests settled for the current snapshot (its writer may reference them). */
+  private settled = new Set<Digest>();
+  private writer: TargetSnapshotWriter | undefined;
+
+  constructor(fields: {
+    reader: SourceGroupReader;
+    claims: ChunkClaims;
+    progress: ProgressCounters;
+    slot: number;
+    options: TransferOptions;
+    isAborted: () => boolean;
+  }) {
+    this.reader = fields.reader;
+    this.claims = fields.claims;
+    this.progress = fields.progress;
+    this.slot = fields.slot;
+    this.options = fields.options;
+    this.isAborted = fields.isAborted;
+  }
+
+  /** Starts a snapshot: chunks are settled anew for each snapshot writer. */
+  startSnapshot(writer: TargetSnapshotWriter): void {
+    this.writer = writer;
+    this.settled = new Set();
+  }
+
+  async moveIndexChunks(index: ArchiveIndex, encrypted: boolean): Promise<MoveStats> {
+    const writer = this.writer;
+    if (!writer) throw new FerryError('FERRY_ERR_INTERNAL', 'chunk mover has no snapshot');
+    const stats: MoveStats = { chunks: index.count, fetched: 0, fetchedBytes: 0, reused: 0, proven: 0 };
+    const needed: Needed[] = [];
+    const seen = new Set<Digest>();
+    for (let i = 0; i < index.count; i++) {
+      const digest = index.digestAt(i);
+      if (this.settled.has(digest) || seen.has(digest)) continue;
+      seen.add(digest);
+      needed.push({ digest, size: index.chunkEnd(i) - index.chunkStart(i) });
+    }
+    let rest = await this.reuse(writer, needed, stats);
+    rest = await this.prove(writer, rest, stats);
+    await this.fetchAll(writer, rest, encrypted, stats);
+    return stats;
+  }
+
+  private async reuse(writer: TargetSnapshotWriter, needed: Needed[], stats: MoveStats): Promise<Needed[]> {
+    if (needed.length === 0) return needed;
+    const usable = await writer.usable(needed.map((n) => n.digest));
+    const rest: Needed[] = [];
+    for (const n of needed) {
+      if (usable.has(n.digest)) {
+        this.settled.add(n.digest);
+        stats.reused++;
+        this.progress.add(this.slot, 'chunksReused', 1);
+        this.progress.add(this.slot, 'bytesReused', n.size);
+      } else rest.push(n);
+    }
+    return rest;
+  }
+
+  private async prove(writer: TargetSnapshotWriter, needed: Needed[], stats: MoveStats): Promise<Needed[]> {
+    if (needed.length === 0) return needed;
+    const challenge = await writer.challenge(needed.map((n) => n.digest));
+    if (challenge === undefined || challenge.digests.length === 0) return needed;
+    const proofs = await this.reader.proveChunks(challenge.nonce, challenge.digests);
+    const accepted = await writer.acceptProofs(challenge.nonce, challenge.digests, proofs);
+    const rest: Needed[] = [];
+    for (const n of needed) {
+      if (accepted.has(n.digest)) {
+        this.settled.add(n.digest);
+        stats.reused++;
+        stats.proven++;
+        this.progress.add(this.slot, 'chunksProven', 1);
+        this.progress.add(this.slot, 'chunksReused', 1);
+        this.progress.add(this.slot, 'bytesReused', n.size);
+      } else rest.push(n);
+    }
+    return rest;
+  }
+
+  private async fetchAll(
+    writer: TargetSnapshotWriter,
+    needed: Needed[],
+    encrypted: boolean,
+    stats: MoveStats,
+  ): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    const launch = async (batch: Needed[]) => {
+      while (inFlight.size >= this.options.inFlight) await Promise.race(inFlight);
+      if (failure !== undefined) throw failure;
+      const p = this.fetchBatch(writer, batch, encrypted, stats).catch((err: unknown) => {
+        failure ??= err;
+      });
+      const tracked = p.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+    };
+    let pending = needed;
+    while (pending.length > 0) {
+      const waiting: Needed[] = [];
+      let batch: Needed[] = [];
+      let bytes = 0;
+      for (const n of pending) {
+        if (this.isAborted()) throw new FerryError('FERRY_ERR_ABORTED', 'interrupted');
+        if (failure !== undefined) break;
+        if (!this.claims.tryClaim(n.digest)) {
+          waiting.push(n);
+          continue;
+        }
+        batch.push(n);
+        bytes += n.size;
+        if (batch.length >= this.options.batchChunks || bytes >= this.options.batchBytes) {
+          await launch(batch);
+          batch = [];
+          bytes = 0;
+        }
+      }
+      if (batch.length > 0 && failure === undefined) await launch(batch);
+      else for (const n of batch) this.claims.release(n.digest);
+      await Promise.all(inFlight);
+      if (failure !== undefined) throw failure;
+      // Chunks another group was fetching: wait for it, then they are usable (or failed there: fetch them here).
+      for (const n of waiting) await this.claims.waitFree(n.digest);
+      pending = await this.prove(writer, await this.reuse(writer, waiting, stats), stats);
+    }
+  }
+
+  private async fetchBatch(
+    writer: TargetSnapshotWriter,
+    batch: Needed[],
+    encrypted: boolean,
+    stats: MoveStats,
+  ): Promise<void> {
+    const sizes = new Map(batch.map((n) => [n.digest, n.size]));
+    const unreleased = new Set(sizes.keys());
+    let store: ChunkToStore[] = [];
+    let storeBytes = 0;
+    const flush = async () => {
+      const chunks = store;
+      store = [];
+      storeBytes = 0;
+      if (chunks.length === 0) return;
+      await writer.storeChunks(chunks);
+      for (const c of chunks) {
+        this.settled.add(c.digest);
+        this.claims.release(c.digest);
+        unreleased.delete(c.digest);
+      }
+    };
+    try {
+      await this.reader.fetchChunks(
+        batch.map((n) => n.digest),
+        async (digest, blob) => {
+          const size = sizes.get(digest);
+          if (size === undefined)
+            throw new FerryError('FERRY_ERR_PROTOCOL', `chunk ${shortDigest(digest)} was not asked for`);
+          sizes.delete(digest);
+          const plainSize = await inContext(`chunk ${shortDigest(digest)}`, async () =>
+            this.check(digest, blob, size, encrypted),
+          );
+          stats.fetched++;
+          stats.fetchedBytes += blob.length;
+          this.progress.add(this.slot, 'chunksFetched', 1);
+          this.progress.add(this.slot, 'bytesFetched', blob.length);
+          store.push({ digest, blob, plainSize });
+          storeBytes += blob.length;
+          if (storeBytes >= STORE_FLUSH_BYTES) await flush();
+        },
+      );
+      await flush();
+      const missing = [...sizes.keys()];
+      if (missing.length > 0) {
+        throw new FerryError(
+          'FERRY_ERR_PROTOCOL',
+          `chunk ${shortDigest(missing[0] as Digest)}: the source did not send it`,
+        );
+      }
+    } finally {
+      for (const d of unreleased) this.claims.release(d);
+    }
+  }
+
+  /** Verifies a received chunk; returns its plain size (undefined when encrypted). */
+  private check(digest: Digest, blob: Buffer, size: number, encrypted: boolean): number | undefined {
+    if (this.options.verify === 'full') {
+      return verifyChunk(blob, digest, { expectedSize: encrypted ? undefined : size, encrypted }).plainSize;
+    }
+    const kind = checkBlob(blob);
+    if (isEncryptedKind(kind) !== encrypted) {
+      throw new FerryError(
+        'FERRY_ERR_CRYPT_MODE_MISMATCH',
+        `chunk is ${encrypted ? 'plain' : 'encrypted'} but its index says otherwise`,
+      );
+    }
+    return encrypted ? undefined : size;
+  }
+}

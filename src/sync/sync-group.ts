@@ -1,0 +1,218 @@
+import { FerryError, inContext } from '../errors/index.js';
+import {
+  checkBlob,
+  chunksEncrypted,
+  type ManifestFile,
+  manifestSnapshotMatches,
+  parseArchiveIndex,
+  parseManifestBlob,
+  sha256,
+} from '../format/index.js';
+import type { ProgressCounters } from '../log/index.js';
+import type { Clock } from '../model/index.js';
+import {
+  type ArchiveName,
+  type AuthId,
+  archiveKind,
+  formatBackupTime,
+  formatBytes,
+  type GroupRef,
+  type Namespace,
+} from '../model/index.js';
+import type { ChunkClaims } from './chunk-claims.js';
+import { ChunkMover, type TransferOptions } from './chunk-mover.js';
+import { type SelectionRules, selectSnapshots } from './snapshot-selection.js';
+import type {
+  SnapshotListing,
+  SourceGroupReader,
+  SyncSource,
+  SyncTarget,
+  TargetGroupWriter,
+} from './sync-types.js';
+
+/** Where a group's lines go: the worker sends them to the coordinator's aggregator, labelled with the group. */
+export interface GroupLog {
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+export interface GroupJob {
+  source: SyncSource;
+  target: SyncTarget;
+  sourceNs: Namespace;
+  targetNs: Namespace;
+  group: GroupRef;
+  owner: AuthId;
+  jobToken: number;
+  rules: SelectionRules & { removeVanished: boolean };
+  transfer: TransferOptions;
+  claims: ChunkClaims;
+  progress: ProgressCounters;
+  slot: number;
+  log: GroupLog;
+  clock: Clock;
+  isAborted: () => boolean;
+}
+
+export interface GroupResult {
+  snapshotsSynced: number;
+  snapshotsUnchanged: number;
+  snapshotsRemoved: number;
+}
+
+/**
+ * Syncs one group. Steps: take the group on the target (lock, strict owner); select the source snapshots by PBS's
+ * rules; sync them oldest first, stopping at the first failure (the group fails, other groups go on); then remove
+ * target snapshots that vanished from the source (never protected ones), if asked.
+ */
+export async function syncGroup(job: GroupJob): Promise<GroupResult> {
+  const result: GroupResult = { snapshotsSynced: 0, snapshotsUnchanged: 0, snapshotsRemoved: 0 };
+  const writer = await job.target.openGroup(job.targetNs, job.group, job.owner, job.jobToken);
+  let reader: SourceGroupReader | undefined;
+  try {
+    const [sourceSnaps, targetSnaps] = await Promise.all([
+      job.source.listSnapshots(job.sourceNs, job.group),
+      writer.listSnapshots(),
+    ]);
+    const targetNewest = targetSnaps.filter((s) => s.finished).at(-1)?.time;
+    const selection = selectSnapshots(sourceSnaps, targetNewest, job.rules);
+    for (const note of selection.skipped) job.log.info(note);
+    job.progress.set(job.slot, 'snapshotsTotal', selection.selected.length);
+    const local = new Map(targetSnaps.map((s) => [s.time, s]));
+    let mover: ChunkMover | undefined;
+    for (const snap of selection.selected) {
+      if (job.isAborted()) throw new FerryError('FERRY_ERR_ABORTED', 'interrupted');
+      const prefix = formatBackupTime(snap.time);
+      const outcome = await inContext(`snapshot ${prefix}`, async () => {
+        const existing = local.get(snap.time);
+        if (existing?.finished) return resync(job, snap, existing, prefix);
+        reader ??= await job.source.openGroup(job.sourceNs, job.group);
+        mover ??= new ChunkMover({
+          reader,
+          claims: job.claims,
+          progress: job.progress,
+          slot: job.slot,
+          options: job.transfer,
+          isAborted: job.isAborted,
+        });
+        return syncSnapshot(job, writer, reader, mover, snap, prefix);
+      });
+      if (outcome === 'synced') result.snapshotsSynced++;
+      if (outcome === 'unchanged') result.snapshotsUnchanged++;
+      job.progress.add(job.slot, 'snapshotsDone', 1);
+    }
+    if (job.rules.removeVanished) {
+      for (const s of targetSnaps) {
+        if (!s.finished || selection.sourceTimes.has(s.time)) continue;
+        if (s.protected) {
+          job.log.info(`${formatBackupTime(s.time)}: vanished from the source but protected, kept`);
+          continue;
+        }
+        await inContext(`snapshot ${formatBackupTime(s.time)}`, () => writer.removeSnapshot(s.time));
+        job.log.info(`${formatBackupTime(s.time)}: removed (vanished from the source)`);
+        result.snapshotsRemoved++;
+      }
+    }
+    return result;
+  } finally {
+    await reader?.close();
+    await writer.close();
+  }
+}
+
+/**
+ * The target has this snapshot already (pull re-syncs its newest one every run). Ferry compares the protected part
+ * of the manifests: equal means the same archives, so nothing moves, and the target's own verify state, notes and
+ * protection stay as they are. A difference is refused rather than overwritten.
+ */
+function resync(
+  job: GroupJob,
+  snap: SnapshotListing,
+  existing: SnapshotListing,
+  prefix: string,
+): 'unchanged' {
+  if (snap.protectedCsum !== undefined && snap.protectedCsum === existing.protectedCsum) {
+    job.log.info(`${prefix}: no data changes`);
+    return 'unchanged';
+  }
+  throw new FerryError(
+    'FERRY_ERR_CSUM_MISMATCH',
+    'refusing to overwrite local snapshot: content differs from source',
+  );
+}
+
+async function syncSnapshot(
+  job: GroupJob,
+  writer: TargetGroupWriter,
+  reader: SourceGroupReader,
+  mover: ChunkMover,
+  snap: SnapshotListing,
+  prefix: string,
+): Promise<'synced' | 'vanished'> {
+  const manifestBlob = await reader.readManifest(snap.time);
+  if (manifestBlob === undefined) {
+    job.log.info(`${prefix}: skipped because vanished since start of sync`);
+    return 'vanished';
+  }
+  const manifest = await inContext('file index.json.blob', async () => parseManifestBlob(manifestBlob));
+  if (!manifestSnapshotMatches(manifest, { group: job.group, time: snap.time })) {
+    throw new FerryError('FERRY_ERR_BAD_FORMAT', 'file index.json.blob: manifest describes another snapshot');
+  }
+  job.log.info(`${prefix}: start sync`);
+  const started = job.clock.now();
+  const target = await writer.beginSnapshot(snap.time, job.rules.direction);
+  mover.startSnapshot(target);
+  try {
+    let bytes = 0;
+    for (const file of manifest.files) {
+      bytes += await inContext(`archive ${file.filename}`, () =>
+        syncArchive(job, reader, mover, target, snap.time, file, prefix),
+      );
+    }
+    await target.commit(manifestBlob);
+    const seconds = Math.max(0.001, (job.clock.now() - started) / 1000);
+    job.log.info(`${prefix}: sync done (${formatBytes(bytes)} moved in ${seconds.toFixed(1)} s)`);
+    return 'synced';
+  } catch (err) {
+    await target.abort().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Returns the bytes that crossed from the source for this archive (its chunks, or the blob). */
+async function syncArchive(
+  job: GroupJob,
+  reader: SourceGroupReader,
+  mover: ChunkMover,
+  target: Awaited<ReturnType<TargetGroupWriter['beginSnapshot']>>,
+  time: number,
+  file: ManifestFile,
+  prefix: string,
+): Promise<number> {
+  const name: ArchiveName = file.filename;
+  const bytes = await reader.readArchive(time, name);
+  const kind = archiveKind(name);
+  if (kind === 'blob') {
+    if (bytes.length !== file.size)
+      throw new FerryError(
+        'FERRY_ERR_SIZE_MISMATCH',
+        `wrong size for file (${bytes.length} != ${file.size})`,
+      );
+    if (sha256(bytes).toString('hex') !== file.csum)
+      throw new FerryError('FERRY_ERR_CSUM_MISMATCH', 'wrong checksum for file');
+    checkBlob(bytes);
+    await target.writeArchive(name, bytes, file.cryptMode);
+    return bytes.length;
+  }
+  const index = parseArchiveIndex(kind, bytes);
+  if (index.size !== file.size)
+    throw new FerryError('FERRY_ERR_SIZE_MISMATCH', `wrong size for file (${index.size} != ${file.size})`);
+  if (index.csum().toString('hex') !== file.csum)
+    throw new FerryError('FERRY_ERR_CSUM_MISMATCH', 'wrong checksum for file');
+  const stats = await mover.moveIndexChunks(index, chunksEncrypted(file));
+  await target.writeArchive(name, bytes, file.cryptMode);
+  job.log.info(
+    `${prefix}/${name}: ${stats.chunks} chunks, ${stats.fetched} fetched (${formatBytes(stats.fetchedBytes)}), ${stats.reused} reused${stats.proven > 0 ? ` (${stats.proven} proven)` : ''}`,
+  );
+  return stats.fetchedBytes + bytes.length;
+}

@@ -1,0 +1,102 @@
+import type { CryptMode, VerifyState } from '../format/index.js';
+import type { ArchiveName, AuthId, Digest, GroupRef, Namespace } from '../model/index.js';
+
+/**
+ * The contract between the sync chain and the two ends of a sync. Pull and push run the same chain with the roles
+ * swapped: a pull reads a remote (or another local datastore) through a SyncSource and writes a local datastore
+ * through a SyncTarget; a push reads the local datastore and writes a remote. Local and remote implementations of
+ * each side pass the same contract tests.
+ */
+export interface SnapshotListing {
+  time: number;
+  /** Has a manifest; unfinished snapshots are never synced. */
+  finished: boolean;
+  protected: boolean;
+  verifyState: VerifyState | undefined;
+  /**
+   * SHA-256 (hex) of the manifest without its unprotected part: equal values mean the same archives, so a re-sync
+   * has nothing to move (and local verify state, notes and protection stay as they are).
+   */
+  protectedCsum: string | undefined;
+  /** Every archive (but the manifest and client log) is encrypted: for `encrypted-only`. */
+  encrypted: boolean;
+}
+
+export interface GroupListing {
+  group: GroupRef;
+  owner: AuthId | undefined;
+}
+
+export interface SyncEndpoint {
+  /** How logs name this end: `datastore store1`, `remote r1 datastore store1`. */
+  readonly label: string;
+  /** `anchor` and the namespaces below it (at most `maxDepth` levels; undefined = all), parents first. */
+  listNamespaces(anchor: Namespace, maxDepth: number | undefined): Promise<Namespace[]>;
+  listGroups(ns: Namespace): Promise<GroupListing[]>;
+  /** Snapshots of a group in time order (empty when the group does not exist). */
+  listSnapshots(ns: Namespace, group: GroupRef): Promise<SnapshotListing[]>;
+  close(): Promise<void>;
+}
+
+export interface SyncSource extends SyncEndpoint {
+  openGroup(ns: Namespace, group: GroupRef): Promise<SourceGroupReader>;
+}
+
+/** Read access to one group of the source; indexes read through it unlock their chunks (and only those). */
+export interface SourceGroupReader {
+  /** The manifest blob's bytes, or undefined when the snapshot vanished. */
+  readManifest(time: number): Promise<Buffer | undefined>;
+  readArchive(time: number, name: ArchiveName): Promise<Buffer>;
+  /** Delivers the chunk blobs of `digests` (in any order) to `onChunk`; resolves after the last one was handled. */
+  fetchChunks(
+    digests: readonly Digest[],
+    onChunk: (digest: Digest, blob: Buffer) => Promise<void>,
+  ): Promise<void>;
+  /** HMAC-SHA256(nonce, content) per digest — content = plain bytes, or the blob for encrypted chunks — or undefined. */
+  proveChunks(nonce: Buffer, digests: readonly Digest[]): Promise<(Buffer | undefined)[]>;
+  close(): Promise<void>;
+}
+
+export interface SyncTarget extends SyncEndpoint {
+  ensureNamespace(ns: Namespace): Promise<void>;
+  removeNamespace(ns: Namespace): Promise<{ protectedKept: number }>;
+  removeGroup(ns: Namespace, group: GroupRef): Promise<{ removedSnapshots: number; protectedKept: number }>;
+  /** Takes the group for writing: group lock (fails fast), owner set for a new group or checked strictly. */
+  openGroup(ns: Namespace, group: GroupRef, owner: AuthId, jobToken: number): Promise<TargetGroupWriter>;
+}
+
+export interface TargetGroupWriter {
+  listSnapshots(): Promise<SnapshotListing[]>;
+  removeSnapshot(time: number): Promise<void>;
+  beginSnapshot(time: number, mode: 'pull' | 'push'): Promise<TargetSnapshotWriter>;
+  close(): Promise<void>;
+}
+
+export interface ChunkToStore {
+  digest: Digest;
+  blob: Buffer;
+  /** Plain size (undefined for encrypted chunks). */
+  plainSize: number | undefined;
+}
+
+export interface TargetSnapshotWriter {
+  /**
+   * Which of `digests` the target has and this snapshot may use without moving them: chunks of the group's newest
+   * snapshot, chunks this job already brought from the source, chunks proven in this job.
+   */
+  usable(digests: readonly Digest[]): Promise<Set<Digest>>;
+  /** A nonce and the digests (of `digests`) the source should prove it holds, or undefined when none can be proven. */
+  challenge(digests: readonly Digest[]): Promise<{ nonce: Buffer; digests: Digest[] } | undefined>;
+  /** Checks the source's proofs; returns the digests now usable. */
+  acceptProofs(
+    nonce: Buffer,
+    digests: readonly Digest[],
+    proofs: readonly (Buffer | undefined)[],
+  ): Promise<Set<Digest>>;
+  /** Stores chunks the chain has verified (pull) or that the receiving server verifies (push). */
+  storeChunks(chunks: readonly ChunkToStore[]): Promise<void>;
+  writeArchive(name: ArchiveName, bytes: Buffer, cryptMode: CryptMode): Promise<void>;
+  /** Publishes the snapshot with the source's manifest, byte for byte. */
+  commit(manifestBlob: Buffer): Promise<void>;
+  abort(): Promise<void>;
+}
