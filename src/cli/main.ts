@@ -8,6 +8,9 @@ import { registerGroups } from './commands/groups.js';
 import { registerNamespace } from './commands/namespace.js';
 import { registerRestore } from './commands/restore.js';
 import { registerSnapshots } from './commands/snapshots.js';
+import { registerSync } from './commands/sync.js';
+import { registerSyncJob } from './commands/sync-job.js';
+import { registerTask } from './commands/task.js';
 import { registerVerify } from './commands/verify.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 
@@ -31,6 +34,9 @@ export function buildProgram(environment: CliEnvironment, stderr: (text: string)
   registerSnapshots(program, act);
   registerVerify(program, act);
   registerGc(program, act);
+  registerSync(program, act);
+  registerSyncJob(program, act);
+  registerTask(program, act);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { validateSyncJobValues } from '../../config/index.js';
+import { FerryError } from '../../errors/index.js';
+import type { ActionFactory } from '../action.js';
+import { EXIT } from '../exit-codes.js';
+import { addJobOptions, jobValuesFromOptions } from '../job-options.js';
+import type { Runtime } from '../runtime.js';
+import { LOCAL_REMOTE, runSyncTask } from '../sync-runner.js';
+
+/** Turns a sync task's exit status into the error main() maps to it (the summary is printed already). */
+export function failForStatus(status: number, what: string): void {
+  if (status === EXIT.interrupted) throw new FerryError('FERRY_ERR_ABORTED', `${what} interrupted`);
+  if (status === EXIT.incomplete)
+    throw new FerryError('FERRY_ERR_SYNC_INCOMPLETE', `${what} incomplete: some groups failed`);
+}
+
+async function adHoc(
+  rt: Runtime,
+  values: Record<string, unknown>,
+  options: Record<string, unknown>,
+): Promise<void> {
+  const job = validateSyncJobValues(`adhoc-${values['sync-direction']}`, {
+    ...values,
+    ...jobValuesFromOptions(options),
+  });
+  failForStatus(
+    await runSyncTask(rt, job, { progress: options['progress'] !== false }),
+    `sync ${job.direction}`,
+  );
+}
+
+export function registerSync(program: Command, act: ActionFactory): void {
+  addJobOptions(
+    program
+      .command('pull <remote> <remote-store> <store>')
+      .description(
+        `pull groups from a remote's datastore into a local one (remote "${LOCAL_REMOTE}": another local datastore)`,
+      )
+      .option('--no-progress', 'no progress display'),
+  ).action(
+    act<Record<string, unknown>>(async (rt, [remote, remoteStore, store], opts) => {
+      await adHoc(
+        rt,
+        {
+          ...(remote === LOCAL_REMOTE ? {} : { remote }),
+          'remote-store': remoteStore,
+          store,
+          'sync-direction': 'pull',
+        },
+        opts,
+      );
+    }),
+  );
+  addJobOptions(
+    program
+      .command('push <store> <remote> <remote-store>')
+      .description(
+        `push groups of a local datastore to a remote's datastore (remote "${LOCAL_REMOTE}": another local datastore)`,
+      )
+      .option('--no-progress', 'no progress display'),
+  ).action(
+    act<Record<string, unknown>>(async (rt, [store, remote, remoteStore], opts) => {
+      await adHoc(
+        rt,
+        {
+          ...(remote === LOCAL_REMOTE ? {} : { remote }),
+          'remote-store': remoteStore,
+          store,
+          'sync-direction': 'push',
+        },
+        opts,
+      );
+    }),
+  );
+}

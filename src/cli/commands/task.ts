@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { FerryError } from '../../errors/index.js';
+import type { ActionFactory } from '../action.js';
+import { listTasks, readTask } from '../task.js';
+
+export function registerTask(program: Command, act: ActionFactory): void {
+  const cmd = program.command('task').description('tasks: list, log, stop');
+  cmd
+    .command('list')
+    .description('list tasks (sync jobs…) with their state and exit status')
+    .action(
+      act(async (rt) => {
+        const tasks = await listTasks(rt.home);
+        rt.printList(
+          tasks.map((t) => ({
+            id: t.id,
+            type: t.type,
+            subject: t.subject,
+            started: t.started,
+            state: t.state,
+            exit: t.exitStatus,
+          })),
+          ['id', 'type', 'subject', 'started', 'state', 'exit'],
+          tasks,
+        );
+      }),
+    );
+  cmd
+    .command('log <id>')
+    .description("print a task's log")
+    .action(
+      act(async (rt, [id]) => {
+        const { record, log } = await readTask(rt.home, id as string);
+        rt.print({ ...record, log }, () => log.trimEnd());
+      }),
+    );
+  cmd
+    .command('stop <id>')
+    .description(
+      'ask a running task to stop (it finishes its in-flight writes and publishes nothing partial)',
+    )
+    .action(
+      act(async (rt, [id]) => {
+        const { record } = await readTask(rt.home, id as string);
+        if (record.state !== 'running')
+          throw new FerryError('FERRY_ERR_INVALID_VALUE', `task ${id} is not running (${record.state})`);
+        try {
+          process.kill(record.pid, 'SIGTERM');
+        } catch {
+          throw new FerryError('FERRY_ERR_NOT_FOUND', `task ${id}: process ${record.pid} is gone`);
+        }
+        rt.print({ id, signalled: true }, () => `asked task ${id} to stop`);
+      }),
+    );
+}

@@ -1,0 +1,91 @@
+import { lookupDatastore, type SyncJob } from '../config/index.js';
+import { FerryError } from '../errors/index.js';
+import type { LogLine } from '../log/index.js';
+import { formatBytes } from '../model/index.js';
+import { EndpointOpener, type EndpointSpec, runSync, type SyncSummary } from '../sync/index.js';
+import { EXIT } from './exit-codes.js';
+import { ProgressDisplay } from './progress-display.js';
+import type { Runtime } from './runtime.js';
+import { Task } from './task.js';
+
+/** The name `-` (or no remote in a job) means "this host": a sync between two local datastores. */
+export const LOCAL_REMOTE = '-';
+
+async function endpoint(rt: Runtime, remote: string | undefined, store: string): Promise<EndpointSpec> {
+  if (remote === undefined || remote === LOCAL_REMOTE) {
+    const entry = await lookupDatastore(rt.home, store);
+    return { kind: 'local', store, path: entry.path };
+  }
+  throw new FerryError(
+    'FERRY_ERR_NOT_FOUND',
+    `remote ${remote}: remotes are not configured on this build yet`,
+  );
+}
+
+/**
+ * Runs a sync job as a task: resolves both ends, logs to the task log and the console (with progress bars on a
+ * terminal), prints the summary (the last stdout line with --output-format json) and returns the exit status:
+ * 0, 3 when some groups failed, 130 when interrupted.
+ */
+export async function runSyncTask(
+  rt: Runtime,
+  job: SyncJob,
+  options: { progress: boolean },
+): Promise<number> {
+  const local = await endpoint(rt, undefined, job.store);
+  const remote = await endpoint(rt, job.remote, job.remoteStore);
+  const [source, target] = job.direction === 'pull' ? [remote, local] : [local, remote];
+  const task = await Task.start(rt.home, 'syncjob', job.id, rt.clock);
+  const display = new ProgressDisplay(process.stderr, options.progress);
+  const opener = new EndpointOpener(rt.clock);
+  let summary: SyncSummary | undefined;
+  try {
+    const sink = (lines: LogLine[]) => {
+      task.write(lines);
+      display.log(lines);
+    };
+    summary = await runSync({
+      job,
+      source,
+      target,
+      opener,
+      clock: rt.clock,
+      signal: rt.signal,
+      sink,
+      onProgress: (p) => display.update(p),
+    });
+  } catch (err) {
+    display.stop();
+    await task.finish(
+      rt.signal.aborted ? 'aborted' : 'error',
+      rt.signal.aborted ? EXIT.interrupted : EXIT.failed,
+      String(err),
+    );
+    throw err;
+  } finally {
+    display.stop();
+    await opener.close();
+  }
+  const status = summary.aborted ? EXIT.interrupted : summary.groups.failed > 0 ? EXIT.incomplete : EXIT.ok;
+  await task.finish(summary.aborted ? 'aborted' : status === EXIT.ok ? 'ok' : 'error', status);
+  rt.print({ ...summary, task: task.record.id }, () => formatSummary(summary as SyncSummary, task.record.id));
+  return status;
+}
+
+export function formatSummary(s: SyncSummary, taskId: string): string {
+  const lines = [
+    `sync job ${s.job} (${s.direction}, ${s.workerThreads} worker thread(s)): ${s.source} → ${s.target}`,
+    `  groups:    ${s.groups.ok} ok, ${s.groups.failed} failed (of ${s.groups.total})${s.aborted ? ', interrupted' : ''}`,
+    `  snapshots: ${s.snapshots.synced} synced, ${s.snapshots.unchanged} unchanged`,
+    `  chunks:    ${s.chunks.fetched} fetched (${formatBytes(s.bytes.fetched)}), ${s.chunks.reused} reused (${formatBytes(s.bytes.reused)}; ${s.chunks.proven} proven)`,
+    `  time:      ${s.wallSeconds.toFixed(1)} s wall, ${formatBytes(s.bytesPerSecond)}/s`,
+  ];
+  if (s.removed.snapshots + s.removed.groups + s.removed.namespaces > 0) {
+    lines.push(
+      `  removed:   ${s.removed.snapshots} snapshots, ${s.removed.groups} groups, ${s.removed.namespaces} namespaces (vanished)`,
+    );
+  }
+  for (const f of s.failed) lines.push(`  failed:    ${f.error}`);
+  lines.push(`  task:      ${taskId}`);
+  return lines.join('\n');
+}
