@@ -17,6 +17,8 @@ export interface ContentSpec {
   ns?: string;
   groups: string[];
   snapshots: number;
+  /** First snapshot index to make (to add snapshots to a filled store). */
+  from?: number;
   /** 4 MiB blocks per image (default 3; the last one short). */
   blocks?: number;
   /** Blocks shared by every group (same seed), counted from the start. */
@@ -46,7 +48,7 @@ export async function fillDatastore(
   if (ns !== '') await ds.ensureNamespace(ns);
   for (const g of spec.groups) {
     const [type, id] = g.split('/') as [string, string];
-    for (let s = 0; s < spec.snapshots; s++) {
+    for (let s = spec.from ?? 0; s < spec.snapshots; s++) {
       const image = Buffer.concat(
         Array.from({ length: blocks }, (_, b) =>
           seededBytes(blockSeed(spec, g, s, b), b === blocks - 1 ? BLOCK - 12345 : BLOCK),

@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeBlob, encodeFixedIndex, encodeManifestBlob, sha256 } from '../../src/format/index.js';
+import {
+  type Digest,
+  digestToBytes,
+  formatBackupTime,
+  parseArchiveName,
+  parseGroup,
+  ROOT_NAMESPACE,
+} from '../../src/model/index.js';
+import { Datastore } from '../../src/store/index.js';
+import { ferry, ferryJson, finished, spawnFerry } from '../helpers/cli.js';
+import { BASE_TIME, fillDatastore } from '../helpers/fixtures.js';
+import { seededBytes } from '../helpers/random.js';
+import { makePool, tempDir } from '../helpers/world.js';
+
+interface SummaryJson {
+  groups: { total: number; ok: number; failed: number };
+  failed: { group: string; error: string }[];
+  chunks: { fetched: number; reused: number; proven: number };
+  snapshots: { synced: number; unchanged: number };
+  aborted: boolean;
+  task: string;
+}
+
+async function world(t: TestContext, groups: string[], spec: { snapshots?: number; blocks?: number } = {}) {
+  const dir = await tempDir(t);
+  const home = join(dir, 'home');
+  await ferryJson(home, ['datastore', 'create', 'source', join(dir, 'source')]);
+  await ferryJson(home, ['datastore', 'create', 'target', join(dir, 'target')]);
+  const pool = makePool(t);
+  const source = await Datastore.open(join(dir, 'source'));
+  await fillDatastore(source, pool, dir, {
+    groups,
+    snapshots: spec.snapshots ?? 1,
+    blocks: spec.blocks ?? 2,
+  });
+  await source.close();
+  return { dir, home, sourcePath: join(dir, 'source'), targetPath: join(dir, 'target') };
+}
+
+function lastJson<T>(stdout: string): T {
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as T;
+}
+
+async function verifyOk(home: string, store: string): Promise<void> {
+  const v = await ferry(home, ['verify', store]);
+  assert.equal(v.code, 0, `verify ${store}: ${v.stdout}\n${v.stderr}`);
+}
+
+test('a chunk corrupted at the source fails exactly its group with the full chain, exit 3, nothing corrupt stored', async (t) => {
+  const w = await world(t, ['vm/100', 'vm/101', 'vm/102']);
+  const source = await Datastore.open(w.sourcePath);
+  const snap = { group: parseGroup('vm/101'), time: BASE_TIME };
+  const index = await source.readArchive(ROOT_NAMESPACE, snap, parseArchiveName('drive-scsi0.img.fidx'));
+  const digest = index.subarray(4096, 4128).toString('hex') as Digest;
+  const plainSize = source.chunks.get(digest)?.plainSize as number;
+  await source.close();
+  // A well-formed blob with the right length but other content: only the SHA-256 can tell.
+  await writeFile(
+    join(w.sourcePath, '.chunks', digest.slice(0, 4), digest),
+    encodeBlob(seededBytes(999, plainSize)),
+  );
+  const run = await ferry(w.home, [
+    'pull',
+    '-',
+    'source',
+    'target',
+    '--worker-threads',
+    '2',
+    '--output-format',
+    'json',
+  ]);
+  assert.equal(run.code, 3, run.stderr);
+  const summary = lastJson<SummaryJson>(run.stdout);
+  assert.deepEqual(summary.groups, { total: 3, ok: 2, failed: 1 });
+  assert.equal(
+    summary.failed[0]?.error,
+    `group vm/101: snapshot ${formatBackupTime(BASE_TIME)}: archive drive-scsi0.img.fidx: chunk ${digest.slice(0, 8)}: digest mismatch`,
+  );
+  assert.match(run.stderr, /sync job adhoc-pull incomplete|some groups failed/);
+  const target = await Datastore.open(w.targetPath);
+  t.after(() => target.close());
+  assert.equal(target.chunks.has(digest), false, 'the corrupt chunk was not stored');
+  assert.deepEqual(
+    (await target.listGroups(ROOT_NAMESPACE)).map((g) => `${g.group.type}/${g.group.id}:${g.snapshotCount}`),
+    ['vm/100:1', 'vm/101:0', 'vm/102:1'],
+  );
+  await verifyOk(w.home, 'target');
+});
+
+test('a source that names a digest it does not hold gets nothing published that uses the local copy', async (t) => {
+  const w = await world(t, ['vm/100']);
+  // The target holds someone else's chunk X (alice's group). The source's group vm/666 names X without having it.
+  const target = await Datastore.open(w.targetPath);
+  const secret = seededBytes(4242, 1 << 20);
+  const x = (await (async () => {
+    const { digestOf } = await import('../../src/model/index.js');
+    const d = digestOf(secret);
+    await target.ensureGroup(
+      ROOT_NAMESPACE,
+      parseGroup('vm/7'),
+      (await import('../../src/model/index.js')).parseAuthId('alice@pbs'),
+    );
+    await target.chunks.insert(d, encodeBlob(secret), secret.length);
+    return d;
+  })()) as Digest;
+  await target.close();
+  const groupDir = join(w.sourcePath, 'vm', '666');
+  const snapDir = join(groupDir, formatBackupTime(BASE_TIME));
+  await mkdir(snapDir, { recursive: true });
+  await writeFile(join(groupDir, 'owner'), 'root@pam\n');
+  const fidx = encodeFixedIndex({ ctime: BASE_TIME, size: secret.length, digests: digestToBytes(x) });
+  await writeFile(join(snapDir, 'drive-scsi0.img.fidx'), fidx);
+  const manifest = {
+    backupType: 'vm' as const,
+    backupId: '666',
+    backupTime: BASE_TIME,
+    files: [
+      {
+        filename: parseArchiveName('drive-scsi0.img.fidx'),
+        cryptMode: 'none' as const,
+        size: secret.length,
+        csum: sha256(fidx.subarray(4096)).toString('hex'),
+      },
+    ],
+    unprotected: {},
+    signature: null,
+  };
+  await writeFile(join(snapDir, 'index.json.blob'), encodeManifestBlob(manifest));
+
+  const run = await ferry(w.home, ['pull', '-', 'source', 'target', '--output-format', 'json']);
+  assert.equal(run.code, 3);
+  const summary = lastJson<SummaryJson>(run.stdout);
+  assert.equal(summary.failed.length, 1);
+  assert.match(
+    summary.failed[0]?.error ?? '',
+    new RegExp(
+      `^group vm/666: snapshot ${formatBackupTime(BASE_TIME)}: archive drive-scsi0\\.img\\.fidx: chunk ${x.slice(0, 8)} is missing`,
+    ),
+  );
+  assert.equal(summary.chunks.proven, 0);
+  const after = await Datastore.open(w.targetPath);
+  t.after(() => after.close());
+  assert.equal(
+    (await after.listSnapshots(ROOT_NAMESPACE, parseGroup('vm/666'))).filter((s) => s.finished).length,
+    0,
+  );
+});
+
+test('with worker-threads 4 the task log keeps each group in runs, lines formatted "<time> [group]: message"', async (t) => {
+  const w = await world(t, ['vm/100', 'vm/101', 'vm/102', 'vm/103', 'vm/104', 'vm/105'], {
+    snapshots: 3,
+    blocks: 1,
+  });
+  const summary = await ferryJson<SummaryJson>(w.home, [
+    'pull',
+    '-',
+    'source',
+    'target',
+    '--worker-threads',
+    '4',
+  ]);
+  const { log } = await ferryJson<{ log: string }>(w.home, ['task', 'log', summary.task]);
+  const lines = log.trim().split('\n');
+  const grouped = lines.map((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[(\S+)\]: /.exec(l)?.[1]);
+  assert.ok(grouped.filter(Boolean).length >= 6 * 3 * 3, log);
+  for (const g of ['vm/100', 'vm/103', 'vm/105']) {
+    const own = lines.filter((_, i) => grouped[i] === g);
+    assert.match(own[0] ?? '', /: \d{4}-01-01T00:00:00Z: start sync$/);
+    assert.match(own.at(-1) ?? '', /sync done/);
+  }
+});
+
+test('a pull killed with SIGKILL at random moments leaves a target that verifies, with nothing partial, and the next run fetches only what is missing', async (t) => {
+  const groups = Array.from({ length: 8 }, (_, i) => `vm/${100 + i}`);
+  const w = await world(t, groups, { snapshots: 2, blocks: 4 });
+  const delays = seededBytes(7, 40);
+  let killed = 0;
+  for (let trial = 0; trial < 10; trial++) {
+    // Each trial starts from a fresh target, so every kill lands in real transfer work.
+    if (trial > 0) {
+      await ferryJson(w.home, ['datastore', 'remove', 'target', '--destroy-data']);
+      await ferryJson(w.home, ['datastore', 'create', 'target', w.targetPath]);
+    }
+    const child = spawnFerry(w.home, [
+      'pull',
+      '-',
+      'source',
+      'target',
+      '--worker-threads',
+      String(1 + (trial % 4)),
+      '--no-progress',
+    ]);
+    const done = finished(child);
+    await sleep(500 + (delays.readUInt32LE(trial * 4) % 1500));
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      killed++;
+    }
+    await done;
+    await verifyOk(w.home, 'target');
+    const listed = await ferryJson<{ finished: boolean }[]>(w.home, ['snapshots', 'target']);
+    assert.ok(listed.every((s) => s.finished));
+    const before = await ferryJson<{ snapshot: string }[]>(w.home, ['snapshots', 'target']);
+    const resumed = await ferryJson<SummaryJson>(w.home, [
+      'pull',
+      '-',
+      'source',
+      'target',
+      '--worker-threads',
+      '2',
+    ]);
+    assert.equal(resumed.groups.failed, 0);
+    assert.equal(resumed.snapshots.synced + resumed.snapshots.unchanged >= 16 - before.length, true);
+    const target = await Datastore.open(w.targetPath);
+    const present = target.chunks.index.count();
+    await target.close();
+    assert.ok(resumed.chunks.fetched <= present, 'fetched no more than the chunks the target now holds');
+  }
+  assert.ok(killed >= 5, `only ${killed} of 10 runs were still going when killed`);
+});
