@@ -2,7 +2,12 @@
  * Deterministic test data for benchmarks: disk images mixing random (incompressible), compressible and zero
  * blocks, the way VM disks look. Same seed, same bytes, on every machine.
  */
-import { open } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseBackupSpec, runBackup } from '../src/backup/index.js';
+import { silentLogger } from '../src/log/index.js';
+import { makeGroup, parseAuthId, ROOT_NAMESPACE } from '../src/model/index.js';
+import type { ChunkPool, Datastore } from '../src/store/index.js';
 
 const BLOCK = 4 * 1024 * 1024;
 
@@ -94,4 +99,73 @@ export async function writeImage(
   } finally {
     await fh.close();
   }
+}
+
+export interface DatastoreWorkload {
+  /** Groups (vm/100, vm/101, …). */
+  groups: number;
+  /** Snapshots per group. */
+  snapshots: number;
+  /** Image size per snapshot. */
+  imageBytes: number;
+  /** Fraction of blocks that change from one snapshot to the next (default 0.05). */
+  changeRate?: number;
+  /** Fraction of blocks shared by all groups (a common template; default 0.3). */
+  shared?: number;
+  mix?: ImageMix;
+  seed?: number;
+  /** Also back up a small directory tree per snapshot (a `.tar` archive). */
+  withTree?: boolean;
+}
+
+/**
+ * Fills a datastore through Ferry's own backup path: each group's image starts from a shared template (the `shared`
+ * fraction of blocks is the same in every group), and between snapshots `changeRate` of the blocks get new content.
+ * Deterministic from the seed.
+ */
+export async function buildDatastore(
+  ds: Datastore,
+  pool: ChunkPool,
+  scratch: string,
+  w: DatastoreWorkload,
+): Promise<{ images: number; logicalBytes: number }> {
+  const seed = w.seed ?? 1;
+  const blocks = Math.ceil(w.imageBytes / BLOCK);
+  const sharedBlocks = Math.floor(blocks * (w.shared ?? 0.3));
+  const changed = Math.max(0, Math.round(blocks * (w.changeRate ?? 0.05)));
+  let images = 0;
+  const block = Buffer.allocUnsafe(BLOCK);
+  for (let g = 0; g < w.groups; g++) {
+    const versions = new Int32Array(blocks);
+    for (let s = 0; s < w.snapshots; s++) {
+      if (s > 0) for (let c = 0; c < changed; c++) versions[(s * 7919 + c * 104_729 + g * 31) % blocks]! += 1;
+      const image = join(scratch, `image-${g}`);
+      const fh = await open(image, 'w');
+      for (let b = 0; b < blocks; b++) {
+        const shared = b < sharedBlocks && versions[b] === 0;
+        fillBlock(block, shared ? seed : seed * 1000 + g + 1, b, versions[b] ?? 0, w.mix);
+        await fh.write(block, 0, Math.min(BLOCK, w.imageBytes - b * BLOCK), b * BLOCK);
+      }
+      await fh.close();
+      const sources = [parseBackupSpec(`drive-scsi0.img:${image}`)];
+      if (w.withTree) {
+        const tree = join(scratch, `tree-${g}`);
+        await mkdir(join(tree, 'etc'), { recursive: true });
+        await writeFile(join(tree, 'etc', 'hostname'), `vm${100 + g}\n`);
+        await writeFile(join(tree, 'etc', 'snapshot'), `${s}\n`);
+        sources.push(parseBackupSpec(`root.tar:${tree}`));
+      }
+      await runBackup(ds, {
+        ns: ROOT_NAMESPACE,
+        group: makeGroup('vm', String(100 + g)),
+        time: Date.UTC(2026, 0, 1) / 1000 + s * 86_400,
+        owner: parseAuthId('root@pam'),
+        sources,
+        pool,
+        log: silentLogger(),
+      });
+      images++;
+    }
+  }
+  return { images, logicalBytes: images * w.imageBytes };
 }

@@ -4,9 +4,11 @@
  */
 import type { Scenario } from '../scenario.js';
 import { ingest } from './ingest.bench.js';
+import { migration } from './migration.bench.js';
 import { wanSelftest } from './wan-selftest.bench.js';
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   ingest,
+  migration,
   'wan-selftest': wanSelftest,
 };

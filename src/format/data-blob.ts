@@ -1,7 +1,7 @@
 import { FerryError } from '../errors/index.js';
 import { type Digest, digestOf, shortDigest } from '../model/index.js';
 import { crc32 } from './hash.js';
-import { MAX_BLOB_SIZE } from './limits.js';
+import { MAX_BLOB_SIZE, MAX_CHUNK_SIZE } from './limits.js';
 import { hex8, MAGIC, type MagicName, magicName } from './magic.js';
 import { zstdCompressBound, zstdCompressInto, zstdDecompressBounded } from './zstd.js';
 
@@ -122,7 +122,7 @@ export function decodeBlob(blob: Uint8Array, maxSize: number = MAX_BLOB_SIZE): B
   return decodeChecked(blob, kind, maxSize);
 }
 
-function decodeChecked(blob: Uint8Array, kind: BlobKind, maxSize: number): Buffer {
+function decodeChecked(blob: Uint8Array, kind: BlobKind, maxSize: number, scratch?: Buffer): Buffer {
   if (isEncryptedKind(kind))
     throw new FerryError('FERRY_ERR_ENCRYPTED', 'blob is encrypted; Ferry carries it but cannot decode it');
   const body = blob.subarray(BLOB_HEADER_SIZE);
@@ -131,7 +131,16 @@ function decodeChecked(blob: Uint8Array, kind: BlobKind, maxSize: number): Buffe
       throw new FerryError('FERRY_ERR_TOO_LARGE', `blob holds ${body.length} bytes, more than ${maxSize}`);
     return Buffer.from(body.buffer, body.byteOffset, body.length);
   }
-  return zstdDecompressBounded(body, maxSize);
+  return zstdDecompressBounded(body, maxSize, scratch);
+}
+
+// Per-thread space that verification decompresses into: the plain bytes are only hashed, never kept.
+let verifyScratch: Buffer | undefined;
+
+function scratchFor(size: number): Buffer {
+  if (verifyScratch === undefined || verifyScratch.length < size)
+    verifyScratch = Buffer.allocUnsafeSlow(size);
+  return verifyScratch;
 }
 
 export interface ChunkCheck {
@@ -158,7 +167,8 @@ export function verifyChunk(
     );
   }
   if (encrypted) return { kind, plainSize: undefined };
-  const plain = decodeChecked(blob, kind, options.expectedSize ?? MAX_BLOB_SIZE);
+  const limit = options.expectedSize ?? MAX_BLOB_SIZE;
+  const plain = decodeChecked(blob, kind, limit, limit <= MAX_CHUNK_SIZE ? scratchFor(limit) : undefined);
   if (options.expectedSize !== undefined && plain.length !== options.expectedSize) {
     throw new FerryError(
       'FERRY_ERR_SIZE_MISMATCH',

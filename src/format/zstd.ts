@@ -26,10 +26,10 @@ export function zstdCompressInto(dst: Uint8Array, src: Uint8Array, level: number
 }
 
 /**
- * Decompresses one zstd frame whose content is at most `maxSize` bytes. A frame that declares a larger size, or none
+ * Decompresses one zstd frame whose content is at most `maxSize` bytes (into `scratch` when given and large enough). A frame that declares a larger size, or none
  * and turns out larger, is refused before (or instead of) allocating for it.
  */
-export function zstdDecompressBounded(src: Uint8Array, maxSize: number): Buffer {
+export function zstdDecompressBounded(src: Uint8Array, maxSize: number, scratch?: Buffer): Buffer {
   dctx ??= new binding.DCtx();
   let declared: number | null;
   try {
@@ -43,7 +43,10 @@ export function zstdDecompressBounded(src: Uint8Array, maxSize: number): Buffer 
       `zstd frame declares ${declared} bytes, more than the limit ${maxSize}`,
     );
   }
-  const out = Buffer.allocUnsafe(declared ?? maxSize);
+  const size = declared ?? maxSize;
+  // With scratch space (a view of it is returned), nothing is allocated: for callers that only hash the result.
+  const out =
+    scratch !== undefined && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafe(size);
   let n: number;
   try {
     n = dctx.decompress(out, src);
@@ -55,7 +58,8 @@ export function zstdDecompressBounded(src: Uint8Array, maxSize: number): Buffer 
   if (declared !== null && n !== declared) {
     throw new FerryError('FERRY_ERR_BAD_FORMAT', `zstd frame declares ${declared} bytes but holds ${n}`);
   }
-  return n === out.length ? out : Buffer.from(out.subarray(0, n));
+  if (n === out.length) return out;
+  return scratch !== undefined ? out.subarray(0, n) : Buffer.from(out.subarray(0, n));
 }
 
 /** The content size a zstd frame header declares, or undefined (unknown or not a valid header). */

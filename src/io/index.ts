@@ -16,3 +16,4 @@ export {
   writeFileAtomic,
   writeTmp,
 } from './atomic-file.js';
+export { readWhole } from './read-whole.js';

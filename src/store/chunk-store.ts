@@ -1,9 +1,9 @@
-import { type FileHandle, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../errors/index.js';
 import type { BlobParts } from '../format/index.js';
-import { fsyncDir, writeTmp } from '../io/index.js';
+import { fsyncDir, readWhole, writeTmp } from '../io/index.js';
 import { type Clock, type Digest, shortDigest } from '../model/index.js';
 import { type ChunkEntry, ChunkIndex, UNKNOWN_SIZE } from './chunk-index.js';
 import type { Layout } from './layout.js';
@@ -105,7 +105,7 @@ export class ChunkStore {
   /** Reads a chunk file's bytes (the DataBlob, unchecked). */
   async read(digest: Digest): Promise<Buffer> {
     try {
-      return await readFile(this.layout.chunkPath(digest));
+      return await readWhole(this.layout.chunkPath(digest));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new FerryError(
