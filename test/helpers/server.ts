@@ -17,6 +17,7 @@ import {
   writeDatastoreConfig,
   writeTokenConfig,
 } from '../../src/config/index.js';
+import type { Logger } from '../../src/log/index.js';
 import { parseStoreName } from '../../src/model/index.js';
 import { FerryClient, type FerryClientOptions } from '../../src/remote/index.js';
 import { type FerryServer, type ServerLimits, startServer } from '../../src/server/index.js';
@@ -63,7 +64,7 @@ export async function addToken(
 
 export async function startServerWorld(
   t: TestContext,
-  options: { stores?: string[]; insecureHttp?: boolean; limits?: Partial<ServerLimits> } = {},
+  options: { stores?: string[]; insecureHttp?: boolean; limits?: Partial<ServerLimits>; log?: Logger } = {},
 ): Promise<ServerWorld> {
   const dir = await tempDir(t);
   const home = join(dir, 'home');
@@ -83,7 +84,7 @@ export async function startServerWorld(
     home,
     listen: { host: '127.0.0.1', port: 0 },
     insecureHttp: options.insecureHttp === true,
-    log,
+    log: options.log ?? log,
     ...(options.limits ? { limits: options.limits } : {}),
   });
   t.after(() => server.close());
