@@ -28,6 +28,8 @@ interface Item {
 }
 
 const DEFAULT_ESTIMATE = 256 * 1024;
+/** Fewer digests per batch than this are not worth a request of their own (unless they are all that is left). */
+const MIN_BATCH = 32;
 const BLOB_OVERHEAD = 44;
 
 /**
@@ -88,6 +90,12 @@ export class ReaderSession {
       const size = options.sizes?.[i];
       queue.push({ digest, estimate: size === undefined ? undefined : size + BLOB_OVERHEAD, attempts: 0 });
     });
+    // Spread the work over the pool's connections (the latency of one batch hides behind the others), within the
+    // server's limits and without making batches too small to be worth a request.
+    const perBatch = Math.min(
+      LIMITS.maxBatchDigests,
+      Math.max(MIN_BATCH, Math.ceil(queue.length / this.transport.connections)),
+    );
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
     let failure: unknown;
@@ -101,7 +109,7 @@ export class ReaderSession {
     const worker = async (): Promise<void> => {
       for (;;) {
         if (failure !== undefined) return;
-        const batch = this.takeBatch(queue);
+        const batch = this.takeBatch(queue, perBatch);
         if (batch.length === 0) {
           if (inFlight === 0) return;
           await new Promise<void>((resolve) => waiters.push(resolve));
@@ -128,11 +136,11 @@ export class ReaderSession {
     return this.seen.chunks === 0 ? DEFAULT_ESTIMATE : Math.ceil(this.seen.bytes / this.seen.chunks);
   }
 
-  /** The next batch: as many queued chunks as fit the server's count limit and (estimated) byte budget. */
-  private takeBatch(queue: Item[]): Item[] {
+  /** The next batch: up to `count` queued chunks, within the server's (estimated) byte budget. */
+  private takeBatch(queue: Item[], count: number): Item[] {
     let bytes = 0;
     let n = 0;
-    while (n < queue.length && n < LIMITS.maxBatchDigests) {
+    while (n < queue.length && n < count) {
       const size = this.estimate(queue[n] as Item);
       if (n > 0 && bytes + size > LIMITS.maxBatchBytes) break;
       bytes += size;

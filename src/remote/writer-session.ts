@@ -119,6 +119,14 @@ export class WriterSession {
     chunks: readonly ChunkUpload[],
     options: { signal?: AbortSignal } = {},
   ): Promise<UploadStats> {
+    // As for batch downloads: spread over the pool's connections, within the server's count and byte limits.
+    const totalBytes = chunks.reduce((sum, c) => sum + c.blob.byteLength, 0);
+    const connections = this.transport.connections;
+    const maxCount = Math.min(LIMITS.maxBatchDigests, Math.max(16, Math.ceil(chunks.length / connections)));
+    const maxBytes = Math.min(
+      LIMITS.maxBatchBytes,
+      Math.max(4 * 1024 * 1024, Math.ceil(totalBytes / connections)),
+    );
     const batches: ChunkUpload[][] = [];
     let current: ChunkUpload[] = [];
     let bytes = 0;
@@ -129,10 +137,7 @@ export class WriterSession {
           `chunk ${c.digest.slice(0, 8)} is ${c.blob.byteLength} bytes, more than ${LIMITS.maxChunkBlob}`,
         );
       }
-      if (
-        current.length > 0 &&
-        (current.length >= LIMITS.maxBatchDigests || bytes + c.blob.byteLength > LIMITS.maxBatchBytes)
-      ) {
+      if (current.length > 0 && (current.length >= maxCount || bytes + c.blob.byteLength > maxBytes)) {
         batches.push(current);
         current = [];
         bytes = 0;

@@ -42,6 +42,8 @@ export interface ServerOptions {
 export interface ServerStats {
   /** HTTP requests received (every one, before authentication). */
   requests: number;
+  /** Requests in progress now (a streamed response counts until it is sent). */
+  inFlight: number;
   sessions: number;
 }
 
@@ -97,6 +99,8 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
     clock,
   };
   let requests = 0;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
 
   app.addContentTypeParser(CONTENT_TYPE.octets, { parseAs: 'buffer' }, (_request, body, done) =>
     done(null, body),
@@ -104,8 +108,13 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
   // Chunk uploads are read frame by frame by the route, never buffered whole.
   app.addContentTypeParser(CONTENT_TYPE.chunkFrames, (_request, payload, done) => done(null, payload));
 
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     requests++;
+    inFlight++;
+    reply.raw.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    });
     setAuthId(request, await authenticator.authenticate(request.headers.authorization));
   });
 
@@ -141,15 +150,26 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
   return {
     url,
     fingerprint: cert?.fingerprint ?? null,
-    stats: () => ({ requests, sessions: sessions.size }),
+    stats: () => ({ requests, inFlight, sessions: sessions.size }),
     close: () => {
       closing ??= (async () => {
-        const cut = setTimeout(() => app.server.closeAllConnections(), limits.drainMs);
-        cut.unref();
+        // Stop accepting (new requests on open connections get 503), let in-flight requests finish for up to
+        // drainMs, then cut every connection: also those a client opened but never used, which Node does not
+        // count as idle.
+        const stopped = app.close();
+        if (inFlight > 0) {
+          await new Promise<void>((resolve) => {
+            const cut = setTimeout(resolve, limits.drainMs);
+            drained = () => {
+              clearTimeout(cut);
+              resolve();
+            };
+          });
+        }
+        app.server.closeAllConnections();
         try {
-          await app.close();
+          await stopped;
         } finally {
-          clearTimeout(cut);
           await sessions.closeAll('server stopping');
           await ctx.registry.close();
         }

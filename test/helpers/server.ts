@@ -2,6 +2,8 @@
  * A real `ferry serve` in this process on 127.0.0.1:0 over temp datastores, with API tokens and ACLs written
  * through the config layer; everything it starts is closed with t.after.
  */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import {
@@ -22,7 +24,7 @@ import { parseStoreName } from '../../src/model/index.js';
 import { FerryClient, type FerryClientOptions } from '../../src/remote/index.js';
 import { type FerryServer, type ServerLimits, startServer } from '../../src/server/index.js';
 import { Datastore } from '../../src/store/index.js';
-import { log, tempDir } from './world.js';
+import { log } from './world.js';
 
 /** A cheap scrypt cost for tests (the server reads the cost from the stored hash). */
 export const TEST_SCRYPT_COST = { log2N: 10, r: 8, p: 1 };
@@ -66,18 +68,24 @@ export async function startServerWorld(
   t: TestContext,
   options: { stores?: string[]; insecureHttp?: boolean; limits?: Partial<ServerLimits>; log?: Logger } = {},
 ): Promise<ServerWorld> {
-  const dir = await tempDir(t);
+  // One hook that undoes everything in reverse order (t.after hooks run first-registered first): clients, then the
+  // server, then the test's datastore handles, then the directory.
+  const undo: (() => Promise<unknown>)[] = [];
+  t.after(async () => {
+    for (const fn of undo.reverse()) await fn();
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-server-test-'));
+  undo.push(() => rm(dir, { recursive: true, force: true }));
   const home = join(dir, 'home');
   const stores = new Map<string, Datastore>();
   const entries = [];
   for (const name of options.stores ?? ['store1']) {
     const path = join(dir, name);
     const ds = await Datastore.create(path);
-    t.after(() => ds.close());
+    undo.push(() => ds.close());
     stores.set(name, ds);
     entries.push({ name: parseStoreName(name), path });
   }
-  const { mkdir } = await import('node:fs/promises');
   await mkdir(home, { recursive: true });
   await writeDatastoreConfig(home, entries);
   const server = await startServer({
@@ -87,7 +95,7 @@ export async function startServerWorld(
     log: options.log ?? log,
     ...(options.limits ? { limits: options.limits } : {}),
   });
-  t.after(() => server.close());
+  undo.push(() => server.close());
   return {
     dir,
     home,
@@ -107,7 +115,7 @@ export async function startServerWorld(
         retryBaseMs: 10,
         ...clientOptions,
       });
-      t.after(() => client.close());
+      undo.push(() => client.close());
       return client;
     },
   };
