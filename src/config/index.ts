@@ -38,6 +38,18 @@ export {
   parsePort,
 } from './host-address.js';
 export {
+  checkRemoteEntry,
+  DEFAULT_REMOTE_PORT,
+  lookupRemote,
+  parseFingerprint,
+  parseRemoteName,
+  type RemoteEntry,
+  readRemoteConfig,
+  remoteConfigPath,
+  remoteUrl,
+  writeRemoteConfig,
+} from './remote-config.js';
+export {
   formatSectionConfig,
   parseSectionConfig,
   readSectionConfigFile,

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { type RemoteEntry, remoteUrl } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import {
   type AuthId,
@@ -57,6 +58,18 @@ export interface FerryClientOptions {
 export interface DatastoreInfo {
   store: StoreName;
   comment: string | undefined;
+}
+
+/** The connection part of FerryClientOptions for a remote of `remote.cfg`. */
+export function remoteConnection(
+  entry: RemoteEntry,
+): Pick<FerryClientOptions, 'url' | 'authId' | 'secret' | 'fingerprint'> {
+  return {
+    url: remoteUrl(entry),
+    authId: entry.authId,
+    secret: entry.secret,
+    ...(entry.fingerprint !== undefined ? { fingerprint: entry.fingerprint } : {}),
+  };
 }
 
 const ListOf = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>

@@ -11,8 +11,12 @@
  * Must not: import store, server, sync or cli; touch the disk (the sync engine stores what the client fetches and
  * verifies every chunk); read process.env.
  */
-export { type DatastoreInfo, FerryClient, type FerryClientOptions } from './ferry-client.js';
-export { parseFingerprint } from './pinned-connector.js';
+export {
+  type DatastoreInfo,
+  FerryClient,
+  type FerryClientOptions,
+  remoteConnection,
+} from './ferry-client.js';
 export { type FetchOptions, type OnChunk, ReaderSession } from './reader-session.js';
 export { type RateLimit, SharedRateLimiter } from './shared-rate-limiter.js';
 export type { TransportStats } from './transport.js';

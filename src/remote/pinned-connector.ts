@@ -1,23 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
+import { parseFingerprint } from '../config/index.js';
 import { FerryError } from '../errors/index.js';
-
-const FINGERPRINT_RE = /^([0-9a-f]{2}:){31}[0-9a-f]{2}$/;
-
-/** Checks and lowercases a certificate fingerprint (SHA-256, colon hex, as PBS stores it). */
-export function parseFingerprint(value: string): string {
-  const fp = value.trim().toLowerCase();
-  if (!FINGERPRINT_RE.test(fp)) {
-    throw new FerryError(
-      'FERRY_ERR_INVALID_VALUE',
-      `invalid certificate fingerprint ${JSON.stringify(value)}: expected 32 colon-separated hex bytes`,
-      {
-        fields: { what: 'fingerprint' },
-      },
-    );
-  }
-  return fp;
-}
 
 /**
  * An undici connector that accepts a TLS connection only when the server's certificate has the pinned SHA-256

@@ -121,7 +121,8 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
   app.setErrorHandler((err, request, reply) => {
     const error = errorForReply(err);
     const status = httpStatusFor(error.code);
-    if (request.raw.destroyed) log.info({ code: error.code, url: request.url }, 'client went away mid-request');
+    if (request.raw.destroyed)
+      log.info({ code: error.code, url: request.url }, 'client went away mid-request');
     else if (status >= 500) log.error({ err, method: request.method, url: request.url }, 'request failed');
     else log.debug({ code: error.code, method: request.method, url: request.url }, error.message);
     return reply.code(status).type(CONTENT_TYPE.json).send(errorBody(error));
