@@ -3,8 +3,10 @@
  * `bench/scenarios/<name>.bench.ts` and one line here.
  */
 import type { Scenario } from '../scenario.js';
+import { apiBatch } from './api-batch.bench.js';
 import { wanSelftest } from './wan-selftest.bench.js';
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = {
+  'api-batch': apiBatch,
   'wan-selftest': wanSelftest,
 };

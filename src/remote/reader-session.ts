@@ -28,8 +28,9 @@ interface Item {
 }
 
 const DEFAULT_ESTIMATE = 256 * 1024;
-/** Fewer digests per batch than this are not worth a request of their own (unless they are all that is left). */
-const MIN_BATCH = 32;
+/** Batches smaller than this (in digests and in bytes) are not worth a request of their own, unless it is all that is left. */
+const MIN_BATCH_DIGESTS = 32;
+const MIN_BATCH_BYTES = 8 * 1024 * 1024;
 const BLOB_OVERHEAD = 44;
 
 /**
@@ -92,10 +93,12 @@ export class ReaderSession {
     });
     // Spread the work over the pool's connections (the latency of one batch hides behind the others), within the
     // server's limits and without making batches too small to be worth a request.
-    const perBatch = Math.min(
-      LIMITS.maxBatchDigests,
-      Math.max(MIN_BATCH, Math.ceil(queue.length / this.transport.connections)),
-    );
+    const connections = this.transport.connections;
+    const totalBytes = queue.reduce((sum, item) => sum + this.estimate(item), 0);
+    const perBatch = {
+      digests: clamp(Math.ceil(queue.length / connections), MIN_BATCH_DIGESTS, LIMITS.maxBatchDigests),
+      bytes: clamp(Math.ceil(totalBytes / connections), MIN_BATCH_BYTES, LIMITS.maxBatchBytes),
+    };
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
     let failure: unknown;
@@ -136,13 +139,13 @@ export class ReaderSession {
     return this.seen.chunks === 0 ? DEFAULT_ESTIMATE : Math.ceil(this.seen.bytes / this.seen.chunks);
   }
 
-  /** The next batch: up to `count` queued chunks, within the server's (estimated) byte budget. */
-  private takeBatch(queue: Item[], count: number): Item[] {
+  /** The next batch: up to `limit.digests` queued chunks and (estimated) `limit.bytes`, at least one chunk. */
+  private takeBatch(queue: Item[], limit: { digests: number; bytes: number }): Item[] {
     let bytes = 0;
     let n = 0;
-    while (n < queue.length && n < count) {
+    while (n < queue.length && n < limit.digests) {
       const size = this.estimate(queue[n] as Item);
-      if (n > 0 && bytes + size > LIMITS.maxBatchBytes) break;
+      if (n > 0 && bytes + size > limit.bytes) break;
       bytes += size;
       n++;
     }
@@ -282,4 +285,8 @@ export class ReaderSession {
   toString(): string {
     return `reader ${this.id} (${this.store}:${formatGroup(this.group)})`;
   }
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
 }
