@@ -1,4 +1,4 @@
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import { LIMITS } from './limits.js';
 
 /**
@@ -154,11 +154,6 @@ export const UploadData = Type.Object({
   bytes: Type.Integer({ minimum: 0 }),
 });
 export const EmptyData = Type.Null();
-
-/** `{ "data": T }`: the envelope of every JSON success response. */
-export function dataEnvelope<T extends TSchema>(data: T) {
-  return Type.Object({ data });
-}
 
 export type NamespaceListQuery = Static<typeof NamespaceListQuery>;
 export type NamespaceCreateBody = Static<typeof NamespaceCreateBody>;

@@ -3,7 +3,6 @@ import { type RemoteEntry, remoteUrl } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import {
   type AuthId,
-  type Clock,
   type GroupRef,
   type Namespace,
   namespaceComponents,
@@ -11,7 +10,6 @@ import {
   parseStoreName,
   type SnapshotRef,
   type StoreName,
-  SYSTEM_CLOCK,
 } from '../model/index.js';
 import {
   DatastoreItem,
@@ -45,7 +43,6 @@ export interface FerryClientOptions {
   /** Shared budgets (bytes/s with burst) for what this client receives and sends; may be shared across threads. */
   rateLimit?: { in?: SharedRateLimiter; out?: SharedRateLimiter };
   log: Logger;
-  clock?: Clock;
   /** Connect timeout. Default 10 s. */
   connectTimeoutMs?: number;
   /** Wait for response headers and between body pieces. Default 120 s. */
@@ -81,14 +78,12 @@ const ListOf = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
  */
 export class FerryClient {
   readonly url: string;
-  readonly clock: Clock;
   private readonly transport: Transport;
   private readonly sessions = new Set<ReaderSession | WriterSession>();
 
   constructor(options: FerryClientOptions) {
     this.transport = new Transport(options);
     this.url = this.transport.url;
-    this.clock = options.clock ?? SYSTEM_CLOCK;
   }
 
   async version(): Promise<VersionData> {

@@ -8,10 +8,17 @@ import {
   encodeBlob,
   encodeDynamicIndex,
   encodeManifestBlob,
+  type ManifestFile,
   parseDynamicIndex,
   sha256,
 } from '../../src/format/index.js';
-import { type Digest, digestOf, digestToBytes, type SnapshotRef } from '../../src/model/index.js';
+import {
+  type ArchiveName,
+  type Digest,
+  digestOf,
+  digestToBytes,
+  type SnapshotRef,
+} from '../../src/model/index.js';
 import type { ChunkUpload } from '../../src/remote/index.js';
 import { BLOB_NAME, fixtureChunk, INDEX_NAME } from './snapshots.js';
 
@@ -65,26 +72,27 @@ export function makeUpload(options: {
     blob,
     manifest: (snapshot, m = {}) => {
       const parsed = parseDynamicIndex(index);
-      const files = [
+      const blobFile: ManifestFile = {
+        filename: BLOB_NAME,
+        cryptMode: 'none',
+        size: blob.length,
+        csum: sha256(blob).toString('hex'),
+      };
+      const files: ManifestFile[] = [
         {
           filename: INDEX_NAME,
           cryptMode: m.cryptMode ?? 'none',
           size: parsed.size,
           csum: m.csum ?? parsed.csum().toString('hex'),
         },
-        {
-          filename: BLOB_NAME,
-          cryptMode: 'none' as const,
-          size: blob.length,
-          csum: sha256(blob).toString('hex'),
-        },
+        blobFile,
       ];
-      if (m.extraFile !== undefined) files.push({ ...files[1], filename: m.extraFile } as (typeof files)[1]);
+      if (m.extraFile !== undefined) files.push({ ...blobFile, filename: m.extraFile as ArchiveName });
       return encodeManifestBlob({
         backupType: snapshot.group.type,
         backupId: snapshot.group.id,
         backupTime: snapshot.time,
-        files: files as never,
+        files,
         unprotected: {},
         signature: null,
       });

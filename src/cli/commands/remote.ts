@@ -153,7 +153,6 @@ export function registerRemote(program: Command, act: ActionFactory): void {
         const client = new FerryClient({
           ...remoteConnection(entry),
           log: rt.log,
-          clock: rt.clock,
           connections: 1,
         });
         rt.onClose(() => client.close());

@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { parseHostPort } from '../../config/index.js';
-import { DEFAULT_SERVER_LIMITS, startServer } from '../../server/index.js';
+import { FerryError } from '../../errors/index.js';
+import { startServer } from '../../server/index.js';
 import type { ActionFactory } from '../action.js';
 import { parseDurationOption } from '../parse-options.js';
 
@@ -19,13 +20,14 @@ export function registerServe(program: Command, act: ActionFactory): void {
     .action(
       act<{ listen: string; insecureHttp?: boolean; sessionTimeout: string }>(async (rt, _args, opts) => {
         const idleMs = parseDurationOption('--session-timeout', opts.sessionTimeout);
+        if (idleMs === 0) throw new FerryError('FERRY_ERR_USAGE', '--session-timeout must be longer than 0');
         const server = await startServer({
           home: rt.home,
           listen: parseHostPort(opts.listen, 8007),
           insecureHttp: opts.insecureHttp === true,
           log: rt.log,
           clock: rt.clock,
-          limits: { idleMs: idleMs > 0 ? idleMs : DEFAULT_SERVER_LIMITS.idleMs },
+          limits: { idleMs },
         });
         // One JSON line whatever the output format: scripts and the benchmark parse it.
         const ready = { url: server.url, fingerprint: server.fingerprint };
