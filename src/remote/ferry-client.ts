@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox';
 import { type RemoteEntry, remoteUrl } from '../config/index.js';
-import type { Logger } from '../log/index.js';
 import {
   type AuthId,
   type GroupRef,
@@ -27,30 +26,11 @@ import {
   WriterOpenData,
 } from '../protocol/index.js';
 import { ReaderSession } from './reader-session.js';
-import type { SharedRateLimiter } from './shared-rate-limiter.js';
-import { Transport, type TransportStats } from './transport.js';
+import { Transport, type TransportOptions, type TransportStats } from './transport.js';
 import { WriterSession } from './writer-session.js';
 
-export interface FerryClientOptions {
-  /** `https://host:port` (or `http://` to a loopback address). */
-  url: string;
-  authId: string;
-  secret: string;
-  /** SHA-256 fingerprint of the server certificate (`ferry cert info`): pins it instead of verifying a chain. */
-  fingerprint?: string;
-  /** Pool connections = requests in flight at once (batches of one fetch run on separate connections). Default 4. */
-  connections?: number;
-  /** Shared budgets (bytes/s with burst) for what this client receives and sends; may be shared across threads. */
-  rateLimit?: { in?: SharedRateLimiter; out?: SharedRateLimiter };
-  log: Logger;
-  /** Connect timeout. Default 10 s. */
-  connectTimeoutMs?: number;
-  /** Wait for response headers and between body pieces. Default 120 s. */
-  requestTimeoutMs?: number;
-  /** Retries of idempotent requests (resets, timeouts, 502/503/504). Default 3. */
-  retries?: number;
-  retryBaseMs?: number;
-}
+/** How to reach the server and how to behave on the way (the transport's options, documented there). */
+export type FerryClientOptions = TransportOptions;
 
 export interface DatastoreInfo {
   store: StoreName;

@@ -16,15 +16,18 @@ import { pinnedConnector } from './pinned-connector.js';
 import type { SharedRateLimiter } from './shared-rate-limiter.js';
 
 export interface TransportOptions {
+  /** `https://host:port` (or `http://` to a loopback address only). */
   url: string;
   authId: string;
   secret: string;
-  /** Pin the server certificate's SHA-256 fingerprint (self-signed servers); without it the chain is verified. */
+  /** SHA-256 fingerprint of the server certificate (`ferry cert info`): pins it instead of verifying a chain. */
   fingerprint?: string;
-  /** Connections in the pool: how many requests may be in flight at once. Default 4. */
+  /** Pool connections = requests in flight at once (the batches of one fetch or upload run on several). Default 4. */
   connections?: number;
+  /** Budgets (bytes/s with burst) for what the client receives and sends; shareable across worker threads. */
   rateLimit?: { in?: SharedRateLimiter; out?: SharedRateLimiter };
   log: Logger;
+  /** Connect timeout (TCP and TLS). Default 10 s (as PBS). */
   connectTimeoutMs?: number;
   /** Longest wait for response headers, and for each piece of a body. Default 120 s (as PBS). */
   requestTimeoutMs?: number;

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { roleAllows } from '../config/index.js';
 import { FerryError } from '../errors/index.js';
 import { isTmpName } from '../io/index.js';
@@ -125,17 +125,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     async (request) => {
       const ns = parseNamespace(request.query.ns);
       const group = makeGroup(request.query['backup-type'], request.query['backup-id']);
-      const { ds, authId, store } = await openStoreFor(ctx, request, request.params.store, ns, 'backup');
-      await requireGroup(ds, ns, group);
-      if (
-        !roleAllows(await ctx.access.roleAt(authId, store, ns), 'admin') &&
-        (await ds.readOwner(ns, group)) !== authId
-      ) {
-        throw new FerryError(
-          'FERRY_ERR_FORBIDDEN',
-          `${authId} may delete only groups it owns (or needs role admin)`,
-        );
-      }
+      const ds = await openForDelete(ctx, request, ns, group);
       const r = await ds.removeGroup(ns, group);
       const data: GroupDeleteData = {
         'removed-snapshots': r.removedSnapshots,
@@ -177,21 +167,33 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       const q = request.query;
       const ns = parseNamespace(q.ns);
       const snapshot = makeSnapshot(makeGroup(q['backup-type'], q['backup-id']), q['backup-time']);
-      const { ds, authId, store } = await openStoreFor(ctx, request, request.params.store, ns, 'backup');
-      await requireGroup(ds, ns, snapshot.group);
-      if (
-        !roleAllows(await ctx.access.roleAt(authId, store, ns), 'admin') &&
-        (await ds.readOwner(ns, snapshot.group)) !== authId
-      ) {
-        throw new FerryError(
-          'FERRY_ERR_FORBIDDEN',
-          `${authId} may delete only snapshots of groups it owns (or needs role admin)`,
-        );
-      }
+      const ds = await openForDelete(ctx, request, ns, snapshot.group);
       await ds.removeSnapshot(ns, snapshot);
       return ok(null);
     },
   );
+}
+
+/**
+ * The datastore, for deleting in `group`: the token needs role admin on the namespace, or role backup and to own
+ * the group (as PBS lets a backup user prune its own groups).
+ */
+async function openForDelete(
+  ctx: ServerContext,
+  request: FastifyRequest<{ Params: StoreParamsT }>,
+  ns: Namespace,
+  group: GroupRef,
+): Promise<Datastore> {
+  const { ds, authId, store } = await openStoreFor(ctx, request, request.params.store, ns, 'backup');
+  await requireGroup(ds, ns, group);
+  const isAdmin = roleAllows(await ctx.access.roleAt(authId, store, ns), 'admin');
+  if (!isAdmin && (await ds.readOwner(ns, group)) !== authId) {
+    throw new FerryError(
+      'FERRY_ERR_FORBIDDEN',
+      `${authId} may delete only in groups it owns (or needs role admin)`,
+    );
+  }
+  return ds;
 }
 
 async function requireGroup(ds: Datastore, ns: Namespace, group: GroupRef): Promise<void> {

@@ -18,7 +18,7 @@ import {
 } from '../model/index.js';
 import { encodeFrameHeader, type FrameStatus, LIMITS } from '../protocol/index.js';
 import type { Datastore } from '../store/index.js';
-import type { ServerSession } from './session-table.js';
+import type { ServerSession, SessionScope } from './session-table.js';
 
 /** The most digests one session registers (about 4 TiB of 4 MiB chunks, some 500 MB of memory). */
 const MAX_SESSION_DIGESTS = 4_000_000;
@@ -40,14 +40,7 @@ export class ReaderSession implements ServerSession {
   private readonly ds: Datastore;
   private readonly allowed = new Set<Digest>();
 
-  constructor(fields: {
-    id: string;
-    authId: AuthId;
-    store: StoreName;
-    ds: Datastore;
-    ns: Namespace;
-    group: GroupRef;
-  }) {
+  private constructor(fields: SessionScope & { group: GroupRef }) {
     this.id = fields.id;
     this.authId = fields.authId;
     this.store = fields.store;
@@ -57,14 +50,7 @@ export class ReaderSession implements ServerSession {
   }
 
   /** Opens a session; the group must exist. */
-  static async open(fields: {
-    id: string;
-    authId: AuthId;
-    store: StoreName;
-    ds: Datastore;
-    ns: Namespace;
-    group: GroupRef;
-  }): Promise<ReaderSession> {
+  static async open(fields: SessionScope & { group: GroupRef }): Promise<ReaderSession> {
     await fields.ds.requireNamespace(fields.ns);
     if (!(await fields.ds.groupExists(fields.ns, fields.group))) {
       throw new FerryError(

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import type { AuthId, Clock } from '../model/index.js';
+import type { AuthId, Clock, Namespace, StoreName } from '../model/index.js';
+import type { Datastore } from '../store/index.js';
 
 /** What the table needs of a reader or writer session. */
 export interface ServerSession {
@@ -11,6 +12,15 @@ export interface ServerSession {
   readonly kind: 'reader' | 'writer';
   /** Ends the session; a writer drops its unfinished snapshot and releases its locks. Idempotent. */
   close(reason: string): Promise<void>;
+}
+
+/** Where a session works and for whom: what every reader and writer session is made with. */
+export interface SessionScope {
+  id: string;
+  authId: AuthId;
+  store: StoreName;
+  ds: Datastore;
+  ns: Namespace;
 }
 
 export interface SessionLimits {

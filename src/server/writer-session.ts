@@ -26,7 +26,7 @@ import {
 } from '../model/index.js';
 import { LIMITS, readChunkFrames } from '../protocol/index.js';
 import { type Datastore, SnapshotWriter, UNKNOWN_SIZE } from '../store/index.js';
-import type { ServerSession } from './session-table.js';
+import type { ServerSession, SessionScope } from './session-table.js';
 
 export interface UploadResult {
   chunks: number;
@@ -63,17 +63,14 @@ export class WriterSession implements ServerSession {
   private active = 0;
   private state: 'open' | 'finishing' | 'closed' = 'open';
 
-  private constructor(fields: {
-    id: string;
-    authId: AuthId;
-    store: StoreName;
-    ds: Datastore;
-    ns: Namespace;
-    snapshot: SnapshotRef;
-    previous: SnapshotRef | undefined;
-    writer: SnapshotWriter;
-    log: Logger;
-  }) {
+  private constructor(
+    fields: SessionScope & {
+      snapshot: SnapshotRef;
+      previous: SnapshotRef | undefined;
+      writer: SnapshotWriter;
+      log: Logger;
+    },
+  ) {
     this.id = fields.id;
     this.authId = fields.authId;
     this.store = fields.store;
@@ -85,16 +82,9 @@ export class WriterSession implements ServerSession {
     this.log = fields.log;
   }
 
-  static async open(fields: {
-    id: string;
-    authId: AuthId;
-    store: StoreName;
-    owner: AuthId;
-    ds: Datastore;
-    ns: Namespace;
-    snapshot: SnapshotRef;
-    log: Logger;
-  }): Promise<WriterSession> {
+  static async open(
+    fields: SessionScope & { owner: AuthId; snapshot: SnapshotRef; log: Logger },
+  ): Promise<WriterSession> {
     const { ds, ns, snapshot } = fields;
     return inContext(`snapshot ${formatSnapshot(snapshot)}`, async () => {
       const writer = await SnapshotWriter.begin(ds, ns, snapshot, { owner: fields.owner });

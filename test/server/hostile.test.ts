@@ -63,19 +63,24 @@ async function hostileWorld(t: TestContext) {
   return { world, ds, fx, creds, raw, client, before };
 }
 
+/** A reader session on vm/1 (which has a snapshot) and a writer session on vm/2, opened with raw requests. */
+async function openSessions(raw: ReturnType<typeof rawClient>) {
+  const open = async (kind: 'reader' | 'writer', json: unknown) =>
+    (
+      (await raw('POST', `/api2/json/admin/datastore/store1/${kind}`, { json })).body.data as {
+        session: string;
+      }
+    ).session;
+  return {
+    reader: { session: await open('reader', { 'backup-type': 'vm', 'backup-id': '1' }) },
+    writer: { session: await open('writer', { 'backup-type': 'vm', 'backup-id': '2', 'backup-time': T0 }) },
+  };
+}
+
 test('path traversal in every path and query parameter gets a 4xx with a code, and changes nothing on disk', async (t) => {
   const { world, raw, client, before } = await hostileWorld(t);
   const picture = await before();
-  const reader = (
-    await raw('POST', '/api2/json/admin/datastore/store1/reader', {
-      json: { 'backup-type': 'vm', 'backup-id': '1' },
-    })
-  ).body.data as { session: string };
-  const writer = (
-    await raw('POST', '/api2/json/admin/datastore/store1/writer', {
-      json: { 'backup-type': 'vm', 'backup-id': '2', 'backup-time': T0 },
-    })
-  ).body.data as { session: string };
+  const { reader, writer } = await openSessions(raw);
   const evil = [
     '..',
     '../..',
@@ -217,16 +222,7 @@ test('path traversal in every path and query parameter gets a 4xx with a code, a
 
 test('oversized bodies, huge batch lists and malformed JSON get 4xx codes, and the server keeps serving', async (t) => {
   const { raw, client, fx, world } = await hostileWorld(t);
-  const reader = (
-    await raw('POST', '/api2/json/admin/datastore/store1/reader', {
-      json: { 'backup-type': 'vm', 'backup-id': '1' },
-    })
-  ).body.data as { session: string };
-  const writer = (
-    await raw('POST', '/api2/json/admin/datastore/store1/writer', {
-      json: { 'backup-type': 'vm', 'backup-id': '2', 'backup-time': T0 },
-    })
-  ).body.data as { session: string };
+  const { reader, writer } = await openSessions(raw);
   const many = (n: number) => Array.from({ length: n }, (_, i) => digestOf(Buffer.from(String(i))));
   const cases: [string, Promise<Raw>, number?][] = [
     [
@@ -334,11 +330,7 @@ test('oversized bodies, huge batch lists and malformed JSON get 4xx codes, and t
 
 test('a truncated chunk upload is a 422 that stores no part of the cut chunk, and the server keeps serving', async (t) => {
   const { raw, ds, client, world, creds } = await hostileWorld(t);
-  const writer = (
-    await raw('POST', '/api2/json/admin/datastore/store1/writer', {
-      json: { 'backup-type': 'vm', 'backup-id': '2', 'backup-time': T0 },
-    })
-  ).body.data as { session: string };
+  const { writer } = await openSessions(raw);
   const whole = Buffer.from('a whole chunk');
   const cut = seededBytes(5, 64 * 1024); // incompressible: its blob is as long as its data
   const wholeBlob = encodeBlob(whole);
