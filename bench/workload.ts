@@ -138,7 +138,10 @@ export async function buildDatastore(
   for (let g = 0; g < w.groups; g++) {
     const versions = new Int32Array(blocks);
     for (let s = 0; s < w.snapshots; s++) {
-      if (s > 0) for (let c = 0; c < changed; c++) versions[(s * 7919 + c * 104_729 + g * 31) % blocks]! += 1;
+      for (let c = 0; s > 0 && c < changed; c++) {
+        const b = (s * 7919 + c * 104_729 + g * 31) % blocks;
+        versions[b] = (versions[b] ?? 0) + 1;
+      }
       const image = join(scratch, `image-${g}`);
       const fh = await open(image, 'w');
       for (let b = 0; b < blocks; b++) {

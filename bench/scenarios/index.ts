@@ -3,11 +3,13 @@
  * `bench/scenarios/<name>.bench.ts` and one line here.
  */
 import type { Scenario } from '../scenario.js';
+import { apiBatch } from './api-batch.bench.js';
 import { ingest } from './ingest.bench.js';
 import { migration } from './migration.bench.js';
 import { wanSelftest } from './wan-selftest.bench.js';
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = {
+  'api-batch': apiBatch,
   ingest,
   migration,
   'wan-selftest': wanSelftest,

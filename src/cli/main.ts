@@ -1,16 +1,21 @@
 import { Command, CommanderError } from 'commander';
 import { formatError, isFerryError } from '../errors/index.js';
 import { actionFactory, type CliEnvironment } from './action.js';
+import { registerAcl } from './commands/acl.js';
 import { registerBackup } from './commands/backup.js';
+import { registerCert } from './commands/cert.js';
 import { registerDatastore } from './commands/datastore.js';
 import { registerGc } from './commands/gc.js';
 import { registerGroups } from './commands/groups.js';
 import { registerNamespace } from './commands/namespace.js';
+import { registerRemote } from './commands/remote.js';
 import { registerRestore } from './commands/restore.js';
+import { registerServe } from './commands/serve.js';
 import { registerSnapshots } from './commands/snapshots.js';
 import { registerSync } from './commands/sync.js';
 import { registerSyncJob } from './commands/sync-job.js';
 import { registerTask } from './commands/task.js';
+import { registerToken } from './commands/token.js';
 import { registerVerify } from './commands/verify.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 
@@ -37,6 +42,11 @@ export function buildProgram(environment: CliEnvironment, stderr: (text: string)
   registerSync(program, act);
   registerSyncJob(program, act);
   registerTask(program, act);
+  registerServe(program, act);
+  registerCert(program, act);
+  registerToken(program, act);
+  registerAcl(program, act);
+  registerRemote(program, act);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

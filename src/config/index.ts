@@ -1,9 +1,26 @@
 /**
  * config — Ferry's configuration files in `$FERRY_HOME`, in PBS's section-config format: `datastore.cfg`,
- * `remote.cfg`, `sync.cfg`, tokens and ACLs. Typed with TypeBox schemas; every error names file, line and key.
+ * `remote.cfg`, `sync.cfg`; plus the API tokens (`token.shadow`, scrypt hashes only) and the ACLs (`acl.cfg`).
+ * Typed with TypeBox schemas; every error names file, line and key. Files holding secrets are written mode 0600.
  *
- * Must not: read process.env or process.argv (the CLI passes `home`), or print secrets.
+ * Must not: read process.env or process.argv (the CLI passes `home`), or print or log secrets.
  */
+export {
+  type AclEntry,
+  aclConfigPath,
+  aclPathFor,
+  formatAclConfig,
+  hasAnyRoleWithin,
+  parseAclConfig,
+  parseAclPath,
+  parseRole,
+  ROLES,
+  type Role,
+  readAclConfig,
+  roleAllows,
+  roleAt,
+  writeAclConfig,
+} from './acl-config.js';
 export {
   type DatastoreEntry,
   type DatastoreSettings,
@@ -12,6 +29,26 @@ export {
   readDatastoreConfig,
   writeDatastoreConfig,
 } from './datastore-config.js';
+export {
+  type HostPort,
+  hostForUrl,
+  isLoopbackHost,
+  parseHost,
+  parseHostPort,
+  parsePort,
+} from './host-address.js';
+export {
+  checkRemoteEntry,
+  DEFAULT_REMOTE_PORT,
+  lookupRemote,
+  parseFingerprint,
+  parseRemoteName,
+  type RemoteEntry,
+  readRemoteConfig,
+  remoteConfigPath,
+  remoteUrl,
+  writeRemoteConfig,
+} from './remote-config.js';
 export {
   formatSectionConfig,
   parseSectionConfig,
@@ -30,3 +67,13 @@ export {
   validateSyncJobValues,
   writeSyncConfig,
 } from './sync-config.js';
+export {
+  parseTokenConfig,
+  parseTokenId,
+  readTokenConfig,
+  SECRET_FILE_MODE,
+  type TokenEntry,
+  tokenConfigPath,
+  writeTokenConfig,
+} from './token-config.js';
+export { generateTokenSecret, hashTokenSecret, verifyTokenSecret } from './token-secret.js';

@@ -64,6 +64,7 @@ export const ERROR_CODES = {
   FERRY_ERR_NETWORK: { kind: 'network', text: 'a connection failed or was reset' },
   FERRY_ERR_TIMEOUT: { kind: 'network', text: 'the peer did not answer in time' },
   FERRY_ERR_PROTOCOL: { kind: 'network', text: 'the peer answered something the protocol does not allow' },
+  FERRY_ERR_BUSY: { kind: 'network', text: 'the server has too many sessions open; try again later' },
   FERRY_ERR_ABORTED: { kind: 'aborted', text: 'the operation was interrupted' },
   FERRY_ERR_SYNC_INCOMPLETE: { kind: 'incomplete', text: 'some groups of a sync job failed' },
   FERRY_ERR_IO: { kind: 'internal', text: 'a file system operation failed' },

@@ -151,12 +151,13 @@ export interface ChunkCheck {
 
 /**
  * Verifies a chunk blob against what its index says: CRC, crypt mode (encrypted or not), and for plain chunks the
- * SHA-256 of the decoded bytes against `digest` and their length against `expectedSize` (when known).
+ * SHA-256 of the decoded bytes against `digest` and their length against `expectedSize` (when known). Without an
+ * expected size, `maxSize` bounds the decoded length (a chunk received from a peer: MAX_CHUNK_SIZE).
  */
 export function verifyChunk(
   blob: Uint8Array,
   digest: Digest,
-  options: { expectedSize?: number | undefined; encrypted?: boolean } = {},
+  options: { expectedSize?: number | undefined; encrypted?: boolean; maxSize?: number } = {},
 ): ChunkCheck {
   const kind = checkBlob(blob);
   const encrypted = isEncryptedKind(kind);
@@ -167,7 +168,7 @@ export function verifyChunk(
     );
   }
   if (encrypted) return { kind, plainSize: undefined };
-  const limit = options.expectedSize ?? MAX_BLOB_SIZE;
+  const limit = options.expectedSize ?? options.maxSize ?? MAX_BLOB_SIZE;
   const plain = decodeChecked(blob, kind, limit, limit <= MAX_CHUNK_SIZE ? scratchFor(limit) : undefined);
   if (options.expectedSize !== undefined && plain.length !== options.expectedSize) {
     throw new FerryError(

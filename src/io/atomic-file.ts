@@ -64,14 +64,15 @@ export async function writeTmp(
 
 /**
  * Atomic replace: temp file, fsync, rename over `path`, fsync the directory. Readers see the old or the new
- * content, never a mix, and a crash leaves at worst a temp file.
+ * content, never a mix, and a crash leaves at worst a temp file. `mode` (default 0644) is set when the temp file
+ * is created, so a secret file (0600) is never readable by others, not even for an instant.
  */
 export async function writeFileAtomic(
   path: string,
   data: Uint8Array,
-  options: { syncDir?: boolean } = {},
+  options: { syncDir?: boolean; mode?: number } = {},
 ): Promise<void> {
-  const tmp = await writeTmp(path, data);
+  const tmp = await writeTmp(path, data, options.mode);
   try {
     await rename(tmp, path);
   } catch (err) {

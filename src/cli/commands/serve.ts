@@ -1,0 +1,40 @@
+import { once } from 'node:events';
+import type { Command } from 'commander';
+import { parseHostPort } from '../../config/index.js';
+import { FerryError } from '../../errors/index.js';
+import { startServer } from '../../server/index.js';
+import type { ActionFactory } from '../action.js';
+import { parseDurationOption } from '../parse-options.js';
+
+const DEFAULT_LISTEN = '127.0.0.1:8007';
+
+export function registerServe(program: Command, act: ActionFactory): void {
+  program
+    .command('serve')
+    .description(
+      'serve the datastores over the HTTPS API; prints {"url","fingerprint"} as one JSON line when ready',
+    )
+    .option('--listen <host:port>', 'address to listen on (port 0: any free port)', DEFAULT_LISTEN)
+    .option('--insecure-http', 'serve plain HTTP (loopback addresses only: tests and benchmarks)')
+    .option('--session-timeout <duration>', 'close reader/writer sessions idle this long', '5m')
+    .action(
+      act<{ listen: string; insecureHttp?: boolean; sessionTimeout: string }>(async (rt, _args, opts) => {
+        const idleMs = parseDurationOption('--session-timeout', opts.sessionTimeout);
+        if (idleMs === 0) throw new FerryError('FERRY_ERR_USAGE', '--session-timeout must be longer than 0');
+        const server = await startServer({
+          home: rt.home,
+          listen: parseHostPort(opts.listen, 8007),
+          insecureHttp: opts.insecureHttp === true,
+          log: rt.log,
+          clock: rt.clock,
+          limits: { idleMs },
+        });
+        // One JSON line whatever the output format: scripts and the benchmark parse it.
+        const ready = { url: server.url, fingerprint: server.fingerprint };
+        rt.print(ready, () => JSON.stringify(ready));
+        if (!rt.signal.aborted) await once(rt.signal, 'abort');
+        rt.log.info('stopping: draining in-flight requests');
+        await server.close();
+      }),
+    );
+}

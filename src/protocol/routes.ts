@@ -1,0 +1,54 @@
+/**
+ * Every route of the API, in one table. Paths follow PBS where a PBS user would look
+ * (`/api2/json/admin/datastore/{store}/groups`); session routes live below `/api2/json/reader/{session}` and
+ * `/api2/json/writer/{session}`. docs/API.md describes each one.
+ */
+export const API_PREFIX = '/api2/json';
+
+export const ROUTES = {
+  version: '/api2/json/version',
+  datastores: '/api2/json/admin/datastore',
+  namespace: '/api2/json/admin/datastore/:store/namespace',
+  groups: '/api2/json/admin/datastore/:store/groups',
+  snapshots: '/api2/json/admin/datastore/:store/snapshots',
+  readerOpen: '/api2/json/admin/datastore/:store/reader',
+  writerOpen: '/api2/json/admin/datastore/:store/writer',
+  reader: '/api2/json/reader/:session',
+  readerDownload: '/api2/json/reader/:session/download',
+  readerChunks: '/api2/json/reader/:session/chunks',
+  readerProve: '/api2/json/reader/:session/prove',
+  writer: '/api2/json/writer/:session',
+  writerPrevious: '/api2/json/writer/:session/previous',
+  writerKnown: '/api2/json/writer/:session/known',
+  writerChunks: '/api2/json/writer/:session/chunks',
+  writerFile: '/api2/json/writer/:session/file',
+  writerFinish: '/api2/json/writer/:session/finish',
+} as const;
+
+export type RouteName = keyof typeof ROUTES;
+
+/** Content types besides JSON. */
+export const CONTENT_TYPE = {
+  json: 'application/json',
+  /** A file's raw bytes (archives, the manifest blob). */
+  octets: 'application/octet-stream',
+  /** A stream of chunk frames (see chunk-frame.ts). */
+  chunkFrames: 'application/x-ferry-chunk-frames',
+} as const;
+
+/** The scheme of the Authorization header, as PBS names it: `PBSAPIToken <auth-id>:<secret>`. */
+export const AUTH_SCHEME = 'PBSAPIToken';
+
+/** Fills a route's `:name` parameters (percent-encoded). */
+export function routePath(route: RouteName, params: Readonly<Record<string, string>> = {}): string {
+  return ROUTES[route].replace(/:([a-z]+)/g, (_, name: string) => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`route ${route}: missing parameter ${name}`);
+    return encodeURIComponent(value);
+  });
+}
+
+/** The Authorization header value for an API token. The secret is percent-encoded, as PBS does. */
+export function authorizationHeader(authId: string, secret: string): string {
+  return `${AUTH_SCHEME} ${authId}:${encodeURIComponent(secret)}`;
+}

@@ -1,0 +1,181 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { LIMITS } from './limits.js';
+
+/**
+ * TypeBox schemas of every request part (route parameters, query strings, JSON bodies) and of the JSON response
+ * data. The server validates requests with them (unknown keys are refused); the client builds requests from the same
+ * types and checks responses with them. Names follow PBS's parameter names (`backup-type`, `backup-id`,
+ * `backup-time` in epoch seconds, `ns` as `a/b`). Values are checked again by the model parsers, which are the
+ * authority on names; the schemas bound lengths and shapes.
+ */
+const strict = { additionalProperties: false } as const;
+
+const NsString = Type.String({ maxLength: 256 });
+const BackupType = Type.String({ maxLength: 8 });
+const BackupId = Type.String({ maxLength: 128 });
+const BackupTime = Type.Integer({ minimum: 0, maximum: 253402300799 });
+const FileName = Type.String({ maxLength: 128 });
+const AuthIdString = Type.String({ maxLength: 200 });
+const DigestString = Type.String({ pattern: '^[0-9a-f]{64}$' });
+const CryptModeString = Type.Union([
+  Type.Literal('none'),
+  Type.Literal('encrypt'),
+  Type.Literal('sign-only'),
+]);
+
+export const StoreParams = Type.Object({ store: Type.String({ maxLength: 64 }) }, strict);
+export const SessionParams = Type.Object({ session: Type.String({ pattern: '^[0-9a-f]{32}$' }) }, strict);
+
+export const NamespaceListQuery = Type.Object(
+  { parent: Type.Optional(NsString), 'max-depth': Type.Optional(Type.Integer({ minimum: 0, maximum: 7 })) },
+  strict,
+);
+export const NamespaceCreateBody = Type.Object(
+  { name: Type.String({ maxLength: 64 }), parent: Type.Optional(NsString) },
+  strict,
+);
+export const NamespaceDeleteQuery = Type.Object(
+  { ns: NsString, 'delete-groups': Type.Optional(Type.Boolean()) },
+  strict,
+);
+export const NsQuery = Type.Object({ ns: Type.Optional(NsString) }, strict);
+export const GroupQuery = Type.Object(
+  { ns: Type.Optional(NsString), 'backup-type': BackupType, 'backup-id': BackupId },
+  strict,
+);
+export const SnapshotsQuery = Type.Object(
+  {
+    ns: Type.Optional(NsString),
+    'backup-type': Type.Optional(BackupType),
+    'backup-id': Type.Optional(BackupId),
+  },
+  strict,
+);
+export const SnapshotQuery = Type.Object(
+  {
+    ns: Type.Optional(NsString),
+    'backup-type': BackupType,
+    'backup-id': BackupId,
+    'backup-time': BackupTime,
+  },
+  strict,
+);
+
+export const ReaderOpenBody = Type.Object(
+  { ns: Type.Optional(NsString), 'backup-type': BackupType, 'backup-id': BackupId },
+  strict,
+);
+export const WriterOpenBody = Type.Object(
+  {
+    ns: Type.Optional(NsString),
+    'backup-type': BackupType,
+    'backup-id': BackupId,
+    'backup-time': BackupTime,
+    owner: Type.Optional(AuthIdString),
+  },
+  strict,
+);
+export const DownloadQuery = Type.Object({ 'backup-time': BackupTime, 'file-name': FileName }, strict);
+export const FileNameQuery = Type.Object({ 'file-name': FileName }, strict);
+export const FileUploadQuery = Type.Object(
+  { 'file-name': FileName, 'crypt-mode': Type.Optional(CryptModeString) },
+  strict,
+);
+export const DigestListBody = Type.Object(
+  { digests: Type.Array(DigestString, { maxItems: LIMITS.maxBatchDigests }) },
+  strict,
+);
+export const ProveBody = Type.Object(
+  {
+    nonce: Type.String({
+      pattern: `^([0-9a-f]{2}){${LIMITS.minNonceBytes},${LIMITS.maxNonceBytes}}$`,
+    }),
+    digests: Type.Array(DigestString, { maxItems: LIMITS.maxProveDigests }),
+  },
+  strict,
+);
+
+// ---------------------------------------------------------------- response data (inside `{ "data": … }`)
+
+export const VersionData = Type.Object({
+  version: Type.String(),
+  release: Type.String(),
+  repoid: Type.String(),
+  product: Type.Literal('ferry'),
+  'api-version': Type.Integer(),
+});
+export const DatastoreItem = Type.Object({ store: Type.String(), comment: Type.Optional(Type.String()) });
+export const NamespaceItem = Type.Object({ ns: Type.String() });
+export const GroupItem = Type.Object({
+  'backup-type': Type.String(),
+  'backup-id': Type.String(),
+  owner: Type.Optional(Type.String()),
+  'backup-count': Type.Integer({ minimum: 0 }),
+  'last-backup': Type.Optional(BackupTime),
+});
+export const SnapshotFileItem = Type.Object({
+  filename: Type.String(),
+  size: Type.Optional(Type.Integer({ minimum: 0 })),
+  'crypt-mode': Type.Optional(CryptModeString),
+});
+export const SnapshotItem = Type.Object({
+  'backup-type': Type.String(),
+  'backup-id': Type.String(),
+  'backup-time': BackupTime,
+  files: Type.Array(SnapshotFileItem),
+  /** Absent for an in-progress snapshot (PBS's convention), which also says `in-progress: true`. */
+  size: Type.Optional(Type.Integer({ minimum: 0 })),
+  'in-progress': Type.Boolean(),
+  protected: Type.Boolean(),
+  verification: Type.Optional(
+    Type.Object({ state: Type.Union([Type.Literal('ok'), Type.Literal('failed')]) }),
+  ),
+});
+export const NamespaceDeleteData = Type.Object({
+  'removed-groups': Type.Integer({ minimum: 0 }),
+  'protected-kept': Type.Integer({ minimum: 0 }),
+});
+export const GroupDeleteData = Type.Object({
+  'removed-snapshots': Type.Integer({ minimum: 0 }),
+  'protected-kept': Type.Integer({ minimum: 0 }),
+});
+export const ReaderOpenData = Type.Object({ session: Type.String({ pattern: '^[0-9a-f]{32}$' }) });
+export const WriterOpenData = Type.Object({
+  session: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+  'previous-time': Type.Union([BackupTime, Type.Null()]),
+});
+export const KnownData = Type.Array(Type.Boolean(), { maxItems: LIMITS.maxBatchDigests });
+export const ProveData = Type.Array(Type.Union([Type.String({ pattern: '^[0-9a-f]{64}$' }), Type.Null()]), {
+  maxItems: LIMITS.maxProveDigests,
+});
+export const UploadData = Type.Object({
+  chunks: Type.Integer({ minimum: 0 }),
+  'new-chunks': Type.Integer({ minimum: 0 }),
+  bytes: Type.Integer({ minimum: 0 }),
+});
+export const EmptyData = Type.Null();
+
+export type NamespaceListQuery = Static<typeof NamespaceListQuery>;
+export type NamespaceCreateBody = Static<typeof NamespaceCreateBody>;
+export type NamespaceDeleteQuery = Static<typeof NamespaceDeleteQuery>;
+export type NsQuery = Static<typeof NsQuery>;
+export type GroupQuery = Static<typeof GroupQuery>;
+export type SnapshotsQuery = Static<typeof SnapshotsQuery>;
+export type SnapshotQuery = Static<typeof SnapshotQuery>;
+export type ReaderOpenBody = Static<typeof ReaderOpenBody>;
+export type WriterOpenBody = Static<typeof WriterOpenBody>;
+export type DownloadQuery = Static<typeof DownloadQuery>;
+export type FileNameQuery = Static<typeof FileNameQuery>;
+export type FileUploadQuery = Static<typeof FileUploadQuery>;
+export type DigestListBody = Static<typeof DigestListBody>;
+export type ProveBody = Static<typeof ProveBody>;
+export type VersionData = Static<typeof VersionData>;
+export type DatastoreItem = Static<typeof DatastoreItem>;
+export type NamespaceItem = Static<typeof NamespaceItem>;
+export type GroupItem = Static<typeof GroupItem>;
+export type SnapshotItem = Static<typeof SnapshotItem>;
+export type NamespaceDeleteData = Static<typeof NamespaceDeleteData>;
+export type GroupDeleteData = Static<typeof GroupDeleteData>;
+export type ReaderOpenData = Static<typeof ReaderOpenData>;
+export type WriterOpenData = Static<typeof WriterOpenData>;
+export type UploadData = Static<typeof UploadData>;

@@ -1,0 +1,281 @@
+import { Type } from '@sinclair/typebox';
+import { type RemoteEntry, remoteUrl } from '../config/index.js';
+import {
+  type AuthId,
+  type GroupRef,
+  type Namespace,
+  namespaceComponents,
+  namespaceParent,
+  parseStoreName,
+  type SnapshotRef,
+  type StoreName,
+} from '../model/index.js';
+import {
+  DatastoreItem,
+  EmptyData,
+  GroupDeleteData,
+  groupFromWire,
+  NamespaceDeleteData,
+  namespaceFromWire,
+  ReaderOpenData,
+  type RemoteGroup,
+  type RemoteSnapshot,
+  routePath,
+  snapshotFromWire,
+  VersionData,
+  WriterOpenData,
+} from '../protocol/index.js';
+import { ReaderSession } from './reader-session.js';
+import { Transport, type TransportOptions, type TransportStats } from './transport.js';
+import { WriterSession } from './writer-session.js';
+
+/** How to reach the server and how to behave on the way (the transport's options, documented there). */
+export type FerryClientOptions = TransportOptions;
+
+export interface DatastoreInfo {
+  store: StoreName;
+  comment: string | undefined;
+}
+
+/** The connection part of FerryClientOptions for a remote of `remote.cfg`. */
+export function remoteConnection(
+  entry: RemoteEntry,
+): Pick<FerryClientOptions, 'url' | 'authId' | 'secret' | 'fingerprint'> {
+  return {
+    url: remoteUrl(entry),
+    authId: entry.authId,
+    secret: entry.secret,
+    ...(entry.fingerprint !== undefined ? { fingerprint: entry.fingerprint } : {}),
+  };
+}
+
+const ListOf = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
+  Type.Array(item, { maxItems: 1_000_000 });
+
+/**
+ * The client of `ferry serve`, used by the sync engine (pull and push) and the CLI. One undici Pool per client;
+ * every method maps server errors back to FerryError with the server's code, context and fields.
+ */
+export class FerryClient {
+  readonly url: string;
+  private readonly transport: Transport;
+  private readonly sessions = new Set<ReaderSession | WriterSession>();
+
+  constructor(options: FerryClientOptions) {
+    this.transport = new Transport(options);
+    this.url = this.transport.url;
+  }
+
+  async version(): Promise<VersionData> {
+    return this.transport.json(
+      { method: 'GET', path: routePath('version'), idempotent: true },
+      VersionData,
+      'version',
+    );
+  }
+
+  async listDatastores(): Promise<DatastoreInfo[]> {
+    const items = await this.transport.json<DatastoreItem[]>(
+      { method: 'GET', path: routePath('datastores'), idempotent: true },
+      ListOf(DatastoreItem),
+      'datastore list',
+    );
+    return items.map((i) => ({ store: parseStoreName(i.store), comment: i.comment }));
+  }
+
+  /** `parent` and the namespaces below it (at most `maxDepth` levels further), parents first. */
+  async listNamespaces(
+    store: string,
+    options: { parent?: Namespace; maxDepth?: number } = {},
+  ): Promise<Namespace[]> {
+    const items = await this.transport.json<unknown[]>(
+      {
+        method: 'GET',
+        path: routePath('namespace', { store }),
+        query: { parent: options.parent || undefined, 'max-depth': options.maxDepth },
+        idempotent: true,
+      },
+      ListOf(Type.Unknown()),
+      'namespace list',
+    );
+    return items.map(namespaceFromWire);
+  }
+
+  /** Creates a namespace (its parent must exist). */
+  async createNamespace(store: string, ns: Namespace): Promise<void> {
+    const parts = namespaceComponents(ns);
+    await this.transport.json(
+      {
+        method: 'POST',
+        path: routePath('namespace', { store }),
+        json: { name: parts.at(-1) ?? '', parent: namespaceParent(ns) || undefined },
+        idempotent: false,
+      },
+      Type.Unknown(),
+      'namespace create',
+    );
+  }
+
+  async deleteNamespace(
+    store: string,
+    ns: Namespace,
+    options: { deleteGroups?: boolean } = {},
+  ): Promise<{ removedGroups: number; protectedKept: number }> {
+    const r = await this.transport.json<NamespaceDeleteData>(
+      {
+        method: 'DELETE',
+        path: routePath('namespace', { store }),
+        query: { ns, 'delete-groups': options.deleteGroups },
+        idempotent: false,
+      },
+      NamespaceDeleteData,
+      'namespace delete',
+    );
+    return { removedGroups: r['removed-groups'], protectedKept: r['protected-kept'] };
+  }
+
+  async listGroups(store: string, ns: Namespace): Promise<RemoteGroup[]> {
+    const items = await this.transport.json<unknown[]>(
+      {
+        method: 'GET',
+        path: routePath('groups', { store }),
+        query: { ns: ns || undefined },
+        idempotent: true,
+      },
+      ListOf(Type.Unknown()),
+      'group list',
+    );
+    return items.map(groupFromWire);
+  }
+
+  /** Removes a group's snapshots (protected ones are kept, and then the group too). */
+  async deleteGroup(
+    store: string,
+    ns: Namespace,
+    group: GroupRef,
+  ): Promise<{ removedSnapshots: number; protectedKept: number }> {
+    const r = await this.transport.json<GroupDeleteData>(
+      {
+        method: 'DELETE',
+        path: routePath('groups', { store }),
+        query: { ns: ns || undefined, 'backup-type': group.type, 'backup-id': group.id },
+        idempotent: false,
+      },
+      GroupDeleteData,
+      'group delete',
+    );
+    return { removedSnapshots: r['removed-snapshots'], protectedKept: r['protected-kept'] };
+  }
+
+  /** Snapshots of one group, or of every group of the namespace, in-progress ones flagged. */
+  async listSnapshots(store: string, ns: Namespace, group?: GroupRef): Promise<RemoteSnapshot[]> {
+    const items = await this.transport.json<unknown[]>(
+      {
+        method: 'GET',
+        path: routePath('snapshots', { store }),
+        query: { ns: ns || undefined, 'backup-type': group?.type, 'backup-id': group?.id },
+        idempotent: true,
+      },
+      ListOf(Type.Unknown()),
+      'snapshot list',
+    );
+    return items.map(snapshotFromWire);
+  }
+
+  async deleteSnapshot(store: string, ns: Namespace, snapshot: SnapshotRef): Promise<void> {
+    await this.transport.json(
+      {
+        method: 'DELETE',
+        path: routePath('snapshots', { store }),
+        query: {
+          ns: ns || undefined,
+          'backup-type': snapshot.group.type,
+          'backup-id': snapshot.group.id,
+          'backup-time': snapshot.time,
+        },
+        idempotent: false,
+      },
+      EmptyData,
+      'snapshot delete',
+    );
+  }
+
+  /** Opens a reader session on a group (it must exist). */
+  async openReader(store: string, ns: Namespace, group: GroupRef): Promise<ReaderSession> {
+    const r = await this.transport.json<ReaderOpenData>(
+      {
+        method: 'POST',
+        path: routePath('readerOpen', { store }),
+        json: { ns: ns || undefined, 'backup-type': group.type, 'backup-id': group.id },
+        idempotent: false,
+      },
+      ReaderOpenData,
+      'reader open',
+    );
+    const session: ReaderSession = new ReaderSession({
+      id: r.session,
+      store: parseStoreName(store),
+      ns,
+      group,
+      transport: this.transport,
+      onClose: () => this.sessions.delete(session),
+    });
+    this.sessions.add(session);
+    return session;
+  }
+
+  /**
+   * Opens a writer session for a new snapshot: takes the group lock on the server (FERRY_ERR_LOCKED if another
+   * writer has it), creates the group with `owner` (default: this token; another owner needs role admin) or checks
+   * it (FERRY_ERR_OWNER_MISMATCH), and refuses a time not after the last snapshot (FERRY_ERR_TIME_NOT_INCREASING).
+   */
+  async openWriter(
+    store: string,
+    ns: Namespace,
+    snapshot: SnapshotRef,
+    options: { owner?: AuthId } = {},
+  ): Promise<WriterSession> {
+    const r = await this.transport.json<WriterOpenData>(
+      {
+        method: 'POST',
+        path: routePath('writerOpen', { store }),
+        json: {
+          ns: ns || undefined,
+          'backup-type': snapshot.group.type,
+          'backup-id': snapshot.group.id,
+          'backup-time': snapshot.time,
+          owner: options.owner,
+        },
+        idempotent: false,
+      },
+      WriterOpenData,
+      'writer open',
+    );
+    const session: WriterSession = new WriterSession({
+      id: r.session,
+      store: parseStoreName(store),
+      ns,
+      snapshot,
+      previousTime: r['previous-time'] ?? undefined,
+      transport: this.transport,
+      onClose: () => this.sessions.delete(session),
+    });
+    this.sessions.add(session);
+    return session;
+  }
+
+  /** HTTP requests sent (retries included) and body bytes received and sent. */
+  stats(): TransportStats {
+    return this.transport.stats();
+  }
+
+  /** Aborts open writer sessions and closes open readers (best effort), then closes the pool's connections. */
+  async close(): Promise<void> {
+    for (const s of [...this.sessions]) {
+      await (s instanceof WriterSession ? s.abort() : s.close()).catch((err: unknown) => {
+        this.transport.log.debug({ err, session: s.id }, 'closing a session on client close failed');
+      });
+    }
+    await this.transport.close();
+  }
+}

@@ -1,0 +1,329 @@
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TSchema } from '@sinclair/typebox';
+import { type Dispatcher, Pool } from 'undici';
+import { isLoopbackHost } from '../config/index.js';
+import { FerryError, isFerryError } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import {
+  authorizationHeader,
+  CONTENT_TYPE,
+  checkResponse,
+  errorFromBody,
+  isRetryableStatus,
+} from '../protocol/index.js';
+import { pinnedConnector } from './pinned-connector.js';
+import type { SharedRateLimiter } from './shared-rate-limiter.js';
+
+export interface TransportOptions {
+  /** `https://host:port` (or `http://` to a loopback address only). */
+  url: string;
+  authId: string;
+  secret: string;
+  /** SHA-256 fingerprint of the server certificate (`ferry cert info`): pins it instead of verifying a chain. */
+  fingerprint?: string;
+  /** Pool connections = requests in flight at once (the batches of one fetch or upload run on several). Default 4. */
+  connections?: number;
+  /** Budgets (bytes/s with burst) for what the client receives and sends; shareable across worker threads. */
+  rateLimit?: { in?: SharedRateLimiter; out?: SharedRateLimiter };
+  log: Logger;
+  /** Connect timeout (TCP and TLS). Default 10 s (as PBS). */
+  connectTimeoutMs?: number;
+  /** Longest wait for response headers, and for each piece of a body. Default 120 s (as PBS). */
+  requestTimeoutMs?: number;
+  /** Retries of idempotent requests on resets, timeouts and 502/503/504. Default 3. */
+  retries?: number;
+  /** First backoff; doubles on each retry (with jitter). Default 250 ms. */
+  retryBaseMs?: number;
+}
+
+export interface RequestSpec {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  query?: Readonly<Record<string, string | number | boolean | undefined>>;
+  /** A JSON body. */
+  json?: unknown;
+  /** A raw body as parts (re-sent whole on a retry). */
+  body?: readonly Uint8Array[];
+  contentType?: string;
+  /** Safe to send again after a failure (reads, and writes the server treats as idempotent). */
+  idempotent: boolean;
+  signal?: AbortSignal;
+}
+
+export interface TransportStats {
+  requests: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+const MAX_ERROR_BODY = 64 * 1024;
+const OUT_SLICE = 64 * 1024;
+
+/** undici error codes that mean "the connection or the wait failed": worth a retry for idempotent requests. */
+const NETWORK_CODES: Readonly<Record<string, 'FERRY_ERR_NETWORK' | 'FERRY_ERR_TIMEOUT'>> = {
+  UND_ERR_SOCKET: 'FERRY_ERR_NETWORK',
+  UND_ERR_CLOSED: 'FERRY_ERR_NETWORK',
+  ECONNRESET: 'FERRY_ERR_NETWORK',
+  ECONNREFUSED: 'FERRY_ERR_NETWORK',
+  EPIPE: 'FERRY_ERR_NETWORK',
+  ECONNABORTED: 'FERRY_ERR_NETWORK',
+  EHOSTUNREACH: 'FERRY_ERR_NETWORK',
+  ENETUNREACH: 'FERRY_ERR_NETWORK',
+  ENOTFOUND: 'FERRY_ERR_NETWORK',
+  EAI_AGAIN: 'FERRY_ERR_NETWORK',
+  UND_ERR_CONNECT_TIMEOUT: 'FERRY_ERR_TIMEOUT',
+  UND_ERR_HEADERS_TIMEOUT: 'FERRY_ERR_TIMEOUT',
+  UND_ERR_BODY_TIMEOUT: 'FERRY_ERR_TIMEOUT',
+  ETIMEDOUT: 'FERRY_ERR_TIMEOUT',
+};
+const NOT_RETRIED = new Set(['ENOTFOUND']);
+
+/**
+ * Maps what undici throws to a FerryError at the boundary that knows its meaning: our own errors (the pinned
+ * connector's FERRY_ERR_TLS_FINGERPRINT, server errors) pass through; aborts become FERRY_ERR_ABORTED; resets and
+ * timeouts FERRY_ERR_NETWORK / FERRY_ERR_TIMEOUT; TLS verification failures say how to pin the certificate.
+ */
+export function transportError(err: unknown, url: string): FerryError {
+  if (isFerryError(err)) return err;
+  const e = err as (Error & { code?: string }) | undefined;
+  if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ABORT_ERR') {
+    return new FerryError('FERRY_ERR_ABORTED', 'request aborted', { cause: err });
+  }
+  const code = e?.code === undefined ? undefined : NETWORK_CODES[e.code];
+  if (code !== undefined) {
+    return new FerryError(code, `${url}: ${e?.message ?? e?.code}`, {
+      cause: err,
+      fields: { reason: e?.code ?? null, retryable: !NOT_RETRIED.has(e?.code ?? '') },
+    });
+  }
+  if (typeof e?.code === 'string' && /CERT|TLS|SSL/.test(e.code)) {
+    return new FerryError(
+      'FERRY_ERR_NETWORK',
+      `${url}: TLS certificate not trusted (${e.code}); pin it with its fingerprint (ferry cert info on the server)`,
+      { cause: err, fields: { reason: e.code, retryable: false } },
+    );
+  }
+  return new FerryError('FERRY_ERR_NETWORK', `${url}: ${e?.message ?? String(err)}`, {
+    cause: err,
+    fields: { reason: e?.code ?? null, retryable: false },
+  });
+}
+
+function isRetryableError(err: FerryError): boolean {
+  if (err.code === 'FERRY_ERR_BUSY') return true;
+  if (err.code !== 'FERRY_ERR_NETWORK' && err.code !== 'FERRY_ERR_TIMEOUT') return false;
+  const status = err.fields['status'];
+  if (typeof status === 'number') return isRetryableStatus(status);
+  return err.fields['retryable'] !== false;
+}
+
+/**
+ * The HTTP layer of the client: one undici Pool (keep-alive connections, TLS pinned by fingerprint), the
+ * Authorization header, byte accounting and shared rate limits in both directions, typed errors rebuilt from the
+ * server's JSON error bodies, and retries with backoff for idempotent requests. It never serialises requests: up to
+ * `connections` run at once on separate connections.
+ */
+export class Transport {
+  readonly url: string;
+  readonly connections: number;
+  readonly log: Logger;
+  private readonly pool: Pool;
+  private readonly auth: string;
+  private readonly limitIn: SharedRateLimiter | undefined;
+  private readonly limitOut: SharedRateLimiter | undefined;
+  readonly retries: number;
+  private readonly retryBaseMs: number;
+  private readonly counters: TransportStats = { requests: 0, bytesIn: 0, bytesOut: 0 };
+
+  constructor(options: TransportOptions) {
+    let origin: URL;
+    try {
+      origin = new URL(options.url);
+    } catch {
+      throw new FerryError('FERRY_ERR_INVALID_VALUE', `invalid server URL ${JSON.stringify(options.url)}`);
+    }
+    if (origin.protocol !== 'https:' && origin.protocol !== 'http:') {
+      throw new FerryError(
+        'FERRY_ERR_INVALID_VALUE',
+        `server URL ${options.url}: expected https:// or http://`,
+      );
+    }
+    const host = origin.hostname.replace(/^\[|\]$/g, '');
+    if (origin.protocol === 'http:' && !isLoopbackHost(host)) {
+      throw new FerryError(
+        'FERRY_ERR_USAGE',
+        `plain HTTP is only allowed to a loopback address, not ${host}`,
+      );
+    }
+    this.url = origin.origin;
+    this.connections = options.connections ?? 4;
+    this.log = options.log;
+    this.auth = authorizationHeader(options.authId, options.secret);
+    this.limitIn = options.rateLimit?.in;
+    this.limitOut = options.rateLimit?.out;
+    this.retries = options.retries ?? 3;
+    this.retryBaseMs = options.retryBaseMs ?? 250;
+    const connectTimeout = options.connectTimeoutMs ?? 10_000;
+    const requestTimeout = options.requestTimeoutMs ?? 120_000;
+    this.pool = new Pool(this.url, {
+      connections: this.connections,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      headersTimeout: requestTimeout,
+      bodyTimeout: requestTimeout,
+      connect:
+        origin.protocol === 'https:' && options.fingerprint !== undefined
+          ? pinnedConnector(options.fingerprint, connectTimeout)
+          : { timeout: connectTimeout },
+    });
+  }
+
+  stats(): TransportStats {
+    return { ...this.counters };
+  }
+
+  /** A JSON request; returns `data` of the `{ data }` envelope, checked against `schema`. */
+  async json<T>(spec: RequestSpec, schema: TSchema, what: string): Promise<T> {
+    return this.withRetries(spec, async () => {
+      const res = await this.send(spec);
+      const text = Buffer.concat(await this.collect(res.body, spec.signal)).toString('utf8');
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch {
+        throw new FerryError('FERRY_ERR_PROTOCOL', `${what}: the server sent no JSON`);
+      }
+      const data = (doc as { data?: unknown } | null)?.data;
+      checkResponse(schema, data, what);
+      return data as T;
+    });
+  }
+
+  /** A request whose response body is raw bytes (a file). */
+  async bytes(spec: RequestSpec): Promise<Buffer> {
+    return this.withRetries(spec, async () => {
+      const res = await this.send(spec);
+      return Buffer.concat(await this.collect(res.body, spec.signal));
+    });
+  }
+
+  /**
+   * A request whose response body is consumed as a stream (chunk frames). Retries only up to the response headers:
+   * the caller decides what to do about a body cut short.
+   */
+  async stream(spec: RequestSpec): Promise<AsyncIterable<Buffer>> {
+    const res = await this.withRetries(spec, () => this.send(spec));
+    return this.counted(res.body, spec.signal);
+  }
+
+  /** Runs `attempt`, again after a backoff when an idempotent request fails in a retryable way. */
+  async withRetries<T>(
+    spec: Pick<RequestSpec, 'idempotent' | 'path' | 'signal'>,
+    attempt: () => Promise<T>,
+  ): Promise<T> {
+    for (let n = 0; ; n++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        const error = this.errorOf(err);
+        if (!spec.idempotent || n >= this.retries || !isRetryableError(error) || spec.signal?.aborted)
+          throw error;
+        await this.backoff(n, spec.signal);
+        this.log.warn({ err: error, path: spec.path, attempt: n + 1 }, 'request failed, retrying');
+      }
+    }
+  }
+
+  /** Any failure of a request, as a FerryError. */
+  errorOf(err: unknown): FerryError {
+    return transportError(err, this.url);
+  }
+
+  /** Whether an idempotent request that failed this way is worth sending again. */
+  isRetryable(err: FerryError): boolean {
+    return isRetryableError(err);
+  }
+
+  async backoff(attempt: number, signal?: AbortSignal): Promise<void> {
+    const ms = Math.min(5000, this.retryBaseMs * 2 ** attempt) * (0.5 + Math.random() / 2);
+    await sleep(ms, undefined, signal ? { signal } : {});
+  }
+
+  /** One HTTP exchange up to the response headers; a non-2xx answer is read and thrown as the server's error. */
+  private async send(spec: RequestSpec): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { authorization: this.auth };
+    let parts: readonly Uint8Array[] = [];
+    if (spec.json !== undefined) {
+      parts = [Buffer.from(JSON.stringify(spec.json))];
+      headers['content-type'] = CONTENT_TYPE.json;
+    } else if (spec.body !== undefined) {
+      parts = spec.body;
+      headers['content-type'] = spec.contentType ?? CONTENT_TYPE.octets;
+    }
+    const length = parts.reduce((sum, p) => sum + p.byteLength, 0);
+    if (spec.json !== undefined || spec.body !== undefined) headers['content-length'] = String(length);
+    this.counters.requests++;
+    const res = await this.pool.request({
+      method: spec.method,
+      path: withQuery(spec.path, spec.query),
+      headers,
+      body: length === 0 ? null : Readable.from(this.outgoing(parts, spec.signal), { objectMode: false }),
+      ...(spec.signal ? { signal: spec.signal } : {}),
+    });
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const piece of res.body) {
+      this.counters.bytesIn += piece.length;
+      if (size < MAX_ERROR_BODY) chunks.push(piece);
+      size += piece.length;
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      doc = undefined;
+    }
+    throw errorFromBody(doc, res.statusCode);
+  }
+
+  /** Request body: counted, and paced by the outgoing rate limit in slices. */
+  private async *outgoing(parts: readonly Uint8Array[], signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    for (const part of parts) {
+      for (let at = 0; at < part.byteLength; at += OUT_SLICE) {
+        const slice = part.subarray(at, Math.min(part.byteLength, at + OUT_SLICE));
+        await this.limitOut?.take(slice.byteLength, signal);
+        this.counters.bytesOut += slice.byteLength;
+        yield slice;
+      }
+    }
+  }
+
+  /** Response body: counted, and paced by the incoming rate limit (which slows reading, and so the sender). */
+  private async *counted(body: AsyncIterable<Buffer>, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    for await (const piece of body) {
+      this.counters.bytesIn += piece.length;
+      await this.limitIn?.take(piece.length, signal);
+      yield piece;
+    }
+  }
+
+  private async collect(body: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for await (const piece of this.counted(body, signal)) out.push(piece);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+function withQuery(path: string, query: RequestSpec['query']): string {
+  if (query === undefined) return path;
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+  const qs = params.toString();
+  return qs === '' ? path : `${path}?${qs}`;
+}

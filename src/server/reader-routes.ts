@@ -1,0 +1,89 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { type Digest, makeGroup, parseArchiveName, parseDigest, parseNamespace } from '../model/index.js';
+import {
+  CONTENT_TYPE,
+  DigestListBody,
+  DownloadQuery,
+  ProveBody,
+  ReaderOpenBody,
+  type ReaderOpenData,
+  ROUTES,
+  SessionParams,
+  StoreParams,
+} from '../protocol/index.js';
+import { ReaderSession } from './reader-session.js';
+import { authIdOf, ok, openStoreFor, type ServerContext } from './server-context.js';
+import { newSessionId } from './session-table.js';
+
+interface SessionParamsT {
+  session: string;
+}
+
+/** Reader sessions (used by pull): open, download, batch chunk download, proof of possession, close. */
+export function registerReaderRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  /** Runs `fn` on the caller's reader session after re-checking its role (an ACL may have changed meanwhile). */
+  const withReader = <T>(
+    request: FastifyRequest<{ Params: SessionParamsT }>,
+    fn: (s: ReaderSession) => Promise<T>,
+  ) => {
+    const authId = authIdOf(request);
+    return ctx.sessions.use<ReaderSession, T>(request.params.session, authId, 'reader', async (session) => {
+      await ctx.access.require(authId, session.store, session.ns, 'reader');
+      return fn(session);
+    });
+  };
+
+  app.post<{ Params: { store: string }; Body: ReaderOpenBody }>(
+    ROUTES.readerOpen,
+    { schema: { params: StoreParams, body: ReaderOpenBody } },
+    async (request) => {
+      const ns = parseNamespace(request.body.ns);
+      const group = makeGroup(request.body['backup-type'], request.body['backup-id']);
+      const { ds, store, authId } = await openStoreFor(ctx, request, request.params.store, ns, 'reader');
+      const session = await ctx.sessions.open(authId, () =>
+        ReaderSession.open({ id: newSessionId(), authId, store, ds, ns, group }),
+      );
+      const data: ReaderOpenData = { session: session.id };
+      return ok(data);
+    },
+  );
+
+  app.delete<{ Params: SessionParamsT }>(
+    ROUTES.reader,
+    { schema: { params: SessionParams } },
+    async (request) => {
+      await ctx.sessions.close(request.params.session, authIdOf(request), 'reader', 'closed by client');
+      return ok(null);
+    },
+  );
+
+  app.get<{ Params: SessionParamsT; Querystring: DownloadQuery }>(
+    ROUTES.readerDownload,
+    { schema: { params: SessionParams, querystring: DownloadQuery } },
+    async (request, reply) => {
+      const name = parseArchiveName(request.query['file-name']);
+      const bytes = await withReader(request, (s) => s.download(request.query['backup-time'], name));
+      return reply.type(CONTENT_TYPE.octets).send(bytes);
+    },
+  );
+
+  app.post<{ Params: SessionParamsT; Body: DigestListBody }>(
+    ROUTES.readerChunks,
+    { schema: { params: SessionParams, body: DigestListBody } },
+    async (request, reply) => {
+      const digests: Digest[] = request.body.digests.map(parseDigest);
+      const stream = await withReader(request, async (s) => s.chunkStream(digests));
+      return reply.type(CONTENT_TYPE.chunkFrames).send(stream);
+    },
+  );
+
+  app.post<{ Params: SessionParamsT; Body: ProveBody }>(
+    ROUTES.readerProve,
+    { schema: { params: SessionParams, body: ProveBody } },
+    async (request) => {
+      const digests = request.body.digests.map(parseDigest);
+      const nonce = Buffer.from(request.body.nonce, 'hex');
+      return ok(await withReader(request, (s) => s.prove(nonce, digests)));
+    },
+  );
+}

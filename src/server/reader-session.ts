@@ -1,0 +1,180 @@
+import { createHmac } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { FerryError, inContext, inContextSync, isFerryError } from '../errors/index.js';
+import { decodeBlob, MAX_CHUNK_SIZE, parseArchiveIndex } from '../format/index.js';
+import {
+  type ArchiveName,
+  type AuthId,
+  archiveKind,
+  checkBackupTime,
+  type Digest,
+  formatSnapshot,
+  type GroupRef,
+  MANIFEST_NAME,
+  type Namespace,
+  type SnapshotRef,
+  type StoreName,
+  shortDigest,
+} from '../model/index.js';
+import { encodeFrameHeader, type FrameStatus, LIMITS } from '../protocol/index.js';
+import type { Datastore } from '../store/index.js';
+import type { ServerSession, SessionScope } from './session-table.js';
+
+/** The most digests one session registers (about 4 TiB of 4 MiB chunks, some 500 MB of memory). */
+const MAX_SESSION_DIGESTS = 4_000_000;
+/** Chunk files read ahead of the one being sent. */
+const READ_AHEAD = 4;
+
+/**
+ * A reader session over one group (PBS's reader protocol, per group instead of per snapshot). Downloading an index
+ * registers its digests; chunks and proofs are served only for registered digests, so a digest alone, without an
+ * index this token could read, never unlocks data.
+ */
+export class ReaderSession implements ServerSession {
+  readonly kind = 'reader' as const;
+  readonly id: string;
+  readonly authId: AuthId;
+  readonly store: StoreName;
+  readonly ns: Namespace;
+  readonly group: GroupRef;
+  private readonly ds: Datastore;
+  private readonly allowed = new Set<Digest>();
+
+  private constructor(fields: SessionScope & { group: GroupRef }) {
+    this.id = fields.id;
+    this.authId = fields.authId;
+    this.store = fields.store;
+    this.ds = fields.ds;
+    this.ns = fields.ns;
+    this.group = fields.group;
+  }
+
+  /** Opens a session; the group must exist. */
+  static async open(fields: SessionScope & { group: GroupRef }): Promise<ReaderSession> {
+    await fields.ds.requireNamespace(fields.ns);
+    if (!(await fields.ds.groupExists(fields.ns, fields.group))) {
+      throw new FerryError(
+        'FERRY_ERR_NOT_FOUND',
+        `group ${fields.group.type}/${fields.group.id} does not exist`,
+      );
+    }
+    return new ReaderSession(fields);
+  }
+
+  /**
+   * A file of a finished snapshot of the group, read under a shared snapshot lock. An index registers its digests.
+   */
+  async download(time: number, name: ArchiveName): Promise<Buffer> {
+    const snapshot: SnapshotRef = { group: this.group, time: checkBackupTime(time) };
+    return inContext(`snapshot ${formatSnapshot(snapshot)}`, async () => {
+      const lock = await this.ds.lockSnapshot(this.ns, snapshot, 'shared');
+      try {
+        const bytes = await this.ds.readManifestBytes(this.ns, snapshot); // also: finished?
+        if (name === MANIFEST_NAME) return bytes;
+        const file = await this.ds.readArchive(this.ns, snapshot, name);
+        const kind = archiveKind(name);
+        if (kind !== 'blob') {
+          const index = inContextSync(`archive ${name}`, () => parseArchiveIndex(kind, file));
+          if (this.allowed.size + index.count > MAX_SESSION_DIGESTS) {
+            throw new FerryError(
+              'FERRY_ERR_TOO_LARGE',
+              `session would register more than ${MAX_SESSION_DIGESTS} chunks`,
+            );
+          }
+          for (let i = 0; i < index.count; i++) this.allowed.add(index.digestAt(i));
+        }
+        return file;
+      } finally {
+        await lock.release();
+      }
+    });
+  }
+
+  /** FERRY_ERR_CHUNK_NOT_ALLOWED unless every digest was registered by an index download of this session. */
+  assertAllowed(digests: readonly Digest[]): void {
+    for (const d of digests) {
+      if (!this.allowed.has(d)) {
+        throw new FerryError(
+          'FERRY_ERR_CHUNK_NOT_ALLOWED',
+          `chunk ${shortDigest(d)} is not referenced by an index downloaded in this session`,
+          {
+            fields: { digest: d },
+          },
+        );
+      }
+    }
+  }
+
+  /**
+   * The batch download body: one frame per digest, in order. Chunks go out while their bytes fit the batch budget
+   * (at least one always does); the others come back `deferred`, missing ones `not-found`. Reads a few chunk files
+   * ahead of the socket and never holds the whole batch.
+   */
+  chunkStream(digests: readonly Digest[]): Readable {
+    this.assertAllowed(digests);
+    let budget = LIMITS.maxBatchBytes;
+    let first = true;
+    const plan = digests.map((digest): { digest: Digest; status: FrameStatus } => {
+      const entry = this.ds.chunks.get(digest);
+      if (entry === undefined) return { digest, status: 'not-found' };
+      if (!first && entry.encodedSize > budget) return { digest, status: 'deferred' };
+      first = false;
+      budget -= entry.encodedSize;
+      return { digest, status: 'ok' };
+    });
+    const ds = this.ds;
+    const read = (digest: Digest): Promise<Buffer | undefined> =>
+      ds.chunks.read(digest).catch((err: unknown) => {
+        if (isFerryError(err, 'FERRY_ERR_NOT_FOUND')) return undefined;
+        throw err;
+      });
+    async function* frames(): AsyncGenerator<Buffer> {
+      const pending: (Promise<Buffer | undefined> | undefined)[] = plan.map(() => undefined);
+      let next = 0;
+      for (let i = 0; i < plan.length; i++) {
+        for (; next < plan.length && next <= i + READ_AHEAD; next++) {
+          const p = plan[next] as { digest: Digest; status: FrameStatus };
+          if (p.status === 'ok') {
+            const promise = read(p.digest);
+            promise.catch(() => undefined); // observed below, in order
+            pending[next] = promise;
+          }
+        }
+        const { digest, status } = plan[i] as { digest: Digest; status: FrameStatus };
+        const blob = status === 'ok' ? await pending[i] : undefined;
+        pending[i] = undefined;
+        if (blob === undefined) {
+          yield encodeFrameHeader(digest, status === 'ok' ? 'not-found' : status, 0);
+        } else {
+          yield encodeFrameHeader(digest, 'ok', blob.length);
+          yield blob;
+        }
+      }
+    }
+    return Readable.from(frames(), { objectMode: false, highWaterMark: 1024 * 1024 });
+  }
+
+  /**
+   * Proof of possession: HMAC-SHA256(key = nonce, message = the chunk's plain bytes) per digest, or null when this
+   * server cannot prove it (chunk missing, encrypted or unreadable). Registered digests only.
+   */
+  async prove(nonce: Buffer, digests: readonly Digest[]): Promise<(string | null)[]> {
+    this.assertAllowed(digests);
+    const out: (string | null)[] = [];
+    for (const digest of digests) {
+      let plain: Buffer;
+      try {
+        plain = decodeBlob(await this.ds.chunks.read(digest), MAX_CHUNK_SIZE);
+      } catch {
+        out.push(null);
+        continue;
+      }
+      out.push(createHmac('sha256', nonce).update(plain).digest('hex'));
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.allowed.clear();
+  }
+}

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type TestContext, test } from 'node:test';
+import { isFerryError } from '../../src/errors/index.js';
+import { type Digest, parseGroup, parseNamespace } from '../../src/model/index.js';
+import { SharedRateLimiter } from '../../src/remote/index.js';
+import { startServerWorld } from '../helpers/server.js';
+import { INDEX_NAME, writeTestSnapshot } from '../helpers/snapshots.js';
+
+const T0 = Date.UTC(2026, 0, 1) / 1000;
+const root = parseNamespace('');
+
+/**
+ * A faulty peer: a real HTTP proxy in front of the server that does what `fault` says with each request —
+ * forward it, answer 503 itself, or forward it and cut the response after some bytes.
+ */
+async function faultyProxy(
+  t: TestContext,
+  target: string,
+  fault: (req: IncomingMessage, n: number) => 'pass' | '503' | { cutAfter: number } | 'hang',
+): Promise<{ url: string; seen: string[] }> {
+  const seen: string[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const what = fault(req, seen.length);
+    seen.push(`${req.method} ${req.url?.split('?')[0]}`);
+    if (what === 'hang') return;
+    if (what === '503') {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('busy');
+      return;
+    }
+    const up = request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      if (what === 'pass') {
+        answer.pipe(res);
+        return;
+      }
+      let sent = 0;
+      answer.on('data', (piece: Buffer) => {
+        if (sent + piece.length >= what.cutAfter) {
+          res.write(piece.subarray(0, what.cutAfter - sent));
+          res.socket?.destroy();
+          answer.destroy();
+          return;
+        }
+        sent += piece.length;
+        res.write(piece);
+      });
+      answer.on('end', () => res.end());
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+test('idempotent requests are retried on 503; a session open is not', async (t) => {
+  const world = await startServerWorld(t, { insecureHttp: true });
+  await writeTestSnapshot(world.store('store1'), { group: 'vm/1', time: T0, chunks: 1 });
+  const proxy = await faultyProxy(t, world.server.url, (_req, n) => (n % 2 === 0 ? '503' : 'pass'));
+  const client = world.client(await world.token('r@pam!t', [['/', 'reader']]), { url: proxy.url });
+  assert.equal((await client.version()).product, 'ferry');
+  assert.deepEqual(proxy.seen, ['GET /api2/json/version', 'GET /api2/json/version']);
+  assert.equal(client.stats().requests, 2);
+  await assert.rejects(client.openReader('store1', root, parseGroup('vm/1')), (err) => {
+    assert.ok(isFerryError(err, 'FERRY_ERR_BUSY'), String(err));
+    return true;
+  });
+  assert.equal(proxy.seen.length, 3, 'the POST was sent once');
+});
+
+test('a batch download cut off mid-stream asks again for the rest and delivers every chunk once', async (t) => {
+  const world = await startServerWorld(t, { insecureHttp: true });
+  const fx = await writeTestSnapshot(world.store('store1'), {
+    group: 'vm/1',
+    time: T0,
+    chunks: 40,
+    chunkSize: 16 * 1024,
+  });
+  let cuts = 0;
+  const proxy = await faultyProxy(t, world.server.url, (req) => {
+    if (req.url?.endsWith('/chunks') && cuts < 2) {
+      cuts++;
+      return { cutAfter: 100_000 };
+    }
+    return 'pass';
+  });
+  const client = world.client(await world.token('r@pam!t', [['/', 'reader']]), {
+    url: proxy.url,
+    connections: 1,
+  });
+  const reader = await client.openReader('store1', root, parseGroup('vm/1'));
+  await reader.download(T0, INDEX_NAME);
+  const counts = new Map<Digest, number>();
+  await reader.fetchChunks(fx.digests, (digest) => {
+    counts.set(digest, (counts.get(digest) ?? 0) + 1);
+  });
+  assert.equal(cuts, 2);
+  assert.equal(counts.size, 40);
+  assert.ok([...counts.values()].every((n) => n === 1));
+  assert.ok(proxy.seen.filter((s) => s.endsWith('/chunks')).length >= 3);
+});
+
+test('a server that never answers gives FERRY_ERR_TIMEOUT', async (t) => {
+  const world = await startServerWorld(t, { insecureHttp: true });
+  const proxy = await faultyProxy(t, world.server.url, () => 'hang');
+  const client = world.client(await world.token('r@pam!t', [['/', 'reader']]), {
+    url: proxy.url,
+    requestTimeoutMs: 200,
+    retries: 1,
+  });
+  await assert.rejects(client.version(), (err) => isFerryError(err, 'FERRY_ERR_TIMEOUT'));
+  assert.equal(proxy.seen.length, 2, 'one retry');
+});
+
+test('a connection refused is a network error naming the server', async (t) => {
+  const world = await startServerWorld(t, { insecureHttp: true });
+  const creds = await world.token('r@pam!t', [['/', 'reader']]);
+  const url = world.server.url;
+  await world.server.close();
+  const client = world.client(creds, { url, retries: 1 });
+  await assert.rejects(client.version(), (err) => {
+    assert.ok(isFerryError(err, 'FERRY_ERR_NETWORK'), String(err));
+    assert.ok(err.message.includes(url), err.message);
+    return true;
+  });
+});
+
+test('the client charges its rate limiters with every byte it receives and sends', async (t) => {
+  const world = await startServerWorld(t, { insecureHttp: true });
+  const fx = await writeTestSnapshot(world.store('store1'), {
+    group: 'vm/1',
+    time: T0,
+    chunks: 50,
+    chunkSize: 8192,
+  });
+  const fixed = { now: () => 1_000_000 };
+  // 1 GB/s with a burst of 1 byte and a clock that stands still: each limiter's debt is exactly what passed.
+  const limitIn = SharedRateLimiter.create({ rate: 1e9, burst: 1 }, { clock: fixed });
+  const limitOut = SharedRateLimiter.create({ rate: 1e9, burst: 1 }, { clock: fixed });
+  const client = world.client(await world.token('r@pam!t', [['/', 'reader']]), {
+    rateLimit: { in: limitIn, out: limitOut },
+  });
+  const reader = await client.openReader('store1', root, parseGroup('vm/1'));
+  await reader.download(T0, INDEX_NAME);
+  await reader.fetchChunks(fx.digests, () => undefined);
+  const { bytesIn, bytesOut } = client.stats();
+  assert.ok(bytesIn > 50 * 8192 && bytesOut > 50 * 64, `in ${bytesIn}, out ${bytesOut}`);
+  // Booking one more byte now must wait for everything booked before (less the 1-byte burst).
+  assert.ok(Math.abs(limitIn.reserve(1) - (bytesIn / 1e9) * 1000) < 0.01);
+  assert.ok(Math.abs(limitOut.reserve(1) - (bytesOut / 1e9) * 1000) < 0.01);
+});
