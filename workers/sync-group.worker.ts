@@ -5,7 +5,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { serializeError } from '../src/errors/index.js';
-import { type LogLine, type LogMessage, ProgressCounters } from '../src/log/index.js';
+import { type LogLine, type LogMessage, ProgressCounters, silentLogger } from '../src/log/index.js';
 import { formatGroup, makeGroup, parseAuthId, parseNamespace, SYSTEM_CLOCK } from '../src/model/index.js';
 import {
   ChunkClaims,
@@ -15,7 +15,17 @@ import {
   syncGroup,
 } from '../src/sync/index.js';
 
-const opener = new EndpointOpener(SYSTEM_CLOCK);
+// One opener per job token: the thread's datastore handles and clients live as long as the job's pool.
+const openers = new Map<number, EndpointOpener>();
+
+function openerFor(task: GroupTask): EndpointOpener {
+  let opener = openers.get(task.job.jobToken);
+  if (opener === undefined) {
+    opener = new EndpointOpener(SYSTEM_CLOCK, silentLogger(), task.job.rates);
+    openers.set(task.job.jobToken, opener);
+  }
+  return opener;
+}
 
 export default async function run(task: GroupTask): Promise<GroupTaskResult> {
   const group = makeGroup(task.group.type, task.group.id);
@@ -29,6 +39,7 @@ export default async function run(task: GroupTask): Promise<GroupTaskResult> {
   let source: Awaited<ReturnType<EndpointOpener['source']>> | undefined;
   let target: Awaited<ReturnType<EndpointOpener['target']>> | undefined;
   try {
+    const opener = openerFor(task);
     source = await opener.source(task.job.source);
     target = await opener.target(task.job.target);
     const result = await syncGroup({

@@ -7,6 +7,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toSyncJob } from '../../src/config/index.js';
+import { silentLogger } from '../../src/log/index.js';
 import { SYSTEM_CLOCK } from '../../src/model/index.js';
 import { ChunkPool, Datastore } from '../../src/store/index.js';
 import { EndpointOpener, runSync } from '../../src/sync/index.js';
@@ -67,7 +68,7 @@ export const migration: Scenario = {
         for (const threads of threadCounts) {
           const target = await Datastore.create(join(dir, 'target'));
           await target.close();
-          const opener = new EndpointOpener(SYSTEM_CLOCK);
+          const opener = new EndpointOpener(SYSTEM_CLOCK, silentLogger());
           const started = performance.now();
           const summary = await runSync({
             job: toSyncJob('migration', {

@@ -1,7 +1,7 @@
-import { lookupDatastore, type SyncJob } from '../config/index.js';
-import { FerryError } from '../errors/index.js';
+import { lookupDatastore, lookupRemote, type SyncJob } from '../config/index.js';
 import type { LogLine } from '../log/index.js';
 import { formatBytes } from '../model/index.js';
+import { remoteConnection } from '../remote/index.js';
 import { EndpointOpener, type EndpointSpec, runSync, type SyncSummary } from '../sync/index.js';
 import { EXIT } from './exit-codes.js';
 import { ProgressDisplay } from './progress-display.js';
@@ -11,15 +11,25 @@ import { Task } from './task.js';
 /** The name `-` (or no remote in a job) means "this host": a sync between two local datastores. */
 export const LOCAL_REMOTE = '-';
 
+/** Connections per worker thread's client: enough batches in flight to hide a WAN round trip. */
+const CONNECTIONS_PER_THREAD = 4;
+
 async function endpoint(rt: Runtime, remote: string | undefined, store: string): Promise<EndpointSpec> {
   if (remote === undefined || remote === LOCAL_REMOTE) {
     const entry = await lookupDatastore(rt.home, store);
     return { kind: 'local', store, path: entry.path };
   }
-  throw new FerryError(
-    'FERRY_ERR_NOT_FOUND',
-    `remote ${remote}: remotes are not configured on this build yet`,
-  );
+  const connection = remoteConnection(await lookupRemote(rt.home, remote));
+  return {
+    kind: 'remote',
+    remote,
+    store,
+    url: connection.url,
+    authId: connection.authId,
+    secret: connection.secret,
+    fingerprint: connection.fingerprint,
+    connections: CONNECTIONS_PER_THREAD,
+  };
 }
 
 /**
@@ -37,7 +47,7 @@ export async function runSyncTask(
   const [source, target] = job.direction === 'pull' ? [remote, local] : [local, remote];
   const task = await Task.start(rt.home, 'syncjob', job.id, rt.clock);
   const display = new ProgressDisplay(process.stderr, options.progress);
-  const opener = new EndpointOpener(rt.clock);
+  const opener = new EndpointOpener(rt.clock, rt.log);
   let summary: SyncSummary | undefined;
   try {
     const sink = (lines: LogLine[]) => {

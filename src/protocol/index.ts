@@ -43,6 +43,8 @@ export {
   routePath,
 } from './routes.js';
 export {
+  AcceptedData,
+  ChallengeData,
   DatastoreItem,
   DigestListBody,
   DownloadQuery,
@@ -59,6 +61,7 @@ export {
   NamespaceItem,
   NamespaceListQuery,
   NsQuery,
+  ProofsBody,
   ProveBody,
   ProveData,
   ReaderOpenBody,

@@ -41,6 +41,8 @@ export interface RemoteSnapshot {
   inProgress: boolean;
   protected: boolean;
   verifyState: VerifyState | undefined;
+  /** SHA-256 of the manifest without its unprotected part; undefined while in progress. */
+  protectedCsum: string | undefined;
   /** Sum of the manifest's file sizes; undefined while in progress. */
   size: number | undefined;
   files: RemoteSnapshotFile[];
@@ -109,6 +111,7 @@ export function snapshotToWire(s: RemoteSnapshot): SnapshotItem {
     ...(s.size !== undefined ? { size: s.size } : {}),
     'in-progress': s.inProgress,
     protected: s.protected,
+    ...(s.protectedCsum !== undefined ? { 'protected-csum': s.protectedCsum } : {}),
     ...(s.verifyState !== undefined ? { verification: { state: s.verifyState } } : {}),
   };
 }
@@ -121,6 +124,7 @@ export function snapshotFromWire(item: unknown): RemoteSnapshot {
     inProgress: s['in-progress'],
     protected: s.protected,
     verifyState: s.verification?.state,
+    protectedCsum: s['protected-csum'],
     size: s.size,
     files: s.files.map((f) => ({
       filename: parseArchiveName(f.filename),

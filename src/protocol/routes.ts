@@ -20,6 +20,8 @@ export const ROUTES = {
   writer: '/api2/json/writer/:session',
   writerPrevious: '/api2/json/writer/:session/previous',
   writerKnown: '/api2/json/writer/:session/known',
+  writerChallenge: '/api2/json/writer/:session/challenge',
+  writerProve: '/api2/json/writer/:session/prove',
   writerChunks: '/api2/json/writer/:session/chunks',
   writerFile: '/api2/json/writer/:session/file',
   writerFinish: '/api2/json/writer/:session/finish',

@@ -95,6 +95,18 @@ export const ProveBody = Type.Object(
   strict,
 );
 
+/** The client's proofs for a writer-session challenge: one per digest (hex HMAC) or null where it has none. */
+export const ProofsBody = Type.Object(
+  {
+    nonce: Type.String({ pattern: `^([0-9a-f]{2}){${LIMITS.minNonceBytes},${LIMITS.maxNonceBytes}}$` }),
+    digests: Type.Array(DigestString, { maxItems: LIMITS.maxProveDigests }),
+    proofs: Type.Array(Type.Union([Type.String({ pattern: '^[0-9a-f]{64}$' }), Type.Null()]), {
+      maxItems: LIMITS.maxProveDigests,
+    }),
+  },
+  strict,
+);
+
 // ---------------------------------------------------------------- response data (inside `{ "data": … }`)
 
 export const VersionData = Type.Object({
@@ -127,6 +139,8 @@ export const SnapshotItem = Type.Object({
   size: Type.Optional(Type.Integer({ minimum: 0 })),
   'in-progress': Type.Boolean(),
   protected: Type.Boolean(),
+  /** SHA-256 of the manifest without its unprotected part (Ferry): a re-sync compares it instead of downloading. */
+  'protected-csum': Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
   verification: Type.Optional(
     Type.Object({ state: Type.Union([Type.Literal('ok'), Type.Literal('failed')]) }),
   ),
@@ -148,6 +162,8 @@ export const KnownData = Type.Array(Type.Boolean(), { maxItems: LIMITS.maxBatchD
 export const ProveData = Type.Array(Type.Union([Type.String({ pattern: '^[0-9a-f]{64}$' }), Type.Null()]), {
   maxItems: LIMITS.maxProveDigests,
 });
+export const ChallengeData = Type.Object({ nonce: Type.String({ pattern: '^[0-9a-f]{64}$' }) });
+export const AcceptedData = Type.Array(Type.Boolean(), { maxItems: LIMITS.maxProveDigests });
 export const UploadData = Type.Object({
   chunks: Type.Integer({ minimum: 0 }),
   'new-chunks': Type.Integer({ minimum: 0 }),
@@ -169,6 +185,9 @@ export type FileNameQuery = Static<typeof FileNameQuery>;
 export type FileUploadQuery = Static<typeof FileUploadQuery>;
 export type DigestListBody = Static<typeof DigestListBody>;
 export type ProveBody = Static<typeof ProveBody>;
+export type ProofsBody = Static<typeof ProofsBody>;
+export type ChallengeData = Static<typeof ChallengeData>;
+export type AcceptedData = Static<typeof AcceptedData>;
 export type VersionData = Static<typeof VersionData>;
 export type DatastoreItem = Static<typeof DatastoreItem>;
 export type NamespaceItem = Static<typeof NamespaceItem>;

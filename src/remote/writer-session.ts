@@ -8,6 +8,8 @@ import {
   type StoreName,
 } from '../model/index.js';
 import {
+  AcceptedData,
+  ChallengeData,
   CONTENT_TYPE,
   EmptyData,
   encodeFrames,
@@ -109,6 +111,62 @@ export class WriterSession {
       throw new FerryError('FERRY_ERR_PROTOCOL', `known: ${out.length} answers for ${digests.length} chunks`);
     }
     return out;
+  }
+
+  /** Asks the server for a nonce to prove possession of chunks it already has (see acceptProofs). */
+  async challenge(options: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    const data = await this.transport.json<{ nonce: string }>(
+      {
+        method: 'POST',
+        path: routePath('writerChallenge', { session: this.id }),
+        json: { digests: [] },
+        idempotent: false,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      ChallengeData,
+      'challenge',
+    );
+    return Buffer.from(data.nonce, 'hex');
+  }
+
+  /**
+   * Sends proofs (HMAC over the chunk, keyed with the challenge's nonce; undefined where the client has none) for
+   * chunks the server may already hold. Those it accepts become referenceable without an upload. One call per
+   * challenge (the server forgets the nonce after it).
+   */
+  async acceptProofs(
+    nonce: Uint8Array,
+    digests: readonly Digest[],
+    proofs: readonly (Buffer | undefined)[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<boolean[]> {
+    if (digests.length !== proofs.length)
+      throw new FerryError('FERRY_ERR_INVALID_VALUE', 'one proof per digest is needed');
+    if (digests.length > LIMITS.maxProveDigests) {
+      throw new FerryError('FERRY_ERR_TOO_LARGE', `at most ${LIMITS.maxProveDigests} proofs per challenge`);
+    }
+    const accepted = await this.transport.json<boolean[]>(
+      {
+        method: 'POST',
+        path: routePath('writerProve', { session: this.id }),
+        json: {
+          nonce: Buffer.from(nonce.buffer, nonce.byteOffset, nonce.byteLength).toString('hex'),
+          digests,
+          proofs: proofs.map((p) => (p === undefined ? null : p.toString('hex'))),
+        },
+        idempotent: false,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      AcceptedData,
+      'proof answers',
+    );
+    if (accepted.length !== digests.length) {
+      throw new FerryError(
+        'FERRY_ERR_PROTOCOL',
+        `prove: ${accepted.length} answers for ${digests.length} chunks`,
+      );
+    }
+    return accepted;
   }
 
   /**

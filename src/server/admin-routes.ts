@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { roleAllows } from '../config/index.js';
 import { FerryError } from '../errors/index.js';
+import { protectedCsum } from '../format/index.js';
 import { isTmpName } from '../io/index.js';
 import {
   type ArchiveName,
@@ -227,6 +228,7 @@ async function describeSnapshot(ds: Datastore, ns: Namespace, info: SnapshotInfo
     inProgress: !info.finished,
     protected: info.protected,
     verifyState: info.verifyState,
+    protectedCsum: info.manifest === undefined ? undefined : protectedCsum(info.manifest),
     size: info.finished ? info.size : undefined,
     files,
   };

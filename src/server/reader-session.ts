@@ -1,7 +1,6 @@
-import { createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { FerryError, inContext, inContextSync, isFerryError } from '../errors/index.js';
-import { decodeBlob, MAX_CHUNK_SIZE, parseArchiveIndex } from '../format/index.js';
+import { chunkProof, parseArchiveIndex } from '../format/index.js';
 import {
   type ArchiveName,
   type AuthId,
@@ -155,21 +154,18 @@ export class ReaderSession implements ServerSession {
   }
 
   /**
-   * Proof of possession: HMAC-SHA256(key = nonce, message = the chunk's plain bytes) per digest, or null when this
-   * server cannot prove it (chunk missing, encrypted or unreadable). Registered digests only.
+   * Proof of possession (format's chunkProof: HMAC-SHA256 keyed with the nonce over the plain bytes, or over the blob
+   * of an encrypted chunk) per digest, or null when this server cannot prove it. Registered digests only.
    */
   async prove(nonce: Buffer, digests: readonly Digest[]): Promise<(string | null)[]> {
     this.assertAllowed(digests);
     const out: (string | null)[] = [];
     for (const digest of digests) {
-      let plain: Buffer;
       try {
-        plain = decodeBlob(await this.ds.chunks.read(digest), MAX_CHUNK_SIZE);
+        out.push(chunkProof(nonce, await this.ds.chunks.read(digest)).toString('hex'));
       } catch {
         out.push(null);
-        continue;
       }
-      out.push(createHmac('sha256', nonce).update(plain).digest('hex'));
     }
     return out;
   }

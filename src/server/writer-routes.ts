@@ -10,12 +10,14 @@ import {
   parseNamespace,
 } from '../model/index.js';
 import {
+  type ChallengeData,
   CONTENT_TYPE,
   DigestListBody,
   FileNameQuery,
   FileUploadQuery,
   FRAME_HEADER_SIZE,
   LIMITS,
+  ProofsBody,
   ROUTES,
   SessionParams,
   StoreParams,
@@ -81,6 +83,31 @@ export function registerWriterRoutes(app: FastifyInstance, ctx: ServerContext): 
       const name = parseArchiveName(request.query['file-name']);
       const bytes = await withWriter(request, (s) => s.downloadPrevious(name));
       return reply.type(CONTENT_TYPE.octets).send(bytes);
+    },
+  );
+
+  app.post<{ Params: SessionParamsT; Body: DigestListBody }>(
+    ROUTES.writerChallenge,
+    { schema: { params: SessionParams, body: DigestListBody } },
+    async (request) => {
+      const data: ChallengeData = {
+        nonce: (await withWriter(request, async (s) => s.challenge())).toString('hex'),
+      };
+      return ok(data);
+    },
+  );
+
+  app.post<{ Params: SessionParamsT; Body: ProofsBody }>(
+    ROUTES.writerProve,
+    { schema: { params: SessionParams, body: ProofsBody } },
+    async (request) => {
+      const digests = request.body.digests.map(parseDigest);
+      if (request.body.proofs.length !== digests.length) {
+        throw new FerryError('FERRY_ERR_INVALID_VALUE', 'one proof (or null) per digest is expected');
+      }
+      const proofs = request.body.proofs.map((p) => (p === null ? undefined : Buffer.from(p, 'hex')));
+      const nonce = Buffer.from(request.body.nonce, 'hex');
+      return ok(await withWriter(request, (s) => s.acceptProofs(nonce, digests, proofs)));
     },
   );
 

@@ -1,7 +1,9 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { FerryError, inContext, inContextSync } from '../errors/index.js';
 import {
   blobKind,
   type CryptMode,
+  chunkProof,
   isEncryptedKind,
   MAX_CHUNK_SIZE,
   manifestSnapshotMatches,
@@ -59,6 +61,7 @@ export class WriterSession implements ServerSession {
   private readonly writer: SnapshotWriter;
   private readonly log: Logger;
   private readonly referenceable = new Set<Digest>();
+  private nonce: Buffer | undefined;
   private readonly cryptModes = new Map<ArchiveName, CryptMode>();
   private active = 0;
   private state: 'open' | 'finishing' | 'closed' = 'open';
@@ -140,6 +143,52 @@ export class WriterSession implements ServerSession {
       } finally {
         await lock.release();
       }
+    });
+  }
+
+  /**
+   * Proof of possession, the writer's way round: the client proves it holds chunks this store already has (another
+   * group's, or uploaded by another session of the same sync job), and they become referenceable without an upload.
+   * One nonce is outstanding per session; a new challenge replaces it.
+   */
+  challenge(): Buffer {
+    this.nonce = randomBytes(32);
+    return this.nonce;
+  }
+
+  /** Checks the client's proofs against this store's copies; accepted digests become referenceable. */
+  async acceptProofs(
+    nonce: Buffer,
+    digests: readonly Digest[],
+    proofs: readonly (Buffer | undefined)[],
+  ): Promise<boolean[]> {
+    return this.run(async () => {
+      const current = this.nonce;
+      if (current === undefined || current.length !== nonce.length || !timingSafeEqual(current, nonce)) {
+        throw new FerryError(
+          'FERRY_ERR_INVALID_VALUE',
+          'the proof nonce is not the one this session handed out',
+        );
+      }
+      this.nonce = undefined;
+      const accepted: boolean[] = [];
+      for (let i = 0; i < digests.length; i++) {
+        const d = digests[i] as Digest;
+        const proof = proofs[i];
+        let ok = false;
+        if (proof !== undefined && proof.length === 32) {
+          try {
+            ok =
+              timingSafeEqual(chunkProof(nonce, await this.ds.chunks.read(d)), proof) &&
+              (await this.ds.chunks.touch(d)) !== undefined;
+          } catch {
+            ok = false;
+          }
+        }
+        if (ok) this.referenceable.add(d);
+        accepted.push(ok);
+      }
+      return accepted;
     });
   }
 

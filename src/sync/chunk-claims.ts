@@ -1,6 +1,9 @@
 import type { Digest } from '../model/index.js';
 
 const DEFAULT_STRIPES = 1 << 16;
+/** Bits of the "moved in this job" filter: 2^26 bits = 8 MiB, ~1% false positives at 5 million chunks. */
+const FILTER_BITS = 1 << 26;
+const FILTER_HASHES = 4;
 
 /**
  * Job-wide chunk claims, shared by every worker thread of a sync job through a SharedArrayBuffer: a chunk wanted by
@@ -14,6 +17,7 @@ const DEFAULT_STRIPES = 1 << 16;
 export class ChunkClaims {
   readonly buffer: SharedArrayBuffer;
   private readonly cells: Int32Array;
+  private readonly filter: Int32Array;
   private readonly owner: number;
   /** Stripes this owner holds, with how many of its chunks use each. */
   private readonly held = new Map<number, number>();
@@ -21,12 +25,37 @@ export class ChunkClaims {
   private constructor(buffer: SharedArrayBuffer, owner: number) {
     if (owner <= 0) throw new RangeError('claim owner ids start at 1');
     this.buffer = buffer;
-    this.cells = new Int32Array(buffer);
+    const stripes = buffer.byteLength / 4 - FILTER_BITS / 32;
+    this.cells = new Int32Array(buffer, 0, stripes);
+    this.filter = new Int32Array(buffer, stripes * 4, FILTER_BITS / 32);
     this.owner = owner;
   }
 
   static createBuffer(stripes: number = DEFAULT_STRIPES): SharedArrayBuffer {
-    return new SharedArrayBuffer(stripes * 4);
+    return new SharedArrayBuffer(stripes * 4 + FILTER_BITS / 8);
+  }
+
+  /**
+   * Records that this job moved a chunk (a Bloom filter: bounded memory whatever the datastore's size). A target
+   * that cannot tell on its own which chunks the job brought (a remote writer session) asks only for proofs of
+   * chunks that may have been moved; a false positive costs one proof that fails.
+   */
+  markMoved(digest: Digest): void {
+    for (const bit of this.filterBits(digest)) Atomics.or(this.filter, bit >>> 5, 1 << (bit & 31));
+  }
+
+  maybeMoved(digest: Digest): boolean {
+    return this.filterBits(digest).every(
+      (bit) => (Atomics.load(this.filter, bit >>> 5) & (1 << (bit & 31))) !== 0,
+    );
+  }
+
+  private filterBits(digest: Digest): number[] {
+    // Digests are uniform: slices of one serve as independent hashes.
+    return Array.from(
+      { length: FILTER_HASHES },
+      (_, i) => Number.parseInt(digest.slice(8 + i * 8, 16 + i * 8), 16) % FILTER_BITS,
+    );
   }
 
   static attach(buffer: SharedArrayBuffer, owner: number): ChunkClaims {

@@ -39,6 +39,7 @@ interface Needed {
 }
 
 const STORE_FLUSH_BYTES = 8 * 1024 * 1024;
+const PROOF_ROUND = 256;
 
 /**
  * Moves the chunks of one snapshot's archives from the source to the target, each at most once per job:
@@ -94,7 +95,16 @@ export class ChunkMover {
       needed.push({ digest, size: index.chunkEnd(i) - index.chunkStart(i) });
     }
     let rest = await this.reuse(writer, needed, stats);
-    rest = await this.prove(writer, rest, stats);
+    if (writer.proveUpFront) rest = await this.prove(writer, rest, stats);
+    else {
+      // Chunks another group of this job moved: proving costs far less than moving them again. The split is made
+      // once: the filter keeps filling while the proofs are under way.
+      const moved = rest.filter((n) => this.claims.maybeMoved(n.digest));
+      if (moved.length > 0) {
+        const movedSet = new Set(moved);
+        rest = [...rest.filter((n) => !movedSet.has(n)), ...(await this.prove(writer, moved, stats))];
+      }
+    }
     await this.fetchAll(writer, rest, encrypted, stats);
     return stats;
   }
@@ -114,7 +124,20 @@ export class ChunkMover {
     return rest;
   }
 
+  /** Proofs go in rounds of PROOF_ROUND digests (one nonce each), the server's limit per request. */
   private async prove(writer: TargetSnapshotWriter, needed: Needed[], stats: MoveStats): Promise<Needed[]> {
+    const rest: Needed[] = [];
+    for (let i = 0; i < needed.length; i += PROOF_ROUND) {
+      rest.push(...(await this.proveRound(writer, needed.slice(i, i + PROOF_ROUND), stats)));
+    }
+    return rest;
+  }
+
+  private async proveRound(
+    writer: TargetSnapshotWriter,
+    needed: Needed[],
+    stats: MoveStats,
+  ): Promise<Needed[]> {
     if (needed.length === 0) return needed;
     const challenge = await writer.challenge(needed.map((n) => n.digest));
     if (challenge === undefined || challenge.digests.length === 0) return needed;
@@ -152,6 +175,7 @@ export class ChunkMover {
       inFlight.add(tracked);
     };
     let pending = needed;
+    const rechecked = new Set<Digest>();
     while (pending.length > 0) {
       const waiting: Needed[] = [];
       let batch: Needed[] = [];
@@ -160,6 +184,14 @@ export class ChunkMover {
         if (this.isAborted()) throw new FerryError('FERRY_ERR_ABORTED', 'interrupted');
         if (failure !== undefined) break;
         if (!this.claims.tryClaim(n.digest)) {
+          waiting.push(n);
+          continue;
+        }
+        // Moved by another group since this archive was planned: reuse or prove it rather than move it again
+        // (once: a filter false positive, or a proof that fails, then fetches it after all).
+        if (this.claims.maybeMoved(n.digest) && !rechecked.has(n.digest)) {
+          this.claims.release(n.digest);
+          rechecked.add(n.digest);
           waiting.push(n);
           continue;
         }
@@ -199,6 +231,7 @@ export class ChunkMover {
       await writer.storeChunks(chunks);
       for (const c of chunks) {
         this.settled.add(c.digest);
+        this.claims.markMoved(c.digest);
         this.claims.release(c.digest);
         unreleased.delete(c.digest);
       }
@@ -222,6 +255,7 @@ export class ChunkMover {
           storeBytes += blob.length;
           if (storeBytes >= STORE_FLUSH_BYTES) await flush();
         },
+        batch.map((n) => n.size),
       );
       await flush();
       const missing = [...sizes.keys()];

@@ -19,7 +19,12 @@ import {
 } from '../model/index.js';
 import { ChunkClaims } from './chunk-claims.js';
 import { DEFAULT_TRANSFER, type TransferOptions } from './chunk-mover.js';
-import { describeEndpoint, type EndpointOpener, type EndpointSpec } from './endpoint-spec.js';
+import {
+  createRateBuffers,
+  describeEndpoint,
+  type EndpointOpener,
+  type EndpointSpec,
+} from './endpoint-spec.js';
 import type { GroupTask, GroupTaskResult, JobSpec } from './group-task.js';
 import type { GroupResult } from './sync-group.js';
 import type { SyncSource, SyncTarget } from './sync-types.js';
@@ -256,6 +261,7 @@ async function runGroups(
       ...(job.direction === 'push' ? { verify: 'crc' as const } : {}),
       ...options.transfer,
     },
+    rates: createRateBuffers(job.rateIn, job.rateOut),
   };
   const pool = new Piscina<GroupTask, GroupTaskResult>({
     filename: WORKER_FILE.href,

@@ -1,6 +1,10 @@
+import { FerryError } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
 import type { Clock, Namespace } from '../model/index.js';
+import { FerryClient, SharedRateLimiter } from '../remote/index.js';
 import { Datastore } from '../store/index.js';
 import { LocalSource, LocalTarget } from './local-endpoints.js';
+import { RemoteSource, RemoteTarget } from './remote-endpoints.js';
 import type { SyncSource, SyncTarget } from './sync-types.js';
 
 /**
@@ -17,8 +21,15 @@ export type EndpointSpec =
       authId: string;
       secret: string;
       fingerprint: string | undefined;
+      /** Connections of this thread's client (batches in flight at once). */
       connections: number;
     };
+
+/** The job's shared budgets (SharedRateLimiter buffers), one for all threads. */
+export interface RateBuffers {
+  in?: SharedArrayBuffer | undefined;
+  out?: SharedArrayBuffer | undefined;
+}
 
 export function describeEndpoint(spec: EndpointSpec, ns?: Namespace): string {
   const where =
@@ -26,13 +37,23 @@ export function describeEndpoint(spec: EndpointSpec, ns?: Namespace): string {
   return ns ? `${where} namespace ${ns}` : where;
 }
 
-/** Opens endpoints, keeping one Datastore per path for the life of the opener (a thread). */
+/**
+ * Opens endpoints for one thread: one Datastore per path and one FerryClient per remote, kept for the life of the
+ * opener (the thread's part of a job) and closed with it.
+ */
 export class EndpointOpener {
   private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly rateIn: SharedRateLimiter | undefined;
+  private readonly rateOut: SharedRateLimiter | undefined;
   private readonly datastores = new Map<string, Promise<Datastore>>();
+  private readonly clients = new Map<string, FerryClient>();
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, log: Logger, rates: RateBuffers = {}) {
     this.clock = clock;
+    this.log = log;
+    this.rateIn = rates.in ? SharedRateLimiter.fromBuffer(rates.in, { clock }) : undefined;
+    this.rateOut = rates.out ? SharedRateLimiter.fromBuffer(rates.out, { clock }) : undefined;
   }
 
   private datastore(path: string): Promise<Datastore> {
@@ -45,24 +66,56 @@ export class EndpointOpener {
     return ds;
   }
 
+  private client(spec: Extract<EndpointSpec, { kind: 'remote' }>): FerryClient {
+    const key = `${spec.url}\n${spec.authId}`;
+    let client = this.clients.get(key);
+    if (client === undefined) {
+      client = new FerryClient({
+        url: spec.url,
+        authId: spec.authId,
+        secret: spec.secret,
+        ...(spec.fingerprint !== undefined ? { fingerprint: spec.fingerprint } : {}),
+        connections: spec.connections,
+        rateLimit: {
+          ...(this.rateIn ? { in: this.rateIn } : {}),
+          ...(this.rateOut ? { out: this.rateOut } : {}),
+        },
+        log: this.log,
+      });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
   async source(spec: EndpointSpec): Promise<SyncSource> {
     if (spec.kind === 'local')
-      return new LocalSource(await this.datastore(spec.path), describeEndpoint(spec));
-    return this.remote('source', spec);
+      return new LocalSource(await this.datastore(spec.path), describeEndpoint(spec), this.rateIn);
+    return new RemoteSource(this.client(spec), spec.store, describeEndpoint(spec));
   }
 
   async target(spec: EndpointSpec): Promise<SyncTarget> {
     if (spec.kind === 'local')
       return new LocalTarget(await this.datastore(spec.path), describeEndpoint(spec));
-    return this.remote('target', spec);
-  }
-
-  private remote(_role: string, spec: EndpointSpec): never {
-    throw new Error(`remote endpoints are not available yet (${describeEndpoint(spec)})`);
+    return new RemoteTarget(this.client(spec), spec.store, describeEndpoint(spec));
   }
 
   async close(): Promise<void> {
     for (const ds of this.datastores.values()) await (await ds.catch(() => undefined))?.close();
     this.datastores.clear();
+    for (const client of this.clients.values()) await client.close().catch(() => undefined);
+    this.clients.clear();
   }
+}
+
+/** The shared budgets for a job's rate limits (created once, on the coordinator's thread). */
+export function createRateBuffers(
+  rateIn?: { rate: number; burst: number },
+  rateOut?: { rate: number; burst: number },
+): RateBuffers {
+  if ((rateIn && rateIn.rate < 1) || (rateOut && rateOut.rate < 1))
+    throw new FerryError('FERRY_ERR_INVALID_VALUE', 'rate limits must be at least 1 B/s');
+  return {
+    in: rateIn ? SharedRateLimiter.create(rateIn).buffer : undefined,
+    out: rateOut ? SharedRateLimiter.create(rateOut).buffer : undefined,
+  };
 }

@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { WireError } from '../errors/index.js';
 import type { BackupType } from '../model/index.js';
 import type { TransferOptions } from './chunk-mover.js';
-import type { EndpointSpec } from './endpoint-spec.js';
+import type { EndpointSpec, RateBuffers } from './endpoint-spec.js';
 import type { SelectionRules } from './snapshot-selection.js';
 import type { GroupResult } from './sync-group.js';
 
@@ -14,6 +14,8 @@ export interface JobSpec {
   target: EndpointSpec;
   rules: SelectionRules & { removeVanished: boolean };
   transfer: TransferOptions;
+  /** The job's shared rate-limit budgets. */
+  rates: RateBuffers;
 }
 
 /** One task = one group, run by workers/sync-group.worker.ts. */

@@ -15,9 +15,16 @@
 export { ChunkClaims } from './chunk-claims.js';
 export { ChunkMover, DEFAULT_TRANSFER, type MoveStats, type TransferOptions } from './chunk-mover.js';
 export { type ProgressSnapshot, runSync, type SyncRunOptions, type SyncSummary } from './coordinator.js';
-export { describeEndpoint, EndpointOpener, type EndpointSpec } from './endpoint-spec.js';
+export {
+  createRateBuffers,
+  describeEndpoint,
+  EndpointOpener,
+  type EndpointSpec,
+  type RateBuffers,
+} from './endpoint-spec.js';
 export type { GroupTask, GroupTaskResult, JobSpec } from './group-task.js';
 export { LocalSource, LocalTarget } from './local-endpoints.js';
+export { RemoteSource, RemoteTarget } from './remote-endpoints.js';
 export { type Selection, type SelectionRules, selectSnapshots } from './snapshot-selection.js';
 export { type GroupJob, type GroupLog, type GroupResult, syncGroup } from './sync-group.js';
 export type {

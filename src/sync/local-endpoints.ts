@@ -17,6 +17,7 @@ import {
   MAX_NAMESPACE_DEPTH,
   type Namespace,
 } from '../model/index.js';
+import type { SharedRateLimiter } from '../remote/index.js';
 import { type Datastore, type Lock, SnapshotWriter, type WriterRegistration } from '../store/index.js';
 import type {
   ChunkToStore,
@@ -74,8 +75,16 @@ async function listLocalSnapshots(ds: Datastore, ns: Namespace, group: GroupRef)
 
 /** A local datastore as the source of a sync (a push, or a pull between two local datastores). */
 export class LocalSource extends LocalEndpoint implements SyncSource {
+  private readonly rateIn: SharedRateLimiter | undefined;
+
+  /** `rateIn` limits the chunk bytes read (a job's rate-in, shared by its threads). */
+  constructor(ds: Datastore, label: string, rateIn?: SharedRateLimiter) {
+    super(ds, label);
+    this.rateIn = rateIn;
+  }
+
   async openGroup(ns: Namespace, group: GroupRef): Promise<SourceGroupReader> {
-    return new LocalGroupReader(this.ds, ns, group);
+    return new LocalGroupReader(this.ds, ns, group, this.rateIn);
   }
 }
 
@@ -83,11 +92,13 @@ class LocalGroupReader implements SourceGroupReader {
   private readonly ds: Datastore;
   private readonly ns: Namespace;
   private readonly group: GroupRef;
+  private readonly rate: SharedRateLimiter | undefined;
 
-  constructor(ds: Datastore, ns: Namespace, group: GroupRef) {
+  constructor(ds: Datastore, ns: Namespace, group: GroupRef, rate: SharedRateLimiter | undefined) {
     this.ds = ds;
     this.ns = ns;
     this.group = group;
+    this.rate = rate;
   }
 
   private async locked<T>(time: number, fn: () => Promise<T>): Promise<T> {
@@ -120,7 +131,9 @@ class LocalGroupReader implements SourceGroupReader {
     const lane = async () => {
       while (next < digests.length) {
         const digest = digests[next++] as Digest;
-        await onChunk(digest, await this.ds.chunks.read(digest));
+        const blob = await this.ds.chunks.read(digest);
+        await this.rate?.take(blob.length);
+        await onChunk(digest, blob);
       }
     };
     await Promise.all(Array.from({ length: Math.min(READ_PARALLELISM, digests.length) }, lane));
@@ -263,6 +276,7 @@ class LocalGroupWriter implements TargetGroupWriter {
 }
 
 class LocalSnapshotWriter implements TargetSnapshotWriter {
+  readonly proveUpFront = true;
   private readonly f: GroupWriterFields;
   private readonly writer: SnapshotWriter;
   private readonly previous: Set<Digest>;

@@ -47,10 +47,14 @@ export interface SourceGroupReader {
   /** The manifest blob's bytes, or undefined when the snapshot vanished. */
   readManifest(time: number): Promise<Buffer | undefined>;
   readArchive(time: number, name: ArchiveName): Promise<Buffer>;
-  /** Delivers the chunk blobs of `digests` (in any order) to `onChunk`; resolves after the last one was handled. */
+  /**
+   * Delivers the chunk blobs of `digests` (in any order) to `onChunk`; resolves after the last one was handled.
+   * `sizes` (plain sizes from the index, same order) help a remote source fill its requests.
+   */
   fetchChunks(
     digests: readonly Digest[],
     onChunk: (digest: Digest, blob: Buffer) => Promise<void>,
+    sizes?: readonly number[],
   ): Promise<void>;
   /** HMAC-SHA256(nonce, content) per digest — content = plain bytes, or the blob for encrypted chunks — or undefined. */
   proveChunks(nonce: Buffer, digests: readonly Digest[]): Promise<(Buffer | undefined)[]>;
@@ -80,6 +84,11 @@ export interface ChunkToStore {
 }
 
 export interface TargetSnapshotWriter {
+  /**
+   * Whether to ask the source for proofs before fetching (true where the target knows which chunks it holds, so the
+   * source proves only those); false: proofs only for chunks another group of the job has just moved.
+   */
+  readonly proveUpFront: boolean;
   /**
    * Which of `digests` the target has and this snapshot may use without moving them: chunks of the group's newest
    * snapshot, chunks this job already brought from the source, chunks proven in this job.

@@ -224,3 +224,42 @@ test('a pull killed with SIGKILL at random moments leaves a target that verifies
   }
   assert.ok(killed >= 5, `only ${killed} of 10 runs were still going when killed`);
 });
+
+test('SIGINT stops a pull within 5 s with exit 130, publishes nothing partial, and the next run completes', async (t) => {
+  const groups = Array.from({ length: 6 }, (_, i) => `vm/${200 + i}`);
+  const w = await world(t, groups, { snapshots: 2, blocks: 6 });
+  const child = spawnFerry(w.home, [
+    'pull',
+    '-',
+    'source',
+    'target',
+    '--worker-threads',
+    '2',
+    '--no-progress',
+    '--rate-in',
+    '20MiB',
+  ]);
+  const done = finished(child);
+  await sleep(1500);
+  const sent = performance.now();
+  child.kill('SIGINT');
+  const run = await done;
+  assert.ok(performance.now() - sent < 5000, 'stopped within 5 s');
+  assert.equal(run.code, 130, run.stderr);
+  await verifyOk(w.home, 'target');
+  const listed = await ferryJson<{ finished: boolean }[]>(w.home, ['snapshots', 'target', '--all']);
+  assert.ok(
+    listed.every((s) => s.finished),
+    'no unfinished snapshot directory is left',
+  );
+  const next = await ferryJson<SummaryJson>(w.home, [
+    'pull',
+    '-',
+    'source',
+    'target',
+    '--worker-threads',
+    '2',
+  ]);
+  assert.equal(next.groups.ok, 6);
+  await verifyOk(w.home, 'target');
+});

@@ -288,3 +288,34 @@ test('open sessions are bounded per token and in total', async (t) => {
   await r1.close();
   await b.openReader('store1', root, g);
 });
+
+test('a writer that proves it holds chunks the store has may reference them without uploading; a wrong proof or nonce does not', async (t) => {
+  const world = await startServerWorld(t);
+  const ds = world.store('store1');
+  // Another group (another owner) holds these chunks on the server.
+  const other = makeUpload({ seed: 5, count: 4 });
+  for (const c of other.chunks) await ds.chunks.insert(c.digest, c.blob, undefined);
+  const client = world.client(await world.token('push@pam!t', [['/datastore/store1', 'backup']]));
+  const writer = await client.openWriter('store1', root, snap('vm/300', T0));
+  const digests = other.chunks.map((c) => c.digest);
+  assert.deepEqual(
+    await writer.known(digests),
+    [false, false, false, false],
+    'not referenceable on a digest alone',
+  );
+  const nonce = await writer.challenge();
+  const { chunkProof } = await import('../../src/format/index.js');
+  const proofs = other.chunks.map((c, i) => (i === 3 ? Buffer.alloc(32, 7) : chunkProof(nonce, c.blob)));
+  assert.deepEqual(await writer.acceptProofs(nonce, digests, [...proofs.slice(0, 2), undefined, proofs[3]]), [
+    true,
+    true,
+    false,
+    false,
+  ]);
+  assert.deepEqual(await writer.known(digests), [true, true, false, false]);
+  await assert.rejects(
+    writer.acceptProofs(nonce, digests.slice(2), proofs.slice(2)),
+    code('FERRY_ERR_INVALID_VALUE'),
+  );
+  await writer.abort();
+});

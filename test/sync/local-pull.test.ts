@@ -16,7 +16,7 @@ async function world(t: TestContext) {
   t.after(() => source.close());
   t.after(() => target.close());
   const pool = makePool(t);
-  const opener = new EndpointOpener(SYSTEM_CLOCK);
+  const opener = new EndpointOpener(SYSTEM_CLOCK, log);
   t.after(() => opener.close());
   return { dir, source, target, pool, opener };
 }

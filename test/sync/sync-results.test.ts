@@ -20,7 +20,7 @@ async function world(t: TestContext): Promise<World> {
   const dir = await tempDir(t);
   const source = await Datastore.create(join(dir, 'source'));
   t.after(() => source.close());
-  const opener = new EndpointOpener(SYSTEM_CLOCK);
+  const opener = new EndpointOpener(SYSTEM_CLOCK, log);
   t.after(() => opener.close());
   return { dir, source, pool: makePool(t), opener };
 }

@@ -26,7 +26,7 @@ async function world(t: TestContext) {
   const target = await Datastore.create(join(dir, 'target'));
   t.after(() => source.close());
   t.after(() => target.close());
-  const opener = new EndpointOpener(SYSTEM_CLOCK);
+  const opener = new EndpointOpener(SYSTEM_CLOCK, log);
   t.after(() => opener.close());
   return { dir, source, target, pool: makePool(t), opener };
 }

@@ -1,0 +1,120 @@
+/**
+ * Pull and push through a real `ferry serve` on 127.0.0.1 (HTTPS, pinned fingerprint, scoped tokens), with real
+ * worker threads: the same chain as local syncs, over the remote source and target.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import type { LogLine } from '../../src/log/index.js';
+import { SYSTEM_CLOCK } from '../../src/model/index.js';
+import { Datastore, verifyDatastore } from '../../src/store/index.js';
+import { EndpointOpener, type EndpointSpec, runSync, type SyncSummary } from '../../src/sync/index.js';
+import { describeStore } from '../helpers/describe-store.js';
+import { fillDatastore, syncJob } from '../helpers/fixtures.js';
+import { type Credentials, type ServerWorld, startServerWorld } from '../helpers/server.js';
+import { log, makePool } from '../helpers/world.js';
+
+function remoteSpec(world: ServerWorld, store: string, credentials: Credentials): EndpointSpec {
+  return {
+    kind: 'remote',
+    remote: 'test',
+    store,
+    url: world.server.url,
+    authId: credentials.authId,
+    secret: credentials.secret,
+    fingerprint: world.server.fingerprint ?? undefined,
+    connections: 4,
+  };
+}
+
+async function run(
+  t: TestContext,
+  direction: 'pull' | 'push',
+  local: Datastore,
+  remote: EndpointSpec,
+  values: Record<string, unknown> = {},
+): Promise<SyncSummary> {
+  const opener = new EndpointOpener(SYSTEM_CLOCK, log);
+  t.after(() => opener.close());
+  const lines: LogLine[] = [];
+  const localSpec: EndpointSpec = { kind: 'local', store: 'local', path: local.path };
+  const summary = await runSync({
+    job: syncJob({
+      store: 'local',
+      'remote-store': 'remote',
+      remote: 'test',
+      'sync-direction': direction,
+      ...values,
+    }),
+    source: direction === 'pull' ? remote : localSpec,
+    target: direction === 'pull' ? localSpec : remote,
+    opener,
+    clock: SYSTEM_CLOCK,
+    sink: (r) => lines.push(...r),
+  });
+  assert.equal(
+    summary.groups.failed,
+    0,
+    `${JSON.stringify(summary.failed)}\n${lines.map((l) => `[${l.label ?? '-'}] ${l.msg}`).join('\n')}`,
+  );
+  return summary;
+}
+
+test('a pull from a remote server copies its groups exactly; a no-op re-run makes one request per group', async (t) => {
+  const world = await startServerWorld(t, { stores: ['source1'] });
+  const pool = makePool(t);
+  const source = world.store('source1');
+  await fillDatastore(source, pool, world.dir, {
+    groups: ['vm/100', 'vm/101', 'ct/200'],
+    snapshots: 2,
+    sharedBlocks: 1,
+  });
+  await fillDatastore(source, pool, world.dir, { ns: 'prod', groups: ['vm/300'], snapshots: 1 });
+  const reader = await world.token('sync@pbs!pull', [['/datastore/source1', 'reader']]);
+  const target = await Datastore.create(join(world.dir, 'local'));
+  t.after(() => target.close());
+  const first = await run(t, 'pull', target, remoteSpec(world, 'source1', reader), { 'worker-threads': 4 });
+  assert.equal(first.snapshots.synced, 7);
+  assert.deepEqual(await describeStore(target), {
+    ...(await describeStore(source)),
+    owners: (await describeStore(target)).owners,
+  });
+  assert.deepEqual((await verifyDatastore(target, { pool, log, taskId: 't' })).problems, []);
+
+  const before = world.server.stats().requests;
+  const again = await run(t, 'pull', target, remoteSpec(world, 'source1', reader), { 'worker-threads': 2 });
+  const requests = world.server.stats().requests - before;
+  assert.equal(again.chunks.fetched, 0);
+  assert.equal(again.snapshots.unchanged, 4);
+  // Listing namespaces and groups, then one snapshot list per group: the protected-csum answers the re-check.
+  assert.ok(requests <= 3 + 2 * 4, `${requests} requests for a no-op pull of 4 groups`);
+});
+
+test('a push to a remote server publishes the same snapshots, uploads each chunk once, and never re-sends one', async (t) => {
+  const world = await startServerWorld(t, { stores: ['target1'] });
+  const pool = makePool(t);
+  const local = await Datastore.create(join(world.dir, 'local'));
+  t.after(() => local.close());
+  const groups = ['vm/1', 'vm/2', 'vm/3', 'vm/4'];
+  await fillDatastore(local, pool, world.dir, { groups, snapshots: 2, blocks: 4, sharedBlocks: 3 });
+  const pusher = await world.token('sync@pbs!push', [['/datastore/target1', 'backup']]);
+  const summary = await run(t, 'push', local, remoteSpec(world, 'target1', pusher), { 'worker-threads': 4 });
+  assert.equal(summary.snapshots.synced, 8);
+  const remote = world.store('target1');
+  const want = await describeStore(local);
+  const got = await describeStore(remote);
+  assert.deepEqual(got.snapshots, want.snapshots);
+  assert.deepEqual(got.chunks, want.chunks);
+  const unique = want.chunks.length;
+  assert.ok(
+    summary.chunks.fetched <= unique,
+    `${summary.chunks.fetched} chunks uploaded for ${unique} unique`,
+  );
+  assert.ok(
+    Object.values(got.owners).every((o) => o === 'sync@pbs!push'),
+    'pushed groups belong to the remote user',
+  );
+  const again = await run(t, 'push', local, remoteSpec(world, 'target1', pusher), { 'worker-threads': 2 });
+  assert.equal(again.snapshots.synced, 0);
+  assert.equal(again.chunks.fetched, 0);
+});
