@@ -6,11 +6,13 @@ import type { Scenario } from '../scenario.js';
 import { apiBatch } from './api-batch.bench.js';
 import { ingest } from './ingest.bench.js';
 import { migration } from './migration.bench.js';
+import { syncLatency } from './sync-latency.bench.js';
 import { wanSelftest } from './wan-selftest.bench.js';
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   'api-batch': apiBatch,
   ingest,
   migration,
+  'sync-latency': syncLatency,
   'wan-selftest': wanSelftest,
 };

@@ -261,7 +261,7 @@ async function runGroups(
       ...(job.direction === 'push' ? { verify: 'crc' as const } : {}),
       ...options.transfer,
     },
-    rates: createRateBuffers(job.rateIn, job.rateOut),
+    rates: await createRateBuffers(job.rateIn, job.rateOut),
   };
   const pool = new Piscina<GroupTask, GroupTaskResult>({
     filename: WORKER_FILE.href,

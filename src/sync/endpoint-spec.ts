@@ -1,7 +1,7 @@
 import { FerryError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock, Namespace } from '../model/index.js';
-import { FerryClient, SharedRateLimiter } from '../remote/index.js';
+import type { FerryClient, SharedRateLimiter } from '../remote/index.js';
 import { Datastore } from '../store/index.js';
 import { LocalSource, LocalTarget } from './local-endpoints.js';
 import { RemoteSource, RemoteTarget } from './remote-endpoints.js';
@@ -31,6 +31,8 @@ export interface RateBuffers {
   out?: SharedArrayBuffer | undefined;
 }
 
+type Limiters = { in?: SharedRateLimiter; out?: SharedRateLimiter };
+
 export function describeEndpoint(spec: EndpointSpec, ns?: Namespace): string {
   const where =
     spec.kind === 'local' ? `datastore ${spec.store}` : `remote ${spec.remote} datastore ${spec.store}`;
@@ -39,21 +41,21 @@ export function describeEndpoint(spec: EndpointSpec, ns?: Namespace): string {
 
 /**
  * Opens endpoints for one thread: one Datastore per path and one FerryClient per remote, kept for the life of the
- * opener (the thread's part of a job) and closed with it.
+ * opener (the thread's part of a job) and closed with it. The remote module (undici, TypeBox) is loaded only when a
+ * job needs it, so a local sync's threads start faster.
  */
 export class EndpointOpener {
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly rateIn: SharedRateLimiter | undefined;
-  private readonly rateOut: SharedRateLimiter | undefined;
+  private readonly rates: RateBuffers;
+  private limiters: Promise<Limiters> | undefined;
   private readonly datastores = new Map<string, Promise<Datastore>>();
-  private readonly clients = new Map<string, FerryClient>();
+  private readonly clients = new Map<string, Promise<FerryClient>>();
 
   constructor(clock: Clock, log: Logger, rates: RateBuffers = {}) {
     this.clock = clock;
     this.log = log;
-    this.rateIn = rates.in ? SharedRateLimiter.fromBuffer(rates.in, { clock }) : undefined;
-    this.rateOut = rates.out ? SharedRateLimiter.fromBuffer(rates.out, { clock }) : undefined;
+    this.rates = rates;
   }
 
   private datastore(path: string): Promise<Datastore> {
@@ -66,54 +68,77 @@ export class EndpointOpener {
     return ds;
   }
 
-  private client(spec: Extract<EndpointSpec, { kind: 'remote' }>): FerryClient {
+  private rateLimiters(): Promise<Limiters> {
+    this.limiters ??= (async () => {
+      if (!this.rates.in && !this.rates.out) return {};
+      const { SharedRateLimiter } = await import('../remote/index.js');
+      return {
+        ...(this.rates.in ? { in: SharedRateLimiter.fromBuffer(this.rates.in, { clock: this.clock }) } : {}),
+        ...(this.rates.out
+          ? { out: SharedRateLimiter.fromBuffer(this.rates.out, { clock: this.clock }) }
+          : {}),
+      };
+    })();
+    return this.limiters;
+  }
+
+  private client(spec: Extract<EndpointSpec, { kind: 'remote' }>): Promise<FerryClient> {
     const key = `${spec.url}\n${spec.authId}`;
     let client = this.clients.get(key);
     if (client === undefined) {
-      client = new FerryClient({
-        url: spec.url,
-        authId: spec.authId,
-        secret: spec.secret,
-        ...(spec.fingerprint !== undefined ? { fingerprint: spec.fingerprint } : {}),
-        connections: spec.connections,
-        rateLimit: {
-          ...(this.rateIn ? { in: this.rateIn } : {}),
-          ...(this.rateOut ? { out: this.rateOut } : {}),
-        },
-        log: this.log,
-      });
+      client = (async () => {
+        const { FerryClient } = await import('../remote/index.js');
+        return new FerryClient({
+          url: spec.url,
+          authId: spec.authId,
+          secret: spec.secret,
+          ...(spec.fingerprint !== undefined ? { fingerprint: spec.fingerprint } : {}),
+          connections: spec.connections,
+          rateLimit: await this.rateLimiters(),
+          log: this.log,
+        });
+      })();
       this.clients.set(key, client);
     }
     return client;
   }
 
   async source(spec: EndpointSpec): Promise<SyncSource> {
-    if (spec.kind === 'local')
-      return new LocalSource(await this.datastore(spec.path), describeEndpoint(spec), this.rateIn);
-    return new RemoteSource(this.client(spec), spec.store, describeEndpoint(spec));
+    if (spec.kind === 'local') {
+      return new LocalSource(
+        await this.datastore(spec.path),
+        describeEndpoint(spec),
+        (await this.rateLimiters()).in,
+      );
+    }
+    return new RemoteSource(await this.client(spec), spec.store, describeEndpoint(spec));
   }
 
   async target(spec: EndpointSpec): Promise<SyncTarget> {
     if (spec.kind === 'local')
       return new LocalTarget(await this.datastore(spec.path), describeEndpoint(spec));
-    return new RemoteTarget(this.client(spec), spec.store, describeEndpoint(spec));
+    return new RemoteTarget(await this.client(spec), spec.store, describeEndpoint(spec));
   }
 
   async close(): Promise<void> {
     for (const ds of this.datastores.values()) await (await ds.catch(() => undefined))?.close();
     this.datastores.clear();
-    for (const client of this.clients.values()) await client.close().catch(() => undefined);
+    for (const client of this.clients.values())
+      await (await client.catch(() => undefined))?.close().catch(() => undefined);
     this.clients.clear();
   }
 }
 
 /** The shared budgets for a job's rate limits (created once, on the coordinator's thread). */
-export function createRateBuffers(
+export async function createRateBuffers(
   rateIn?: { rate: number; burst: number },
   rateOut?: { rate: number; burst: number },
-): RateBuffers {
-  if ((rateIn && rateIn.rate < 1) || (rateOut && rateOut.rate < 1))
+): Promise<RateBuffers> {
+  if (!rateIn && !rateOut) return {};
+  if ((rateIn && rateIn.rate < 1) || (rateOut && rateOut.rate < 1)) {
     throw new FerryError('FERRY_ERR_INVALID_VALUE', 'rate limits must be at least 1 B/s');
+  }
+  const { SharedRateLimiter } = await import('../remote/index.js');
   return {
     in: rateIn ? SharedRateLimiter.create(rateIn).buffer : undefined,
     out: rateOut ? SharedRateLimiter.create(rateOut).buffer : undefined,

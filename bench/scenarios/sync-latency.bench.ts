@@ -1,0 +1,243 @@
+/**
+ * sync-latency: pull and push throughput through the WAN simulator, against worker-threads and round-trip time,
+ * W = 4 MiB per connection; next to `rclone sync --transfers 16` of the raw source datastore over plain HTTP through
+ * the same simulator. Throughput is bytes moved divided by the job's wall time.
+ * Targets: at 50 ms the best worker-threads setting pulls at ≥ 80% of its own 0 ms throughput, and ≥ 1.0 × rclone.
+ */
+import { spawn } from 'node:child_process';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { type AddressInfo, connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { formatTable, writeResults } from '../results.js';
+import type { Scenario } from '../scenario.js';
+import { lineChartSvg } from '../svg-chart.js';
+import {
+  freshStore,
+  resetRemoteTarget,
+  runBenchSync,
+  type SyncWorld,
+  startLink,
+  startSyncWorld,
+} from '../sync-world.js';
+import { startWanSimulator } from '../wan-simulator.js';
+
+const MIB = 1024 * 1024;
+const WINDOW = 4 * MIB;
+
+interface Row {
+  direction: 'pull' | 'push' | 'rclone';
+  rttMs: number;
+  threads: number | string;
+  seconds: number;
+  mibPerSecond: number;
+  requests: number;
+  connections: number;
+}
+
+async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) total += await treeBytes(join(dir, e.name));
+    else if (e.isFile()) total += (await stat(join(dir, e.name))).size;
+  }
+  return total;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((done) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end();
+        done(true);
+      });
+      socket.on('error', () => done(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port}`);
+}
+
+async function hasRclone(): Promise<boolean> {
+  return new Promise((done) => {
+    const child = spawn('rclone', ['version'], { stdio: 'ignore' });
+    child.on('error', () => done(false));
+    child.on('close', (code) => done(code === 0));
+  });
+}
+
+/** `rclone sync` of the raw source directory, served by `rclone serve http`, through a simulator at `rttMs`. */
+async function rcloneRun(world: SyncWorld, rttMs: number): Promise<Row> {
+  // rclone 1.60 does not report the port it got for :0, so pick a free one first.
+  const port = await freePort();
+  const serve = spawn(
+    'rclone',
+    ['serve', 'http', world.sourcePath, '--addr', `127.0.0.1:${port}`, '--read-only'],
+    {
+      stdio: ['ignore', 'ignore', 'ignore'],
+    },
+  );
+  await waitForPort(port);
+  const link = await startWanSimulator({
+    target: { host: '127.0.0.1', port },
+    oneWayDelayMs: rttMs / 2,
+    windowBytes: WINDOW,
+    countHttpRequests: true,
+  });
+  const dest = join(world.dir, 'rclone-copy');
+  try {
+    const started = performance.now();
+    const sync = spawn(
+      'rclone',
+      [
+        'sync',
+        ':http:',
+        dest,
+        '--http-url',
+        `http://127.0.0.1:${link.port}`,
+        '--transfers',
+        '16',
+        '--checkers',
+        '16',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    const code = await new Promise<number | null>((done) => sync.on('close', done));
+    if (code !== 0) throw new Error(`rclone sync exited ${code}`);
+    const seconds = (performance.now() - started) / 1000;
+    const bytes = await treeBytes(dest);
+    const stats = link.stats();
+    return {
+      direction: 'rclone',
+      rttMs,
+      threads: '16 transfers',
+      seconds,
+      mibPerSecond: bytes / MIB / seconds,
+      requests: stats.httpRequests,
+      connections: stats.connections,
+    };
+  } finally {
+    await link.close();
+    serve.kill('SIGTERM');
+    await rm(dest, { recursive: true, force: true });
+  }
+}
+
+export const syncLatency: Scenario = {
+  describe:
+    'pull/push MiB/s vs worker-threads and RTT (W = 4 MiB) through the WAN simulator, with rclone as the peer',
+  async run({ quick, args }) {
+    const rtts = quick ? [0, 50] : [0, 25, 50, 100];
+    const threadCounts = quick ? [1, 4] : [1, 2, 4, 8, 16];
+    const directions: ('pull' | 'push')[] = args.includes('--pull-only') ? ['pull'] : ['pull', 'push'];
+    const workload = quick
+      ? { groups: 4, snapshots: 2, imageBytes: 48 * MIB }
+      : { groups: 8, snapshots: 2, imageBytes: 128 * MIB };
+    process.stdout.write(`building the source: ${JSON.stringify(workload)}\n`);
+    const world = await startSyncWorld(workload);
+    const rows: Row[] = [];
+    try {
+      process.stdout.write(
+        `source: ${world.workload.chunks} chunks, ${(world.workload.storedBytes / MIB).toFixed(0)} MiB stored (${(world.workload.logicalBytes / MIB).toFixed(0)} MiB of images)\n`,
+      );
+      for (const direction of directions) {
+        for (const rttMs of rtts) {
+          for (const threads of threadCounts) {
+            if (direction === 'push') await resetRemoteTarget(world);
+            const link = await startLink(world, rttMs, WINDOW);
+            const localPath =
+              direction === 'pull' ? await freshStore(world, 'pull-target') : world.sourcePath;
+            try {
+              const r = await runBenchSync({ world, link, direction, localPath, workerThreads: threads });
+              const stats = link.stats();
+              rows.push({
+                direction,
+                rttMs,
+                threads,
+                seconds: r.seconds,
+                mibPerSecond: r.mibPerSecond,
+                requests: stats.httpRequests,
+                connections: stats.connections,
+              });
+              process.stdout.write(
+                `${direction} rtt ${rttMs} ms, ${threads} thread(s): ${r.mibPerSecond.toFixed(1)} MiB/s in ${r.seconds.toFixed(1)} s\n`,
+              );
+            } finally {
+              await link.close();
+              if (direction === 'pull') await rm(localPath, { recursive: true, force: true });
+            }
+          }
+        }
+      }
+      if (await hasRclone()) {
+        for (const rttMs of rtts) rows.push(await rcloneRun(world, rttMs));
+      } else process.stdout.write('rclone is not installed (apt install rclone): no peer in this run\n');
+      process.stdout.write(
+        `\n${formatTable(
+          rows.map((r) => ({ ...r, 'MiB/s': r.mibPerSecond, mibPerSecond: undefined })),
+          ['direction', 'rttMs', 'threads', 'seconds', 'MiB/s', 'requests', 'connections'],
+        )}\n`,
+      );
+      const pullAt = (rtt: number, threads: number) =>
+        rows.find((r) => r.direction === 'pull' && r.rttMs === rtt && r.threads === threads)?.mibPerSecond ??
+        0;
+      const best50 = Math.max(...threadCounts.map((n) => pullAt(50, n)));
+      const bestThreads = threadCounts.find((n) => pullAt(50, n) === best50) ?? 0;
+      const rclone50 = rows.find((r) => r.direction === 'rclone' && r.rttMs === 50)?.mibPerSecond;
+      const verdict = {
+        bestThreadsAt50: bestThreads,
+        pullAt50: best50,
+        pullAt0SameThreads: pullAt(0, bestThreads),
+        ratioTo0: best50 / Math.max(pullAt(0, bestThreads), 1e-9),
+        rcloneAt50: rclone50,
+        ratioToRclone: rclone50 === undefined ? undefined : best50 / rclone50,
+      };
+      process.stdout.write(
+        `\nbest at 50 ms: ${bestThreads} thread(s), ${best50.toFixed(1)} MiB/s = ${(verdict.ratioTo0 * 100).toFixed(0)}% of its 0 ms rate (target ≥ 80%)` +
+          (verdict.ratioToRclone === undefined
+            ? '\n'
+            : `, ${verdict.ratioToRclone.toFixed(2)} × rclone (target ≥ 1.0)\n`),
+      );
+      const series = directions.flatMap((direction) =>
+        rtts.map((rtt) => ({
+          name: `${direction} ${rtt} ms`,
+          points: threadCounts.map((n) => ({
+            x: n,
+            y:
+              rows.find((r) => r.direction === direction && r.rttMs === rtt && r.threads === n)
+                ?.mibPerSecond ?? 0,
+          })),
+        })),
+      );
+      const svg = lineChartSvg({
+        title: `Ferry throughput through the WAN simulator (W = 4 MiB per connection)`,
+        xLabel: 'worker-threads',
+        yLabel: 'MiB/s (bytes moved / wall time)',
+        series,
+        referenceLines: rows
+          .filter((r) => r.direction === 'rclone')
+          .map((r) => ({ name: `rclone --transfers 16, ${r.rttMs} ms`, y: r.mibPerSecond })),
+        logX: true,
+      });
+      const path = await writeResults(
+        'sync-latency',
+        { workload, source: world.workload, window: WINDOW, rows, verdict },
+        { svg },
+      );
+      process.stdout.write(`results: ${path}\n`);
+    } finally {
+      await world.close();
+    }
+  },
+};
