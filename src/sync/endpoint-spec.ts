@@ -1,7 +1,7 @@
 import { FerryError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Clock, Namespace } from '../model/index.js';
-import type { FerryClient, SharedRateLimiter } from '../remote/index.js';
+import { FerryClient, SharedRateLimiter } from '../remote/index.js';
 import { Datastore } from '../store/index.js';
 import { LocalSource, LocalTarget } from './local-endpoints.js';
 import { RemoteSource, RemoteTarget } from './remote-endpoints.js';
@@ -41,8 +41,7 @@ export function describeEndpoint(spec: EndpointSpec, ns?: Namespace): string {
 
 /**
  * Opens endpoints for one thread: one Datastore per path and one FerryClient per remote, kept for the life of the
- * opener (the thread's part of a job) and closed with it. The remote module (undici, TypeBox) is loaded only when a
- * job needs it, so a local sync's threads start faster.
+ * opener (the thread's part of a job) and closed with it.
  */
 export class EndpointOpener {
   private readonly clock: Clock;
@@ -71,7 +70,6 @@ export class EndpointOpener {
   private rateLimiters(): Promise<Limiters> {
     this.limiters ??= (async () => {
       if (!this.rates.in && !this.rates.out) return {};
-      const { SharedRateLimiter } = await import('../remote/index.js');
       return {
         ...(this.rates.in ? { in: SharedRateLimiter.fromBuffer(this.rates.in, { clock: this.clock }) } : {}),
         ...(this.rates.out
@@ -87,7 +85,6 @@ export class EndpointOpener {
     let client = this.clients.get(key);
     if (client === undefined) {
       client = (async () => {
-        const { FerryClient } = await import('../remote/index.js');
         return new FerryClient({
           url: spec.url,
           authId: spec.authId,
@@ -138,7 +135,6 @@ export async function createRateBuffers(
   if ((rateIn && rateIn.rate < 1) || (rateOut && rateOut.rate < 1)) {
     throw new FerryError('FERRY_ERR_INVALID_VALUE', 'rate limits must be at least 1 B/s');
   }
-  const { SharedRateLimiter } = await import('../remote/index.js');
   return {
     in: rateIn ? SharedRateLimiter.create(rateIn).buffer : undefined,
     out: rateOut ? SharedRateLimiter.create(rateOut).buffer : undefined,
