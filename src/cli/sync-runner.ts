@@ -78,11 +78,15 @@ export async function runSyncTask(
   }
   const status = summary.aborted ? EXIT.interrupted : summary.groups.failed > 0 ? EXIT.incomplete : EXIT.ok;
   await task.finish(summary.aborted ? 'aborted' : status === EXIT.ok ? 'ok' : 'error', status);
-  rt.print({ ...summary, task: task.record.id }, () => formatSummary(summary as SyncSummary, task.record.id));
+  // Peak resident memory of this process, worker threads included (maxRSS is in KiB).
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+  rt.print({ ...summary, task: task.record.id, peakRssBytes }, () =>
+    formatSummary(summary as SyncSummary, task.record.id, peakRssBytes),
+  );
   return status;
 }
 
-export function formatSummary(s: SyncSummary, taskId: string): string {
+export function formatSummary(s: SyncSummary, taskId: string, peakRssBytes: number): string {
   const lines = [
     `sync job ${s.job} (${s.direction}, ${s.workerThreads} worker thread(s)): ${s.source} → ${s.target}`,
     `  groups:    ${s.groups.ok} ok, ${s.groups.failed} failed (of ${s.groups.total})${s.aborted ? ', interrupted' : ''}`,
@@ -96,6 +100,7 @@ export function formatSummary(s: SyncSummary, taskId: string): string {
     );
   }
   for (const f of s.failed) lines.push(`  failed:    ${f.error}`);
+  lines.push(`  memory:    ${formatBytes(peakRssBytes)} peak RSS`);
   lines.push(`  task:      ${taskId}`);
   return lines.join('\n');
 }
