@@ -11,17 +11,16 @@
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { formatBytes } from '../src/model/index.js';
 import { ChunkPool, Datastore } from '../src/store/index.js';
+import { FERRY_BIN } from './paths.js';
 import { formatTable } from './results.js';
 import { ferryJson, startServerProcess } from './sync-world.js';
 import { startWanSimulator } from './wan-simulator.js';
 import { buildDatastore } from './workload.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const FERRY = join(ROOT, 'bin', 'ferry');
+const FERRY = FERRY_BIN;
 const MIB = 1024 * 1024;
 const RTT_MS = 50;
 const WINDOW = 4 * MIB;

@@ -6,12 +6,12 @@
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, platform, release, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
-const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
-export const RESULTS_DIR = join(BENCH_DIR, 'results');
+import { PROJECT_ROOT, RESULTS_DIR } from './paths.js';
+
+export { RESULTS_DIR };
 
 export interface MachineInfo {
   readonly cpus: { readonly model: string; readonly count: number };
@@ -51,7 +51,7 @@ export function machineInfo(): MachineInfo {
 /** HEAD of the repository the bench folder lives in, or 'unknown' outside git. */
 export async function currentCommit(): Promise<string> {
   try {
-    const { stdout } = await promisify(execFile)('git', ['rev-parse', 'HEAD'], { cwd: BENCH_DIR });
+    const { stdout } = await promisify(execFile)('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_ROOT });
     const commit = stdout.trim();
     return /^[0-9a-f]{40,64}$/.test(commit) ? commit : 'unknown';
   } catch {

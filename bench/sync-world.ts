@@ -6,9 +6,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { readDatastoreConfig, toSyncJob, writeDatastoreConfig } from '../src/config/index.js';
 import { type LogLine, silentLogger } from '../src/log/index.js';
 import { parseStoreName, SYSTEM_CLOCK } from '../src/model/index.js';
@@ -21,11 +20,11 @@ import {
   type SyncSummary,
   type TransferOptions,
 } from '../src/sync/index.js';
+import { FERRY_BIN } from './paths.js';
 import { startWanSimulator, type WanSimulator } from './wan-simulator.js';
 import { buildDatastore, type DatastoreWorkload } from './workload.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const FERRY = join(ROOT, 'bin', 'ferry');
+const FERRY = FERRY_BIN;
 
 export interface Credentials {
   authId: string;

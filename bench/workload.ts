@@ -116,6 +116,8 @@ export interface DatastoreWorkload {
   seed?: number;
   /** Also back up a small directory tree per snapshot (a `.tar` archive). */
   withTree?: boolean;
+  /** Start at this snapshot index (add snapshots to a store built with the same workload). */
+  fromSnapshot?: number;
 }
 
 /**
@@ -132,7 +134,8 @@ export async function buildDatastore(
   const seed = w.seed ?? 1;
   const blocks = Math.ceil(w.imageBytes / BLOCK);
   const sharedBlocks = Math.floor(blocks * (w.shared ?? 0.3));
-  const changed = Math.max(0, Math.round(blocks * (w.changeRate ?? 0.05)));
+  const rate = w.changeRate ?? 0.05;
+  const changed = rate > 0 ? Math.max(1, Math.round(blocks * rate)) : 0;
   let images = 0;
   const block = Buffer.allocUnsafe(BLOCK);
   for (let g = 0; g < w.groups; g++) {
@@ -142,6 +145,7 @@ export async function buildDatastore(
         const b = (s * 7919 + c * 104_729 + g * 31) % blocks;
         versions[b] = (versions[b] ?? 0) + 1;
       }
+      if (s < (w.fromSnapshot ?? 0)) continue;
       const image = join(scratch, `image-${g}`);
       const fh = await open(image, 'w');
       for (let b = 0; b < blocks; b++) {

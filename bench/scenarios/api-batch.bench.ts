@@ -8,9 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import {
   aclPathFor,
   generateTokenSecret,
@@ -33,6 +32,7 @@ import {
 } from '../../src/model/index.js';
 import { FerryClient } from '../../src/remote/index.js';
 import { Datastore, SnapshotWriter } from '../../src/store/index.js';
+import { FERRY_BIN } from '../paths.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario, ScenarioRunOptions } from '../scenario.js';
 import { startWanSimulator } from '../wan-simulator.js';
@@ -42,7 +42,6 @@ const BIG = 4 * MIB;
 const SMALL = 16 * 1024;
 const T0 = Date.UTC(2026, 0, 1) / 1000;
 const INDEX = 'data.didx' as ArchiveName;
-const FERRY_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/ferry');
 const AUTH_ID = 'bench@pam!t';
 const log = silentLogger();
 

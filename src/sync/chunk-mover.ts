@@ -38,7 +38,6 @@ interface Needed {
   size: number;
 }
 
-const STORE_FLUSH_BYTES = 8 * 1024 * 1024;
 const PROOF_ROUND = 256;
 
 /**
@@ -253,7 +252,7 @@ export class ChunkMover {
           this.progress.add(this.slot, 'bytesFetched', blob.length);
           store.push({ digest, blob, plainSize });
           storeBytes += blob.length;
-          if (storeBytes >= STORE_FLUSH_BYTES) await flush();
+          if (storeBytes >= writer.storeBatchBytes) await flush();
         },
         batch.map((n) => n.size),
       );

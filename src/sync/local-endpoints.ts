@@ -277,6 +277,7 @@ class LocalGroupWriter implements TargetGroupWriter {
 
 class LocalSnapshotWriter implements TargetSnapshotWriter {
   readonly proveUpFront = true;
+  readonly storeBatchBytes = 0;
   private readonly f: GroupWriterFields;
   private readonly writer: SnapshotWriter;
   private readonly previous: Set<Digest>;

@@ -202,6 +202,7 @@ class RemoteGroupWriter implements TargetGroupWriter {
 class RemoteSnapshotWriter implements TargetSnapshotWriter {
   /** Proving costs the local side a read and a decode per chunk: only for chunks this job moved already. */
   readonly proveUpFront = false;
+  readonly storeBatchBytes = 8 * 1024 * 1024;
   private readonly session: WriterSession;
   private previous: Promise<void> | undefined;
 

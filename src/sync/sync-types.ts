@@ -90,6 +90,11 @@ export interface TargetSnapshotWriter {
    */
   readonly proveUpFront: boolean;
   /**
+   * Chunks to gather before one storeChunks call: 0 stores each as it arrives (a local store: nothing waits in
+   * memory); a remote store gathers an upload batch.
+   */
+  readonly storeBatchBytes: number;
+  /**
    * Which of `digests` the target has and this snapshot may use without moving them: chunks of the group's newest
    * snapshot, chunks this job already brought from the source, chunks proven in this job.
    */
