@@ -255,6 +255,7 @@ async function runGroups(
       verifiedOnly: job.verifiedOnly,
       encryptedOnly: job.encryptedOnly,
       removeVanished: job.removeVanished,
+      resyncCorrupt: job.resyncCorrupt,
     },
     transfer: {
       ...DEFAULT_TRANSFER,

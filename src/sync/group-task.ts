@@ -12,7 +12,7 @@ export interface JobSpec {
   owner: string;
   source: EndpointSpec;
   target: EndpointSpec;
-  rules: SelectionRules & { removeVanished: boolean };
+  rules: SelectionRules & { removeVanished: boolean; resyncCorrupt: boolean };
   transfer: TransferOptions;
   /** The job's shared rate-limit budgets. */
   rates: RateBuffers;

@@ -21,7 +21,7 @@ import {
 } from '../model/index.js';
 import type { ChunkClaims } from './chunk-claims.js';
 import { ChunkMover, type TransferOptions } from './chunk-mover.js';
-import { type SelectionRules, selectSnapshots } from './snapshot-selection.js';
+import { type Selection, type SelectionRules, selectSnapshots } from './snapshot-selection.js';
 import type {
   SnapshotListing,
   SourceGroupReader,
@@ -44,7 +44,7 @@ export interface GroupJob {
   group: GroupRef;
   owner: AuthId;
   jobToken: number;
-  rules: SelectionRules & { removeVanished: boolean };
+  rules: SelectionRules & { removeVanished: boolean; resyncCorrupt: boolean };
   transfer: TransferOptions;
   claims: ChunkClaims;
   progress: ProgressCounters;
@@ -76,6 +76,8 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
     ]);
     const targetNewest = targetSnaps.filter((s) => s.finished).at(-1)?.time;
     const selection = selectSnapshots(sourceSnaps, targetNewest, job.rules);
+    if (job.rules.resyncCorrupt && job.rules.direction === 'pull')
+      addCorrupt(selection, sourceSnaps, targetSnaps, job.log);
     for (const note of selection.skipped) job.log.info(note);
     job.progress.set(job.slot, 'snapshotsTotal', selection.selected.length);
     const local = new Map(targetSnaps.map((s) => [s.time, s]));
@@ -85,7 +87,11 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
       const prefix = formatBackupTime(snap.time);
       const outcome = await inContext(`snapshot ${prefix}`, async () => {
         const existing = local.get(snap.time);
-        if (existing?.finished) return resync(job, snap, existing, prefix);
+        if (existing?.finished && job.rules.resyncCorrupt && existing.verifyState === 'failed') {
+          // resync-corrupt: the local copy failed verification; fetch it again (damaged chunks were moved aside).
+          await writer.removeSnapshot(snap.time);
+          job.log.info(`${prefix}: local copy failed verification, syncing it again`);
+        } else if (existing?.finished) return resync(job, snap, existing, prefix);
         reader ??= await job.source.openGroup(job.sourceNs, job.group);
         mover ??= new ChunkMover({
           reader,
@@ -118,6 +124,21 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
     await reader?.close();
     await writer.close();
   }
+}
+
+/** resync-corrupt (PBS): local snapshots whose verification failed are synced again, whatever their age. */
+function addCorrupt(
+  selection: Selection,
+  source: readonly SnapshotListing[],
+  target: readonly SnapshotListing[],
+  log: GroupLog,
+): void {
+  const chosen = new Set(selection.selected.map((s) => s.time));
+  const failed = new Set(target.filter((s) => s.finished && s.verifyState === 'failed').map((s) => s.time));
+  const extra = source.filter((s) => s.finished && failed.has(s.time) && !chosen.has(s.time));
+  if (extra.length === 0) return;
+  log.info(`resync-corrupt: ${extra.length} snapshot(s) failed local verification and are synced again`);
+  selection.selected = [...selection.selected, ...extra].sort((a, b) => a.time - b.time);
 }
 
 /**

@@ -187,3 +187,23 @@ test('a snapshot whose content differs from the local copy is refused, not overw
     `group vm/1: snapshot ${formatBackupTime(BASE_TIME)}: refusing to overwrite local snapshot: content differs from source`,
   );
 });
+
+test('resync-corrupt pulls again a local snapshot whose verification failed, and it verifies afterwards', async (t) => {
+  const w = await world(t);
+  await fillDatastore(w.source, w.pool, w.dir, { groups: ['vm/1'], snapshots: 2, blocks: 2 });
+  await pull(w);
+  const snap = { group: parseGroup('vm/1'), time: BASE_TIME };
+  const index = await w.target.readArchive(parseNamespace(''), snap, 'drive-scsi0.img.fidx' as never);
+  const digest = index.subarray(4096, 4128).toString('hex');
+  const { writeFile: write } = await import('node:fs/promises');
+  await write(w.target.layout.chunkPath(digest as never), Buffer.from('garbage'));
+  const damaged = await verifyDatastore(w.target, { pool: w.pool, log, taskId: 'v1' });
+  assert.ok(damaged.problems.length > 0);
+  const plain = await pull(w);
+  assert.equal(plain.summary.snapshots.synced, 0, 'without resync-corrupt the damaged copy stays');
+  const { summary } = await pull(w, { 'resync-corrupt': true });
+  assert.equal(summary.groups.failed, 0, JSON.stringify(summary.failed));
+  assert.ok(summary.snapshots.synced >= 1);
+  const after = await verifyDatastore(w.target, { pool: w.pool, log, taskId: 'v2' });
+  assert.deepEqual(after.problems, []);
+});
