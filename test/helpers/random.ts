@@ -1,14 +1,10 @@
-/** Seeded pseudo-random bytes (xorshift32): the same seed gives the same bytes on every machine. */
+import { fillRandom } from '../../bench/workload.js';
+
+/** Seeded pseudo-random bytes (the workload generator's xorshift32): same seed, same bytes, on every machine. */
 export function seededBytes(seed: number, length: number): Buffer {
-  const words = new Int32Array(Math.ceil(length / 4));
-  let x = Math.imul(seed | 0, 0x9e3779b1) ^ 0x2545f491 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x;
-  }
-  return Buffer.from(words.buffer, 0, length);
+  const out = Buffer.alloc(Math.ceil(length / 4) * 4);
+  fillRandom(out, seed);
+  return out.subarray(0, length);
 }
 
 /** Compressible but not trivial bytes: seeded words from a small vocabulary. */
