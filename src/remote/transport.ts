@@ -22,8 +22,16 @@ export interface TransportOptions {
   secret: string;
   /** SHA-256 fingerprint of the server certificate (`ferry cert info`): pins it instead of verifying a chain. */
   fingerprint?: string;
-  /** Pool connections = requests in flight at once (the batches of one fetch or upload run on several). Default 4. */
+  /** Pool connections (the batches of one fetch or upload run on several). Default 4. */
   connections?: number;
+  /**
+   * Requests on one connection at once (HTTP/1.1 pipelining), for idempotent requests with a small body. undici
+   * sends the next one once the previous answer's head is in, so it reaches the server while that answer's body is
+   * still coming and the connection does not sit idle for a round trip between batches; free connections are
+   * used first. Default 2; 1 turns it off.
+   */
+
+  pipelining?: number;
   /** Budgets (bytes/s with burst) for what the client receives and sends; shareable across worker threads. */
   rateLimit?: { in?: SharedRateLimiter; out?: SharedRateLimiter };
   log: Logger;
@@ -168,7 +176,7 @@ export class Transport {
     const requestTimeout = options.requestTimeoutMs ?? 120_000;
     this.pool = new Pool(this.url, {
       connections: this.connections,
-      pipelining: 1,
+      pipelining: options.pipelining ?? 2,
       keepAliveTimeout: 60_000,
       headersTimeout: requestTimeout,
       bodyTimeout: requestTimeout,
@@ -268,7 +276,9 @@ export class Transport {
       method: spec.method,
       path: withQuery(spec.path, spec.query),
       headers,
-      body: length === 0 ? null : Readable.from(this.outgoing(parts, spec.signal), { objectMode: false }),
+      body: await this.requestBody(parts, length, spec.signal),
+      // undici pipelines only requests it may send again, and never one with a streamed body.
+      idempotent: spec.idempotent,
       ...(spec.signal ? { signal: spec.signal } : {}),
     });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
@@ -286,6 +296,22 @@ export class Transport {
       doc = undefined;
     }
     throw errorFromBody(doc, res.statusCode);
+  }
+
+  /**
+   * A small body (a JSON digest list) goes as one buffer, paid for at the rate limit up front, so the request can
+   * be pipelined; a large one (chunk uploads) streams, counted and paced in slices.
+   */
+  private async requestBody(
+    parts: readonly Uint8Array[],
+    length: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Buffer | Readable | null> {
+    if (length === 0) return null;
+    if (length > OUT_SLICE) return Readable.from(this.outgoing(parts, signal), { objectMode: false });
+    await this.limitOut?.take(length, signal);
+    this.counters.bytesOut += length;
+    return Buffer.concat(parts);
   }
 
   /** Request body: counted, and paced by the outgoing rate limit in slices. */

@@ -21,6 +21,7 @@ import {
 } from '../model/index.js';
 import type { ChunkClaims } from './chunk-claims.js';
 import { ChunkMover, type TransferOptions } from './chunk-mover.js';
+import { SnapshotFiles } from './snapshot-files.js';
 import { type Selection, type SelectionRules, selectSnapshots } from './snapshot-selection.js';
 import type {
   SnapshotListing,
@@ -81,6 +82,24 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
     for (const note of selection.skipped) job.log.info(note);
     job.progress.set(job.slot, 'snapshotsTotal', selection.selected.length);
     const local = new Map(targetSnaps.map((s) => [s.time, s]));
+    const refetch = (snap: SnapshotListing): boolean => {
+      const existing = local.get(snap.time);
+      return !existing?.finished || (job.rules.resyncCorrupt && existing.verifyState === 'failed');
+    };
+    // The snapshots whose files come from the source, in order: each one's files are asked for while the one
+    // before it moves its chunks.
+    const toFetch = selection.selected.filter(refetch);
+    const ahead = new Map<number, Promise<SnapshotFiles>>();
+    const filesFor = (r: SourceGroupReader, time: number): Promise<SnapshotFiles> => {
+      const files = ahead.get(time) ?? SnapshotFiles.fetch(r, time);
+      ahead.delete(time);
+      return files;
+    };
+    const prefetchAfter = (r: SourceGroupReader, time: number): void => {
+      const next = toFetch[toFetch.findIndex((s) => s.time === time) + 1];
+      if (next !== undefined && !ahead.has(next.time))
+        ahead.set(next.time, SnapshotFiles.fetch(r, next.time));
+    };
     let mover: ChunkMover | undefined;
     for (const snap of selection.selected) {
       if (job.isAborted()) throw new FerryError('FERRY_ERR_ABORTED', 'interrupted');
@@ -101,7 +120,9 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
           options: job.transfer,
           isAborted: job.isAborted,
         });
-        return syncSnapshot(job, writer, reader, mover, snap, prefix);
+        const files = await filesFor(reader, snap.time);
+        const source = reader;
+        return syncSnapshot(job, writer, files, mover, snap, prefix, () => prefetchAfter(source, snap.time));
       });
       if (outcome === 'synced') result.snapshotsSynced++;
       if (outcome === 'unchanged') result.snapshotsUnchanged++;
@@ -165,12 +186,13 @@ function resync(
 async function syncSnapshot(
   job: GroupJob,
   writer: TargetGroupWriter,
-  reader: SourceGroupReader,
+  files: SnapshotFiles,
   mover: ChunkMover,
   snap: SnapshotListing,
   prefix: string,
+  prefetchNext: () => void,
 ): Promise<'synced' | 'vanished'> {
-  const manifestBlob = await reader.readManifest(snap.time);
+  const manifestBlob = files.manifestBlob;
   if (manifestBlob === undefined) {
     job.log.info(`${prefix}: skipped because vanished since start of sync`);
     return 'vanished';
@@ -180,6 +202,7 @@ async function syncSnapshot(
     throw new FerryError('FERRY_ERR_BAD_FORMAT', 'file index.json.blob: manifest describes another snapshot');
   }
   job.log.info(`${prefix}: start sync`);
+  prefetchNext();
   const started = job.clock.now();
   const target = await writer.beginSnapshot(snap.time, job.rules.direction);
   mover.startSnapshot(target);
@@ -187,7 +210,7 @@ async function syncSnapshot(
     let bytes = 0;
     for (const file of manifest.files) {
       bytes += await inContext(`archive ${file.filename}`, () =>
-        syncArchive(job, reader, mover, target, snap.time, file, prefix),
+        syncArchive(job, files, mover, target, file, prefix),
       );
     }
     await target.commit(manifestBlob);
@@ -203,15 +226,14 @@ async function syncSnapshot(
 /** Returns the bytes that crossed from the source for this archive (its chunks, or the blob). */
 async function syncArchive(
   job: GroupJob,
-  reader: SourceGroupReader,
+  files: SnapshotFiles,
   mover: ChunkMover,
   target: Awaited<ReturnType<TargetGroupWriter['beginSnapshot']>>,
-  time: number,
   file: ManifestFile,
   prefix: string,
 ): Promise<number> {
   const name: ArchiveName = file.filename;
-  const bytes = await reader.readArchive(time, name);
+  const bytes = await files.archive(name);
   const kind = archiveKind(name);
   if (kind === 'blob') {
     if (bytes.length !== file.size)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { isFerryError } from '../../src/errors/index.js';
 import { type Digest, parseGroup, parseNamespace } from '../../src/model/index.js';
@@ -157,4 +157,82 @@ test('the client charges its rate limiters with every byte it receives and sends
   // Booking one more byte now must wait for everything booked before (less the 1-byte burst).
   assert.ok(Math.abs(limitIn.reserve(1) - (bytesIn / 1e9) * 1000) < 0.01);
   assert.ok(Math.abs(limitOut.reserve(1) - (bytesOut / 1e9) * 1000) < 0.01);
+});
+
+/**
+ * A TCP proxy that lets the head of the server's first answer on each connection through but holds its body until
+ * that connection has carried `wanted` request lines (or `giveUpMs` passed), and records which released it.
+ */
+async function holdingProxy(t: TestContext, target: string, wanted: number, giveUpMs: number) {
+  const releases: ('pipelined' | 'timeout')[] = [];
+  const { port } = new URL(target);
+  const server = createNetServer((client) => {
+    const upstream = connect(Number(port), '127.0.0.1');
+    let requests = 0;
+    let head = Buffer.alloc(0);
+    let held: Buffer[] | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const release = (why: 'pipelined' | 'timeout') => {
+      if (held === undefined) return;
+      clearTimeout(timer);
+      releases.push(why);
+      for (const piece of held) client.write(piece);
+      held = [];
+      requests = Number.NEGATIVE_INFINITY; // once per connection
+    };
+    client.on('data', (piece: Buffer) => {
+      requests += piece.toString('latin1').split(' HTTP/1.1\r\n').length - 1;
+      upstream.write(piece);
+      if (requests >= wanted) release('pipelined');
+    });
+    upstream.on('data', (piece: Buffer) => {
+      if (held !== undefined) {
+        if (requests === Number.NEGATIVE_INFINITY) client.write(piece);
+        else held.push(piece);
+        return;
+      }
+      head = Buffer.concat([head, piece]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      client.write(head.subarray(0, end + 4));
+      held = [head.subarray(end + 4)];
+      timer = setTimeout(() => release('timeout'), giveUpMs);
+      if (requests >= wanted) release('pipelined');
+    });
+    const done = () => {
+      clearTimeout(timer);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', done).on('error', done);
+    upstream.on('close', done).on('error', done);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, releases };
+}
+
+test('idempotent requests are pipelined on a connection; a session open is not', async (t) => {
+  const world = await startServerWorld(t, { insecureHttp: true });
+  await writeTestSnapshot(world.store('store1'), { group: 'vm/1', time: T0, chunks: 1 });
+  const creds = await world.token('r@pam!t', [['/', 'reader']]);
+  // Two reads at once on a pool of one connection: the second goes out once the first answer's head is in,
+  // before its body ends (so a long batch answer hides the next request's round trip).
+  const reads = await holdingProxy(t, world.server.url, 2, 1000);
+  const reader = world.client(creds, { url: reads.url, connections: 1 });
+  const versions = await Promise.all([reader.version(), reader.version()]);
+  assert.deepEqual(
+    versions.map((v) => v.product),
+    ['ferry', 'ferry'],
+  );
+  assert.deepEqual(reads.releases, ['pipelined']);
+  // Two session opens at once: the second waits for the first answer (it must not be sent twice by accident).
+  const opens = await holdingProxy(t, world.server.url, 2, 300);
+  const opener = world.client(creds, { url: opens.url, connections: 1 });
+  const sessions = await Promise.all([
+    opener.openReader('store1', root, parseGroup('vm/1')),
+    opener.openReader('store1', root, parseGroup('vm/1')),
+  ]);
+  assert.deepEqual(opens.releases, ['timeout']);
+  await Promise.all(sessions.map((session) => session.close()));
 });

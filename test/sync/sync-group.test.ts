@@ -1,0 +1,129 @@
+/**
+ * syncGroup on this thread, between two real local datastores, with the source and target wrapped to record the
+ * order of the calls: what a long link makes expensive is waiting, so the order is what matters.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ProgressCounters } from '../../src/log/index.js';
+import {
+  formatBackupTime,
+  makeGroup,
+  parseAuthId,
+  parseNamespace,
+  SYSTEM_CLOCK,
+} from '../../src/model/index.js';
+import { verifyDatastore } from '../../src/store/index.js';
+import {
+  ChunkClaims,
+  DEFAULT_TRANSFER,
+  type SourceGroupReader,
+  type SyncSource,
+  type SyncTarget,
+  syncGroup,
+} from '../../src/sync/index.js';
+import { BASE_TIME, fillDatastore } from '../helpers/fixtures.js';
+import { localSyncWorld } from '../helpers/local-sync.js';
+import { log } from '../helpers/world.js';
+
+/** Records each call the group makes on the source reader and each snapshot the target publishes. */
+function recording(source: SyncSource, target: SyncTarget, events: string[]) {
+  const t = (time: number) => formatBackupTime(time).slice(11, 13);
+  const wrappedSource: SyncSource = Object.create(source);
+  wrappedSource.openGroup = async (ns, group) => {
+    const reader = await source.openGroup(ns, group);
+    const wrapped: SourceGroupReader = Object.create(reader);
+    wrapped.readManifest = (time) => {
+      events.push(`manifest ${t(time)}`);
+      return reader.readManifest(time);
+    };
+    wrapped.readArchive = (time, name) => {
+      events.push(`archive ${t(time)} ${name}`);
+      return reader.readArchive(time, name);
+    };
+    wrapped.fetchChunks = (digests, onChunk, sizes) => {
+      events.push('chunks');
+      return reader.fetchChunks(digests, onChunk, sizes);
+    };
+    return wrapped;
+  };
+  const wrappedTarget: SyncTarget = Object.create(target);
+  wrappedTarget.openGroup = async (...args) => {
+    const writer = await target.openGroup(...args);
+    const wrapped = Object.create(writer);
+    wrapped.beginSnapshot = async (time: number, mode: 'pull' | 'push') => {
+      const snapshot = await writer.beginSnapshot(time, mode);
+      const inner = Object.create(snapshot);
+      inner.commit = async (manifest: Buffer) => {
+        await snapshot.commit(manifest);
+        events.push(`commit ${t(time)}`);
+      };
+      return inner;
+    };
+    return wrapped;
+  };
+  return { source: wrappedSource, target: wrappedTarget };
+}
+
+test('a group asks for the next snapshot’s files while the current one moves, and for all archives of a snapshot at once', async (t) => {
+  const w = await localSyncWorld(t);
+  await fillDatastore(w.source, w.pool, w.dir, { groups: ['vm/100'], snapshots: 3 });
+  const events: string[] = [];
+  const { source, target } = recording(
+    await w.opener.source({ kind: 'local', store: 'source', path: w.source.path }),
+    await w.opener.target({ kind: 'local', store: 'target', path: w.target.path }),
+    events,
+  );
+  const lines: string[] = [];
+  const result = await syncGroup({
+    source,
+    target,
+    sourceNs: parseNamespace(''),
+    targetNs: parseNamespace(''),
+    group: makeGroup('vm', '100'),
+    owner: parseAuthId('root@pam'),
+    jobToken: 7,
+    rules: {
+      direction: 'pull',
+      transferLast: undefined,
+      verifiedOnly: false,
+      encryptedOnly: false,
+      removeVanished: false,
+      resyncCorrupt: false,
+    },
+    transfer: DEFAULT_TRANSFER,
+    claims: ChunkClaims.attach(ChunkClaims.createBuffer(), 1),
+    progress: ProgressCounters.create(1),
+    slot: 0,
+    log: { info: (m) => lines.push(m), warn: (m) => lines.push(m) },
+    clock: SYSTEM_CLOCK,
+    isAborted: () => false,
+  });
+  assert.equal(result.snapshotsSynced, 3);
+  const hours = [0, 1, 2].map((h) => formatBackupTime(BASE_TIME + h * 3600).slice(11, 13));
+  const at = (e: string) => {
+    const i = events.indexOf(e);
+    assert.ok(i >= 0, `${e} in ${events.join(', ')}`);
+    return i;
+  };
+  for (const [i, h] of hours.entries()) {
+    // Both archives are asked for before any chunk moves: one round trip for the snapshot's files.
+    const archives = [at(`archive ${h} drive-scsi0.img.fidx`), at(`archive ${h} qemu.conf.blob`)].sort(
+      (a, b) => a - b,
+    );
+    assert.ok(
+      !events.slice(...archives).includes('chunks'),
+      `archives of ${h} together: ${events.join(', ')}`,
+    );
+    assert.ok((archives[1] as number) < at(`commit ${h}`));
+    const next = hours[i + 1];
+    if (next !== undefined) {
+      assert.ok(
+        at(`manifest ${next}`) < at(`commit ${h}`),
+        `snapshot ${next}'s manifest is asked for before ${h} is published: ${events.join(', ')}`,
+      );
+    }
+  }
+  assert.equal(events.filter((e) => e.startsWith('manifest')).length, 3, 'each manifest once');
+  const report = await verifyDatastore(w.target, { pool: w.pool, log, taskId: 't' });
+  assert.deepEqual(report.problems, []);
+});
