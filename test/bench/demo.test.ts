@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT } from '../helpers/cli.js';
+import { finished, ROOT } from '../helpers/cli.js';
 
 test('the demo runs end to end (--quick): serve, WAN simulator, pulls with 1 and 4 threads, both summaries, verify', async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'demo.ts'), '--quick'], {
@@ -10,15 +10,7 @@ test('the demo runs end to end (--quick): serve, WAN simulator, pulls with 1 and
     env: { ...process.env, FERRY_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const code = await new Promise<number | null>((done) => child.on('close', done));
+  const { code, stdout: out, stderr: err } = await finished(child);
   assert.equal(code, 0, `${out}\n${err}`);
   assert.match(out, /=== both summaries/);
   assert.match(out, /^\s+1\s+4\/4\s+8\s/m, 'worker-threads 1 pulled 4 groups, 8 snapshots');

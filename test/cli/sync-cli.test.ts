@@ -47,6 +47,11 @@ function lastJson<T>(stdout: string): T {
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as T;
 }
 
+/** `ferry pull - source target --worker-threads N`: the world's local pull. */
+function localPull(threads: number): string[] {
+  return ['pull', '-', 'source', 'target', '--worker-threads', String(threads)];
+}
+
 async function verifyOk(home: string, store: string): Promise<void> {
   const v = await ferry(home, ['verify', store]);
   assert.equal(v.code, 0, `verify ${store}: ${v.stdout}\n${v.stderr}`);
@@ -65,16 +70,7 @@ test('a chunk corrupted at the source fails exactly its group with the full chai
     join(w.sourcePath, '.chunks', digest.slice(0, 4), digest),
     encodeBlob(seededBytes(999, plainSize)),
   );
-  const run = await ferry(w.home, [
-    'pull',
-    '-',
-    'source',
-    'target',
-    '--worker-threads',
-    '2',
-    '--output-format',
-    'json',
-  ]);
+  const run = await ferry(w.home, [...localPull(2), '--output-format', 'json']);
   assert.equal(run.code, 3, run.stderr);
   const summary = lastJson<SummaryJson>(run.stdout);
   assert.deepEqual(summary.groups, { total: 3, ok: 2, failed: 1 });
@@ -157,14 +153,7 @@ test('with worker-threads 4 the task log keeps each group in runs, lines formatt
     snapshots: 3,
     blocks: 1,
   });
-  const summary = await ferryJson<SummaryJson>(w.home, [
-    'pull',
-    '-',
-    'source',
-    'target',
-    '--worker-threads',
-    '4',
-  ]);
+  const summary = await ferryJson<SummaryJson>(w.home, localPull(4));
   const { log } = await ferryJson<{ log: string }>(w.home, ['task', 'log', summary.task]);
   const lines = log.trim().split('\n');
   const grouped = lines.map((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[(\S+)\]: /.exec(l)?.[1]);
@@ -187,15 +176,7 @@ test('a pull killed with SIGKILL at random moments leaves a target that verifies
       await ferryJson(w.home, ['datastore', 'remove', 'target', '--destroy-data']);
       await ferryJson(w.home, ['datastore', 'create', 'target', w.targetPath]);
     }
-    const child = spawnFerry(w.home, [
-      'pull',
-      '-',
-      'source',
-      'target',
-      '--worker-threads',
-      String(1 + (trial % 4)),
-      '--no-progress',
-    ]);
+    const child = spawnFerry(w.home, [...localPull(1 + (trial % 4)), '--no-progress']);
     const done = finished(child);
     await sleep(500 + (delays.readUInt32LE(trial * 4) % 1500));
     if (child.exitCode === null) {
@@ -207,14 +188,7 @@ test('a pull killed with SIGKILL at random moments leaves a target that verifies
     const listed = await ferryJson<{ finished: boolean }[]>(w.home, ['snapshots', 'target']);
     assert.ok(listed.every((s) => s.finished));
     const before = await ferryJson<{ snapshot: string }[]>(w.home, ['snapshots', 'target']);
-    const resumed = await ferryJson<SummaryJson>(w.home, [
-      'pull',
-      '-',
-      'source',
-      'target',
-      '--worker-threads',
-      '2',
-    ]);
+    const resumed = await ferryJson<SummaryJson>(w.home, localPull(2));
     assert.equal(resumed.groups.failed, 0);
     assert.equal(resumed.snapshots.synced + resumed.snapshots.unchanged >= 16 - before.length, true);
     const target = await Datastore.open(w.targetPath);
@@ -228,17 +202,7 @@ test('a pull killed with SIGKILL at random moments leaves a target that verifies
 test('SIGINT stops a pull within 5 s with exit 130, publishes nothing partial, and the next run completes', async (t) => {
   const groups = Array.from({ length: 6 }, (_, i) => `vm/${200 + i}`);
   const w = await world(t, groups, { snapshots: 2, blocks: 6 });
-  const child = spawnFerry(w.home, [
-    'pull',
-    '-',
-    'source',
-    'target',
-    '--worker-threads',
-    '2',
-    '--no-progress',
-    '--rate-in',
-    '20MiB',
-  ]);
+  const child = spawnFerry(w.home, [...localPull(2), '--no-progress', '--rate-in', '20MiB']);
   const done = finished(child);
   await sleep(1500);
   const sent = performance.now();
@@ -252,14 +216,7 @@ test('SIGINT stops a pull within 5 s with exit 130, publishes nothing partial, a
     listed.every((s) => s.finished),
     'no unfinished snapshot directory is left',
   );
-  const next = await ferryJson<SummaryJson>(w.home, [
-    'pull',
-    '-',
-    'source',
-    'target',
-    '--worker-threads',
-    '2',
-  ]);
+  const next = await ferryJson<SummaryJson>(w.home, localPull(2));
   assert.equal(next.groups.ok, 6);
   await verifyOk(w.home, 'target');
 });
