@@ -1,6 +1,6 @@
 /**
  * io — file-system primitives every writer shares: atomic replace and create (temp file, fsync, rename or link,
- * directory fsync), temp-file naming, and tolerant directory reads.
+ * directory fsync), temp-file naming, tolerant directory reads, and where a worker pool's module is.
  *
  * Invariant: a file written through here is either absent, the old content, or the whole new content — never a mix.
  * Must not: know about datastores, configs or any Ferry format.
@@ -17,3 +17,4 @@ export {
   writeTmp,
 } from './atomic-file.js';
 export { readWhole } from './read-whole.js';
+export { workerFile } from './worker-file.js';

@@ -29,3 +29,4 @@ export {
   type ServerStats,
   startServer,
 } from './ferry-server.js';
+export { SERVER_VERSION } from './server-version.js';

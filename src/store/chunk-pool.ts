@@ -1,13 +1,11 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { deserializeError } from '../errors/index.js';
+import { workerFile } from '../io/index.js';
 import type { Digest } from '../model/index.js';
 import type { ChunkResult, ChunkTask, StoreResult, VerifyResult } from './chunk-pool-messages.js';
 
-const WORKER_FILE = new URL(
-  `../../workers/chunk.worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`,
-  import.meta.url,
-);
+const WORKER_FILE = workerFile('chunk', import.meta.url);
 
 export interface ChunkPoolOptions {
   /** Worker threads; default: one per core. */

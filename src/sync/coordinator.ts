@@ -3,6 +3,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { SyncJob } from '../config/index.js';
 import { deserializeError, FerryError, formatError } from '../errors/index.js';
+import { workerFile } from '../io/index.js';
 import { LogAggregator, type LogLine, ProgressCounters, type ProgressRow } from '../log/index.js';
 import {
   type Clock,
@@ -29,10 +30,7 @@ import type { GroupTask, GroupTaskResult, JobSpec } from './group-task.js';
 import type { GroupResult } from './sync-group.js';
 import type { SyncSource, SyncTarget } from './sync-types.js';
 
-const WORKER_FILE = new URL(
-  `../../workers/sync-group.worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`,
-  import.meta.url,
-);
+const WORKER_FILE = workerFile('sync-group', import.meta.url);
 
 export interface SyncRunOptions {
   job: SyncJob;

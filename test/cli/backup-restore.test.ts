@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ferry, ferryJson } from '../helpers/cli.js';
+import { ferry, ferryJson, ROOT } from '../helpers/cli.js';
 import { compressibleBytes, seededBytes } from '../helpers/random.js';
 import { describeTree } from '../helpers/tree.js';
 import { tempDir } from '../helpers/world.js';
@@ -25,6 +25,14 @@ async function setup(t: Parameters<typeof tempDir>[0]) {
 function sha(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
+
+test('ferry --version prints the package version and exits 0', async (t) => {
+  const home = join(await tempDir(t), 'home');
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const run = await ferry(home, ['--version']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.trim(), pkg.version);
+});
 
 test('a 256 MiB image with random and compressible regions restores byte-identical', async (t) => {
   const { dir, home } = await setup(t);
