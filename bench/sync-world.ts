@@ -107,20 +107,21 @@ export async function startSyncWorld(workload: DatastoreWorkload): Promise<SyncW
   await writeDatastoreEntry(home, 'source', sourcePath);
   const reader = await token(home, 'bench@pbs!pull', '/datastore/source', 'reader');
   const writer = await token(home, 'bench@pbs!push', '/datastore/target', 'backup');
-  const server = await startServerProcess(home);
-  return {
+  const world: SyncWorld = {
     dir,
     home,
     sourcePath,
-    server,
+    server: await startServerProcess(home),
     reader,
     writer,
     workload: { ...built, storedBytes, chunks: stored.length },
+    // The server of now: scenarios restart it (resetRemoteTarget), and a live child would keep the bench running.
     close: async () => {
-      await server.stop();
+      await world.server.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return world;
 }
 
 async function writeDatastoreEntry(home: string, name: string, path: string): Promise<void> {
