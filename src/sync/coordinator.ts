@@ -239,7 +239,9 @@ async function runGroups(
   summary: SyncSummary,
 ): Promise<GroupResult[]> {
   const { job, clock } = options;
-  const threads = job.workerThreads;
+  if (plan.length === 0) return [];
+  // No more threads than groups: a thread with nothing to do would still cost its start (module load, heap, lmdb).
+  const threads = Math.min(job.workerThreads, plan.length);
   const control = new SharedArrayBuffer(4);
   const claims = ChunkClaims.createBuffer();
   const spec: JobSpec = {
@@ -343,7 +345,7 @@ async function runGroups(
   };
   try {
     let next = 0;
-    const lanes = Array.from({ length: Math.min(threads, plan.length) }, async () => {
+    const lanes = Array.from({ length: threads }, async () => {
       while (next < plan.length && !options.signal?.aborted) await runOne(plan[next++] as PlannedGroup);
     });
     await Promise.all(lanes);
