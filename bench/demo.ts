@@ -16,7 +16,7 @@ import { formatBytes } from '../src/model/index.js';
 import { ChunkPool, Datastore } from '../src/store/index.js';
 import { FERRY_BIN } from './paths.js';
 import { formatTable } from './results.js';
-import { ferryJson, startServerProcess } from './sync-world.js';
+import { addHttpRemote, ferryJson, startServerProcess } from './sync-world.js';
 import { startWanSimulator } from './wan-simulator.js';
 import { buildDatastore } from './workload.js';
 
@@ -98,21 +98,7 @@ async function main(): Promise<void> {
     });
     try {
       step('site B: a remote for site A, two empty datastores');
-      await ferryJson(siteB, [
-        'remote',
-        'add',
-        'site-a',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(link.port),
-        '--scheme',
-        'http',
-        '--auth-id',
-        'sync@pbs!site-b',
-        '--secret',
-        token.secret,
-      ]);
+      await addHttpRemote(siteB, 'site-a', link.port, { authId: 'sync@pbs!site-b', secret: token.secret });
       await ferryJson(siteB, ['datastore', 'create', 'one-thread', join(dir, 'site-b-1')]);
       await ferryJson(siteB, ['datastore', 'create', 'four-threads', join(dir, 'site-b-4')]);
 

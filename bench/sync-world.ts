@@ -49,6 +49,30 @@ export async function ferryJson<T>(home: string, args: string[]): Promise<T> {
   return JSON.parse(out.trim().split('\n').at(-1) ?? 'null') as T;
 }
 
+/** Adds remote `name` to the client home `home`: plain HTTP to 127.0.0.1:`port` (the simulator) with a token. */
+export async function addHttpRemote(
+  home: string,
+  name: string,
+  port: number,
+  credentials: Credentials,
+): Promise<void> {
+  await ferryJson(home, [
+    'remote',
+    'add',
+    name,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--scheme',
+    'http',
+    '--auth-id',
+    credentials.authId,
+    '--secret',
+    credentials.secret,
+  ]);
+}
+
 export interface ServerProcess {
   url: string;
   child: ChildProcess;

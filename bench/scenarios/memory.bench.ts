@@ -6,7 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario } from '../scenario.js';
-import { ferryJson, startLink, startSyncWorld } from '../sync-world.js';
+import { addHttpRemote, ferryJson, startLink, startSyncWorld } from '../sync-world.js';
 
 const MIB = 1024 * 1024;
 
@@ -29,21 +29,7 @@ export const memory: Scenario = {
         const link = await startLink(world, 0, 4 * MIB);
         const home = join(world.dir, 'client-home');
         await mkdir(home, { recursive: true });
-        await ferryJson(home, [
-          'remote',
-          'add',
-          'bench',
-          '--host',
-          '127.0.0.1',
-          '--port',
-          String(link.port),
-          '--scheme',
-          'http',
-          '--auth-id',
-          world.reader.authId,
-          '--secret',
-          world.reader.secret,
-        ]);
+        await addHttpRemote(home, 'bench', link.port, world.reader);
         for (const threads of threadCounts) {
           const store = `mem${threads}`;
           await ferryJson(home, ['datastore', 'create', store, join(world.dir, store)]);

@@ -78,26 +78,14 @@ export class Layout {
     return join(this.locksDir, 'tree', namespaceDir(ns), group.type, `${group.id}.group.lck`);
   }
   snapshotLockPath(ns: Namespace, snapshot: SnapshotRef): string {
-    const g = snapshot.group;
-    return join(
-      this.locksDir,
-      'tree',
-      namespaceDir(ns),
-      g.type,
-      g.id,
-      `${formatBackupTime(snapshot.time)}.lck`,
-    );
+    return `${this.snapshotLockStem(ns, snapshot)}.lck`;
   }
   manifestLockPath(ns: Namespace, snapshot: SnapshotRef): string {
+    return `${this.snapshotLockStem(ns, snapshot)}.manifest.lck`;
+  }
+  private snapshotLockStem(ns: Namespace, snapshot: SnapshotRef): string {
     const g = snapshot.group;
-    return join(
-      this.locksDir,
-      'tree',
-      namespaceDir(ns),
-      g.type,
-      g.id,
-      `${formatBackupTime(snapshot.time)}.manifest.lck`,
-    );
+    return join(this.locksDir, 'tree', namespaceDir(ns), g.type, g.id, formatBackupTime(snapshot.time));
   }
   namespaceLockPath(ns: Namespace): string {
     return join(this.locksDir, 'tree', namespaceDir(ns), '.namespace.lck');
