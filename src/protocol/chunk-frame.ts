@@ -56,14 +56,52 @@ function frameError(code: 'FERRY_ERR_BAD_FORMAT' | 'FERRY_ERR_TOO_LARGE', index:
   return new FerryError(code, `chunk frame ${index}: ${detail}`, { fields: { frame: index } });
 }
 
+const RECYCLE_MIN = 64 * 1024;
+// Room for a whole fixed-size chunk blob (4 MiB plain, stored uncompressed, plus its header), so one buffer fits all.
+const RECYCLE_CAPACITY = 4 * 1024 * 1024 + 64 * 1024;
+
+/**
+ * Memory for the blobs of one chunk stream, reused. The consumer hands a blob back (`give`) once nothing refers to it
+ * any more, and a later frame that fits is read into the same memory. Without this every chunk is a fresh allocation
+ * that only a full garbage collection frees: a one-thread pull's RSS grew by ~160 MiB over 225 MiB of chunks.
+ * Only buffers this object allocated and lent out are taken back, each at most once; small blobs come from Node's
+ * shared pool and are never reused.
+ */
+export class FrameBuffers {
+  private free: Buffer | undefined;
+  private readonly lent = new Set<ArrayBufferLike>();
+
+  take(length: number): Buffer {
+    const free = this.free;
+    if (free !== undefined && free.length >= length) {
+      this.free = undefined;
+      this.lent.add(free.buffer);
+      return free.subarray(0, length);
+    }
+    if (length < RECYCLE_MIN) return Buffer.allocUnsafe(length);
+    const whole = Buffer.allocUnsafeSlow(Math.max(length, RECYCLE_CAPACITY));
+    this.lent.add(whole.buffer);
+    return whole.subarray(0, length);
+  }
+
+  /** `blob` (from `take`) is no longer referenced by anyone: its memory may hold a later frame. */
+  give(blob: Buffer): void {
+    if (!this.lent.delete(blob.buffer)) return;
+    const whole = Buffer.from(blob.buffer, 0, blob.buffer.byteLength);
+    if (this.free === undefined || this.free.length < whole.length) this.free = whole;
+  }
+}
+
 /**
  * Reads frames from a byte stream as they complete, holding at most one frame in memory. Checks each header against
  * `limits` before reading its bytes, so a hostile length never allocates. The consumer's pace is the stream's pace:
- * the next piece is read only after the consumer asks for the next frame.
+ * the next piece is read only after the consumer asks for the next frame. With `buffers`, blobs the consumer gives
+ * back are reused.
  */
 export async function* readChunkFrames(
   source: AsyncIterable<Uint8Array>,
   limits: FrameLimits,
+  buffers?: FrameBuffers,
 ): AsyncGenerator<ChunkFrame> {
   const header = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
   let headerFill = 0;
@@ -95,7 +133,7 @@ export async function* readChunkFrames(
         if (total > limits.maxTotal)
           throw frameError('FERRY_ERR_TOO_LARGE', frames, `body holds more than ${limits.maxTotal} bytes`);
         frames++;
-        current = { digest, status, blob: Buffer.allocUnsafe(length), fill: 0 };
+        current = { digest, status, blob: buffers?.take(length) ?? Buffer.allocUnsafe(length), fill: 0 };
       } else {
         const n = Math.min(current.blob.length - current.fill, buf.length);
         buf.copy(current.blob, current.fill, 0, n);

@@ -14,6 +14,7 @@ export {
   encodeFrameHeader,
   encodeFrames,
   FRAME_HEADER_SIZE,
+  FrameBuffers,
   type FrameLimits,
   type FrameStatus,
   readChunkFrames,

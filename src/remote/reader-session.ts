@@ -7,10 +7,14 @@ import {
   type StoreName,
   shortDigest,
 } from '../model/index.js';
-import { EmptyData, LIMITS, ProveData, readChunkFrames, routePath } from '../protocol/index.js';
+import { EmptyData, FrameBuffers, LIMITS, ProveData, readChunkFrames, routePath } from '../protocol/index.js';
 import type { Transport } from './transport.js';
 
-export type OnChunk = (digest: Digest, blob: Buffer) => void | Promise<void>;
+/**
+ * Receives one chunk blob. Resolving `true` says nothing refers to `blob` any more, so its memory may hold a later
+ * chunk of the same response; anything else leaves the blob to the caller.
+ */
+export type OnChunk = (digest: Digest, blob: Buffer) => unknown;
 
 export interface FetchOptions {
   /**
@@ -166,11 +170,16 @@ export class ReaderSession {
     let consumerError: { err: unknown } | undefined;
     try {
       const body = await this.transport.stream(spec);
-      const frames = readChunkFrames(body, {
-        maxFrames: batch.length,
-        maxBlob: LIMITS.maxChunkBlob,
-        maxTotal: LIMITS.maxBatchBytes + LIMITS.maxChunkBlob,
-      });
+      const buffers = new FrameBuffers();
+      const frames = readChunkFrames(
+        body,
+        {
+          maxFrames: batch.length,
+          maxBlob: LIMITS.maxChunkBlob,
+          maxTotal: LIMITS.maxBatchBytes + LIMITS.maxChunkBlob,
+        },
+        buffers,
+      );
       for await (const frame of frames) {
         const item = batch[next] as Item;
         if (frame.digest !== item.digest) {
@@ -194,7 +203,7 @@ export class ReaderSession {
           this.seen.bytes += frame.blob.length;
           this.seen.chunks++;
           try {
-            await onChunk(frame.digest, frame.blob);
+            if ((await onChunk(frame.digest, frame.blob)) === true) buffers.give(frame.blob);
           } catch (err) {
             consumerError = { err };
             throw err;

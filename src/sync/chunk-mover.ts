@@ -252,7 +252,9 @@ export class ChunkMover {
           this.progress.add(this.slot, 'bytesFetched', blob.length);
           store.push({ digest, blob, plainSize });
           storeBytes += blob.length;
-          if (storeBytes >= writer.storeBatchBytes) await flush();
+          if (storeBytes < writer.storeBatchBytes) return false;
+          await flush();
+          return true; // stored: the reader may reuse the blob's memory
         },
         batch.map((n) => n.size),
       );

@@ -125,7 +125,7 @@ class LocalGroupReader implements SourceGroupReader {
 
   async fetchChunks(
     digests: readonly Digest[],
-    onChunk: (digest: Digest, blob: Buffer) => Promise<void>,
+    onChunk: (digest: Digest, blob: Buffer) => Promise<boolean>,
   ): Promise<void> {
     let next = 0;
     const lane = async () => {

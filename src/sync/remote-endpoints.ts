@@ -112,7 +112,7 @@ class RemoteGroupReader implements SourceGroupReader {
 
   async fetchChunks(
     digests: readonly Digest[],
-    onChunk: (digest: Digest, blob: Buffer) => Promise<void>,
+    onChunk: (digest: Digest, blob: Buffer) => Promise<boolean>,
     sizes?: readonly number[],
   ): Promise<void> {
     await this.session.fetchChunks(digests, onChunk, sizes ? { sizes } : {});

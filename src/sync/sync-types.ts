@@ -49,11 +49,12 @@ export interface SourceGroupReader {
   readArchive(time: number, name: ArchiveName): Promise<Buffer>;
   /**
    * Delivers the chunk blobs of `digests` (in any order) to `onChunk`; resolves after the last one was handled.
+   * `onChunk` resolves true when it no longer refers to the blob (the source may reuse its memory).
    * `sizes` (plain sizes from the index, same order) help a remote source fill its requests.
    */
   fetchChunks(
     digests: readonly Digest[],
-    onChunk: (digest: Digest, blob: Buffer) => Promise<void>,
+    onChunk: (digest: Digest, blob: Buffer) => Promise<boolean>,
     sizes?: readonly number[],
   ): Promise<void>;
   /** HMAC-SHA256(nonce, content) per digest — content = plain bytes, or the blob for encrypted chunks — or undefined. */
