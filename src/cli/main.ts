@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { formatError, isFerryError } from '../errors/index.js';
-import { SERVER_VERSION } from '../server/index.js';
+import { FERRY_VERSION } from '../io/index.js';
 import { actionFactory, type CliEnvironment } from './action.js';
 import { registerAcl } from './commands/acl.js';
 import { registerBackup } from './commands/backup.js';
@@ -23,7 +23,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 export function buildProgram(environment: CliEnvironment, stderr: (text: string) => void): Command {
   const program = new Command('ferry')
     .description('Ferry: deduplicated backup datastores and fast, safe sync between them')
-    .version(SERVER_VERSION, '-V, --version', 'print the version and exit')
+    .version(FERRY_VERSION, '-V, --version', 'print the version and exit')
     .option('--home <dir>', 'configuration directory (default: $FERRY_HOME or ~/.config/ferry)')
     .option('--output-format <format>', 'text or json', 'text')
     .exitOverride()

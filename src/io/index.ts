@@ -1,6 +1,6 @@
 /**
  * io — file-system primitives every writer shares: atomic replace and create (temp file, fsync, rename or link,
- * directory fsync), temp-file naming, tolerant directory reads, and where a worker pool's module is.
+ * directory fsync), temp-file naming, tolerant directory reads, where a worker pool's module is, and Ferry's version from package.json.
  *
  * Invariant: a file written through here is either absent, the old content, or the whole new content — never a mix.
  * Must not: know about datastores, configs or any Ferry format.
@@ -16,5 +16,6 @@ export {
   writeFileAtomic,
   writeTmp,
 } from './atomic-file.js';
+export { FERRY_VERSION } from './package-version.js';
 export { readWhole } from './read-whole.js';
 export { workerFile } from './worker-file.js';

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { roleAllows } from '../config/index.js';
 import { FerryError } from '../errors/index.js';
 import { protectedCsum } from '../format/index.js';
-import { isTmpName } from '../io/index.js';
+import { FERRY_VERSION, isTmpName } from '../io/index.js';
 import {
   type ArchiveName,
   formatGroup,
@@ -37,7 +37,6 @@ import {
 } from '../protocol/index.js';
 import type { Datastore, SnapshotInfo } from '../store/index.js';
 import { authIdOf, ok, openStoreFor, type ServerContext } from './server-context.js';
-import { SERVER_VERSION } from './server-version.js';
 
 interface StoreParamsT {
   store: string;
@@ -47,8 +46,8 @@ interface StoreParamsT {
 export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get(ROUTES.version, async () => {
     const data: VersionData = {
-      version: SERVER_VERSION,
-      release: SERVER_VERSION.split('.').slice(-1)[0] ?? '0',
+      version: FERRY_VERSION,
+      release: FERRY_VERSION.split('.').slice(-1)[0] ?? '0',
       repoid: 'ferry',
       product: 'ferry',
       'api-version': 1,

@@ -29,4 +29,3 @@ export {
   type ServerStats,
   startServer,
 } from './ferry-server.js';
-export { SERVER_VERSION } from './server-version.js';

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { ensureDir } from '../../io/index.js';
-import { ensureCertificate } from '../../server/index.js';
 import type { ActionFactory } from '../action.js';
 
 export function registerCert(program: Command, act: ActionFactory): void {
@@ -13,6 +12,7 @@ export function registerCert(program: Command, act: ActionFactory): void {
     .action(
       act(async (rt) => {
         await ensureDir(rt.home);
+        const { ensureCertificate } = await import('../../server/index.js');
         const cert = await ensureCertificate(rt.home, rt.clock);
         rt.print(
           {

@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import { parseHostPort } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
-import { startServer } from '../../server/index.js';
 import type { ActionFactory } from '../action.js';
 import { parseDurationOption } from '../parse-options.js';
 
@@ -21,6 +20,8 @@ export function registerServe(program: Command, act: ActionFactory): void {
       act<{ listen: string; insecureHttp?: boolean; sessionTimeout: string }>(async (rt, _args, opts) => {
         const idleMs = parseDurationOption('--session-timeout', opts.sessionTimeout);
         if (idleMs === 0) throw new FerryError('FERRY_ERR_USAGE', '--session-timeout must be longer than 0');
+        // Loaded here, not at the top: other commands do not pay for fastify and the server's code.
+        const { startServer } = await import('../../server/index.js');
         const server = await startServer({
           home: rt.home,
           listen: parseHostPort(opts.listen, 8007),

@@ -17,4 +17,5 @@ function packageVersion(): string {
   }
 }
 
-export const SERVER_VERSION: string = packageVersion();
+/** Ferry's version (package.json): the API's version route and `ferry --version`. */
+export const FERRY_VERSION: string = packageVersion();
