@@ -1,6 +1,7 @@
 /**
  * io — file-system primitives every writer shares: atomic replace and create (temp file, fsync, rename or link,
- * directory fsync), temp-file naming, tolerant directory reads, where a worker pool's module is, and Ferry's version from package.json.
+ * directory fsync), temp-file naming, tolerant directory reads, where a worker pool's module is, and Ferry's version
+ * from package.json.
  *
  * Invariant: a file written through here is either absent, the old content, or the whole new content — never a mix.
  * Must not: know about datastores, configs or any Ferry format.
