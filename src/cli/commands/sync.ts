@@ -29,47 +29,43 @@ async function adHoc(
   );
 }
 
+/** The two ad-hoc jobs: pull names the remote side first, push the local store. */
+const AD_HOC = [
+  {
+    direction: 'pull',
+    usage: 'pull <remote> <remote-store> <store>',
+    what: "pull groups from a remote's datastore into a local one",
+    args: (a: string[]) => ({ remote: a[0], remoteStore: a[1], store: a[2] }),
+  },
+  {
+    direction: 'push',
+    usage: 'push <store> <remote> <remote-store>',
+    what: "push groups of a local datastore to a remote's datastore",
+    args: (a: string[]) => ({ store: a[0], remote: a[1], remoteStore: a[2] }),
+  },
+] as const;
+
 export function registerSync(program: Command, act: ActionFactory): void {
-  addJobOptions(
-    program
-      .command('pull <remote> <remote-store> <store>')
-      .description(
-        `pull groups from a remote's datastore into a local one (remote "${LOCAL_REMOTE}": another local datastore)`,
-      )
-      .option('--no-progress', 'no progress display'),
-  ).action(
-    act<Record<string, unknown>>(async (rt, [remote, remoteStore, store], opts) => {
-      await adHoc(
-        rt,
-        {
-          ...(remote === LOCAL_REMOTE ? {} : { remote }),
-          'remote-store': remoteStore,
-          store,
-          'sync-direction': 'pull',
-        },
-        opts,
-      );
-    }),
-  );
-  addJobOptions(
-    program
-      .command('push <store> <remote> <remote-store>')
-      .description(
-        `push groups of a local datastore to a remote's datastore (remote "${LOCAL_REMOTE}": another local datastore)`,
-      )
-      .option('--no-progress', 'no progress display'),
-  ).action(
-    act<Record<string, unknown>>(async (rt, [store, remote, remoteStore], opts) => {
-      await adHoc(
-        rt,
-        {
-          ...(remote === LOCAL_REMOTE ? {} : { remote }),
-          'remote-store': remoteStore,
-          store,
-          'sync-direction': 'push',
-        },
-        opts,
-      );
-    }),
-  );
+  for (const spec of AD_HOC) {
+    addJobOptions(
+      program
+        .command(spec.usage)
+        .description(`${spec.what} (remote "${LOCAL_REMOTE}": another local datastore)`)
+        .option('--no-progress', 'no progress display'),
+    ).action(
+      act<Record<string, unknown>>(async (rt, args, opts) => {
+        const { remote, remoteStore, store } = spec.args(args);
+        await adHoc(
+          rt,
+          {
+            ...(remote === LOCAL_REMOTE ? {} : { remote }),
+            'remote-store': remoteStore,
+            store,
+            'sync-direction': spec.direction,
+          },
+          opts,
+        );
+      }),
+    );
+  }
 }
