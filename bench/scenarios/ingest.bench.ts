@@ -18,6 +18,7 @@ import { parseBackupSpec, runBackup } from '../../src/backup/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import { parseAuthId, parseGroup, ROOT_NAMESPACE } from '../../src/model/index.js';
 import { ChunkPool, Datastore } from '../../src/store/index.js';
+import { median } from '../measure.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario } from '../scenario.js';
 import { writeImage } from '../workload.js';
@@ -29,11 +30,6 @@ interface ZstdBinding {
   compress(dst: Uint8Array, src: Uint8Array, level: number): number;
 }
 const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as ZstdBinding;
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 /** SHA-256 + zstd-1 of every 4 MiB block, on this thread: the one-core reference. */
 function singleThreadRate(image: Buffer): number {

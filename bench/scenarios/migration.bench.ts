@@ -3,7 +3,7 @@
  * decompression, SHA-256, length) next to `cp -a` of the same directory, in the same run. Target: ≥ 0.5 × cp -a.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toSyncJob } from '../../src/config/index.js';
@@ -11,21 +11,12 @@ import { silentLogger } from '../../src/log/index.js';
 import { SYSTEM_CLOCK } from '../../src/model/index.js';
 import { ChunkPool, Datastore } from '../../src/store/index.js';
 import { EndpointOpener, runSync } from '../../src/sync/index.js';
+import { median, treeBytes } from '../measure.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario } from '../scenario.js';
 import { buildDatastore } from '../workload.js';
 
 const MIB = 1024 * 1024;
-
-async function treeBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await treeBytes(path);
-    else if (entry.isFile()) total += (await stat(path)).size;
-  }
-  return total;
-}
 
 async function timeCp(from: string, to: string): Promise<number> {
   const started = performance.now();
@@ -35,11 +26,6 @@ async function timeCp(from: string, to: string): Promise<number> {
   const sync = spawn('sync', [], { stdio: 'inherit' });
   await new Promise((done) => sync.on('close', done));
   return (performance.now() - started) / 1000;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 export const migration: Scenario = {

@@ -5,10 +5,11 @@
  * Targets: at 50 ms the best worker-threads setting pulls at ≥ 80% of its own 0 ms throughput, and ≥ 1.0 × rclone.
  */
 import { spawn } from 'node:child_process';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { treeBytes } from '../measure.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario } from '../scenario.js';
 import { lineChartSvg } from '../svg-chart.js';
@@ -33,15 +34,6 @@ interface Row {
   mibPerSecond: number;
   requests: number;
   connections: number;
-}
-
-async function treeBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    if (e.isDirectory()) total += await treeBytes(join(dir, e.name));
-    else if (e.isFile()) total += (await stat(join(dir, e.name))).size;
-  }
-  return total;
 }
 
 async function freePort(): Promise<number> {

@@ -5,6 +5,7 @@
  * another). Run it after touching bench/wan-simulator.ts.
  */
 import { Worker } from 'node:worker_threads';
+import { median } from '../measure.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario, ScenarioRunOptions } from '../scenario.js';
 import { lineChartSvg } from '../svg-chart.js';
@@ -73,11 +74,6 @@ async function startPeer(): Promise<Peer> {
       await worker.terminate();
     },
   };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 async function measure(peer: Peer, rttMs: number, options: ScenarioRunOptions): Promise<Row> {
