@@ -34,14 +34,17 @@ interface Peer {
 }
 
 async function startPeer(): Promise<Peer> {
-  // Node 20 workers do not pick up the tsx loader from `--import tsx`, so the thread starts as plain JS and
-  // loads its TypeScript entry through tsx's API.
-  const api = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./wan-selftest.worker.ts', import.meta.url).href;
-  const worker = new Worker(
-    `import(${JSON.stringify(api)}).then((tsx) => tsx.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}));`,
-    { eval: true },
-  );
+  // Compiled (npm run bench runs dist/), the worker is plain JS beside this file. From source, Node 20 workers do
+  // not pick up the tsx loader from `--import tsx`, so the thread starts as plain JS and loads its TypeScript entry
+  // through tsx's API.
+  const worker = import.meta.url.endsWith('.js')
+    ? new Worker(new URL('./wan-selftest.worker.js', import.meta.url))
+    : new Worker(
+        `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => tsx.tsImport(${JSON.stringify(
+          new URL('./wan-selftest.worker.ts', import.meta.url).href,
+        )}, ${JSON.stringify(import.meta.url)}));`,
+        { eval: true },
+      );
   const next = (): Promise<SelftestReply> =>
     new Promise((done, fail) => {
       const onError = (err: Error): void => {
