@@ -28,12 +28,13 @@ test('blobs handed back are reused for later frames, and every frame arrives int
     i++;
   }
   assert.equal(i, blobs.length);
-  // 1 MiB, 3 MiB, 4 MiB + 12 and 2 MiB + 5 all fit the first large buffer; 6 MiB needs its own, which then serves 3 MiB.
+  // 1 MiB, 3 MiB, 4 MiB + 12 and 2 MiB + 5 all fit the first large buffer; 6 MiB needs its own. Both are then free,
+  // and 3 MiB goes to the smaller one.
   assert.equal(memory[2], memory[1]);
   assert.equal(memory[3], memory[1]);
   assert.equal(memory[4], memory[1]);
   assert.notEqual(memory[5], memory[1]);
-  assert.equal(memory[6], memory[5]);
+  assert.equal(memory[6], memory[1]);
 });
 
 test('a blob kept by the consumer is never overwritten, and giving one back twice does not lend it twice', async () => {
@@ -58,10 +59,72 @@ test('a blob kept by the consumer is never overwritten, and giving one back twic
   assert.ok((received[3] as Buffer).equals(blobs[3] as Buffer));
 });
 
-test('small blobs come from the shared pool and are not taken back', () => {
+test('small blobs come from the shared pool and are not taken back', async () => {
   const buffers = new FrameBuffers();
-  const small = buffers.take(1000);
+  const small = await buffers.take(1000);
   buffers.give(small);
-  const large = buffers.take(1000 * 1000);
+  const large = await buffers.take(1000 * 1000);
   assert.notEqual(large.buffer, small.buffer);
+  assert.equal(buffers.inUse, 1, 'only the large blob counts');
+});
+
+/** Resolves once `promise` has settled, or says it is still pending after the event loop ran a few times. */
+async function settledSoon(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  void promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+  return settled;
+}
+
+test('streams sharing one FrameBuffers wait while `capacity` blobs are out, and go on when one is given back or released', async () => {
+  const a = [1, 2].map((seed) => seededBytes(seed, 2 * MIB));
+  const b = [3, 4].map((seed) => seededBytes(seed, 3 * MIB));
+  const buffers = new FrameBuffers(1);
+  const sa = readChunkFrames(pieces(a), LIMITS, buffers);
+  const sb = readChunkFrames(pieces(b), LIMITS, buffers);
+  const fa = (await sa.next()).value as { blob: Buffer };
+  assert.ok(fa.blob.equals(a[0] as Buffer));
+  assert.equal(buffers.inUse, 1);
+  const pb = sb.next();
+  assert.equal(await settledSoon(pb), false, 'the second stream waits: the only buffer is out');
+  buffers.release(fa.blob); // kept by the consumer: frees the slot, but its memory is never reused
+  const fb = (await pb).value as { blob: Buffer };
+  assert.ok(fb.blob.equals(b[0] as Buffer));
+  assert.notEqual(fb.blob.buffer, fa.blob.buffer);
+  assert.ok(fa.blob.equals(a[0] as Buffer), 'the released blob still holds its chunk');
+  const pa = sa.next();
+  assert.equal(await settledSoon(pa), false);
+  buffers.give(fb.blob); // done with: the next frame is read into its memory
+  const fa2 = (await pa).value as { blob: Buffer };
+  assert.ok(fa2.blob.equals(a[1] as Buffer));
+  assert.equal(fa2.blob.buffer, fb.blob.buffer);
+  buffers.give(fa2.blob);
+  buffers.give(fa2.blob); // a second give of the same blob changes nothing
+  assert.equal(buffers.inUse, 0);
+  const fb2 = (await sb.next()).value as { blob: Buffer };
+  assert.ok(fb2.blob.equals(b[1] as Buffer));
+  buffers.give(fb2.blob);
+  for (const s of [sa, sb]) assert.equal((await s.next()).done, true);
+});
+
+test("a stream that fails inside a frame gives that frame's memory back", async () => {
+  const blob = seededBytes(9, 2 * MIB);
+  const whole = Buffer.concat(encodeFrames([{ digest: digestOf(blob), blob }]));
+  async function* broken(): AsyncGenerator<Uint8Array> {
+    yield whole.subarray(0, 1000);
+    throw new Error('connection reset');
+  }
+  const buffers = new FrameBuffers(1);
+  await assert.rejects(async () => {
+    for await (const _ of readChunkFrames(broken(), LIMITS, buffers)) assert.fail('no frame is complete');
+  }, /connection reset/);
+  assert.equal(buffers.inUse, 0);
+  assert.equal(await settledSoon(buffers.take(2 * MIB)), true, 'the slot is free again');
 });
