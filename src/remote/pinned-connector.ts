@@ -1,14 +1,15 @@
 import type { TLSSocket } from 'node:tls';
-import { buildConnector } from 'undici';
+import type { buildConnector as BuildConnector } from 'undici';
 import { parseFingerprint } from '../config/index.js';
 import { FerryError } from '../errors/index.js';
+import { buildConnector } from './undici.js';
 
 /**
  * An undici connector that accepts a TLS connection only when the server's certificate has the pinned SHA-256
  * fingerprint (self-signed certificates cannot be verified by a chain). The check runs after the handshake and before
  * undici gets the socket, so on a mismatch not a single request byte is sent; the error names both fingerprints.
  */
-export function pinnedConnector(fingerprint: string, connectTimeoutMs: number): buildConnector.connector {
+export function pinnedConnector(fingerprint: string, connectTimeoutMs: number): BuildConnector.connector {
   const expected = parseFingerprint(fingerprint);
   const connect = buildConnector({
     rejectUnauthorized: false,

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TSchema } from '@sinclair/typebox';
-import { type Dispatcher, Pool } from 'undici';
+import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import { isLoopbackHost } from '../config/index.js';
 import { FerryError, isFerryError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
@@ -14,6 +14,7 @@ import {
 } from '../protocol/index.js';
 import { pinnedConnector } from './pinned-connector.js';
 import type { SharedRateLimiter } from './shared-rate-limiter.js';
+import { Pool } from './undici.js';
 
 export interface TransportOptions {
   /** `https://host:port` (or `http://` to a loopback address only). */
@@ -136,7 +137,7 @@ export class Transport {
   readonly url: string;
   readonly connections: number;
   readonly log: Logger;
-  private readonly pool: Pool;
+  private readonly pool: UndiciPool;
   private readonly auth: string;
   private readonly limitIn: SharedRateLimiter | undefined;
   private readonly limitOut: SharedRateLimiter | undefined;
