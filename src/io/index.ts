@@ -1,7 +1,7 @@
 /**
  * io — file-system primitives every writer shares: atomic replace and create (temp file, fsync, rename or link,
- * directory fsync), temp-file naming, tolerant directory reads, where a worker pool's module is, and Ferry's version
- * from package.json.
+ * directory fsync), temp-file naming, tolerant directory reads, whole-file reads into reused chunk memory
+ * (ChunkBuffers), where a worker pool's module is, and Ferry's version from package.json.
  *
  * Invariant: a file written through here is either absent, the old content, or the whole new content — never a mix.
  * Must not: know about datastores, configs or any Ferry format.
@@ -17,6 +17,7 @@ export {
   writeFileAtomic,
   writeTmp,
 } from './atomic-file.js';
+export { ChunkBuffers } from './chunk-buffers.js';
 export { FERRY_VERSION } from './package-version.js';
 export { readWhole } from './read-whole.js';
 export { workerFile } from './worker-file.js';

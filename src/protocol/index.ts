@@ -14,7 +14,6 @@ export {
   encodeFrameHeader,
   encodeFrames,
   FRAME_HEADER_SIZE,
-  FrameBuffers,
   type FrameLimits,
   type FrameStatus,
   readChunkFrames,

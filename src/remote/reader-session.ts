@@ -1,4 +1,5 @@
 import { FerryError, isFerryError } from '../errors/index.js';
+import { ChunkBuffers } from '../io/index.js';
 import {
   type Digest,
   formatGroup,
@@ -7,13 +8,13 @@ import {
   type StoreName,
   shortDigest,
 } from '../model/index.js';
-import { EmptyData, FrameBuffers, LIMITS, ProveData, readChunkFrames, routePath } from '../protocol/index.js';
+import { EmptyData, LIMITS, ProveData, readChunkFrames, routePath } from '../protocol/index.js';
 import type { Transport } from './transport.js';
 
 /**
  * Receives one chunk blob. Resolving `true` says nothing refers to `blob` any more, so its memory may hold a later
  * chunk (of any of this thread's responses); anything else leaves the blob to the caller. A thread has a few chunk
- * buffers (FrameBuffers): while they are all with consumers, responses wait.
+ * buffers (ChunkBuffers): while they are all with consumers, responses wait.
  */
 export type OnChunk = (digest: Digest, blob: Buffer) => unknown;
 
@@ -45,7 +46,7 @@ const BLOB_OVERHEAD = 44;
  * here) and cost 4 MiB each per thread: 4 threads pulling 225 MiB peaked at 351 MiB with two, 394 with four, 458
  * with eight, 470-484 with a fresh buffer per batch, at the same speed at 0 and 50 ms RTT.
  */
-const threadBuffers = new FrameBuffers(2);
+const threadBuffers = new ChunkBuffers(2);
 
 /**
  * A reader session on the server (one group): download a snapshot's files, then fetch the chunks its indexes

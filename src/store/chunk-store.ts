@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../errors/index.js';
 import type { BlobParts } from '../format/index.js';
-import { fsyncDir, readWhole, writeTmp } from '../io/index.js';
+import { type ChunkBuffers, fsyncDir, readWhole, writeTmp } from '../io/index.js';
 import { type Clock, type Digest, shortDigest } from '../model/index.js';
 import { type ChunkEntry, ChunkIndex, UNKNOWN_SIZE } from './chunk-index.js';
 import type { Layout } from './layout.js';
@@ -102,10 +102,10 @@ export class ChunkStore {
     });
   }
 
-  /** Reads a chunk file's bytes (the DataBlob, unchecked). */
-  async read(digest: Digest): Promise<Buffer> {
+  /** Reads a chunk file's bytes (the DataBlob, unchecked), into memory from `buffers` when given. */
+  async read(digest: Digest, buffers?: ChunkBuffers): Promise<Buffer> {
     try {
-      return await readWhole(this.layout.chunkPath(digest));
+      return await readWhole(this.layout.chunkPath(digest), buffers);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new FerryError(

@@ -7,6 +7,7 @@ import {
   parseArchiveIndex,
   protectedCsum,
 } from '../format/index.js';
+import { ChunkBuffers } from '../io/index.js';
 import {
   type ArchiveName,
   type AuthId,
@@ -32,6 +33,14 @@ import type {
 } from './sync-types.js';
 
 const READ_PARALLELISM = 8;
+
+/**
+ * Chunk memory for this thread's local reads (a migration reads every chunk): reused, and at most eight chunks read
+ * and not yet stored at once, however many lanes and batches wait (before: up to 32 fresh buffers per thread).
+ * Local migration of 636 MiB with 2 threads, same sitting: 1.84-1.89 s with a fresh buffer per chunk; 1.88-1.93 s
+ * with 2 of these, 1.76-1.85 with 4, 1.68-1.72 with 8.
+ */
+const readBuffers = new ChunkBuffers(8);
 
 /** Listing a local datastore, shared by the local source and target. */
 class LocalEndpoint implements SyncEndpoint {
@@ -131,9 +140,15 @@ class LocalGroupReader implements SourceGroupReader {
     const lane = async () => {
       while (next < digests.length) {
         const digest = digests[next++] as Digest;
-        const blob = await this.ds.chunks.read(digest);
-        await this.rate?.take(blob.length);
-        await onChunk(digest, blob);
+        const blob = await this.ds.chunks.read(digest, readBuffers);
+        let done = false;
+        try {
+          await this.rate?.take(blob.length);
+          done = (await onChunk(digest, blob)) === true;
+        } finally {
+          if (done) readBuffers.give(blob);
+          else readBuffers.release(blob); // kept by the consumer (or it failed): not reused
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(READ_PARALLELISM, digests.length) }, lane));

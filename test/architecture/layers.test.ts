@@ -23,7 +23,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   format: ['errors', 'model'],
   log: ['errors', 'model', 'io'],
   config: ['errors', 'model', 'io'],
-  protocol: ['errors', 'model', 'format'],
+  protocol: ['errors', 'model', 'io', 'format'],
   store: ['errors', 'model', 'io', 'format', 'log'],
   backup: ['errors', 'model', 'io', 'format', 'log', 'store'],
   server: ['errors', 'model', 'io', 'format', 'log', 'config', 'protocol', 'store'],

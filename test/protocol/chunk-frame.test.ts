@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ChunkBuffers } from '../../src/io/index.js';
 import { type Digest, digestOf } from '../../src/model/index.js';
-import { encodeFrames, FrameBuffers, readChunkFrames } from '../../src/protocol/index.js';
+import { encodeFrames, readChunkFrames } from '../../src/protocol/index.js';
 import { seededBytes } from '../helpers/random.js';
 
 const MIB = 1024 * 1024;
@@ -16,7 +17,7 @@ async function* pieces(blobs: Buffer[], size = 7919): AsyncGenerator<Uint8Array>
 test('blobs handed back are reused for later frames, and every frame arrives intact', async () => {
   const sizes = [100, 1 * MIB, 3 * MIB, 4 * MIB + 12, 2 * MIB + 5, 6 * MIB, 3 * MIB];
   const blobs = sizes.map((n, i) => seededBytes(i + 1, n));
-  const buffers = new FrameBuffers();
+  const buffers = new ChunkBuffers();
   const memory: ArrayBufferLike[] = [];
   let i = 0;
   for await (const frame of readChunkFrames(pieces(blobs), LIMITS, buffers)) {
@@ -39,7 +40,7 @@ test('blobs handed back are reused for later frames, and every frame arrives int
 
 test('a blob kept by the consumer is never overwritten, and giving one back twice does not lend it twice', async () => {
   const blobs = [1, 2, 3, 4].map((seed) => seededBytes(seed, 2 * MIB));
-  const buffers = new FrameBuffers();
+  const buffers = new ChunkBuffers();
   const received: Buffer[] = [];
   let i = 0;
   for await (const frame of readChunkFrames(pieces(blobs), LIMITS, buffers)) {
@@ -60,7 +61,7 @@ test('a blob kept by the consumer is never overwritten, and giving one back twic
 });
 
 test('small blobs come from the shared pool and are not taken back', async () => {
-  const buffers = new FrameBuffers();
+  const buffers = new ChunkBuffers();
   const small = await buffers.take(1000);
   buffers.give(small);
   const large = await buffers.take(1000 * 1000);
@@ -83,10 +84,10 @@ async function settledSoon(promise: Promise<unknown>): Promise<boolean> {
   return settled;
 }
 
-test('streams sharing one FrameBuffers wait while `capacity` blobs are out, and go on when one is given back or released', async () => {
+test('streams sharing one ChunkBuffers wait while `capacity` blobs are out, and go on when one is given back or released', async () => {
   const a = [1, 2].map((seed) => seededBytes(seed, 2 * MIB));
   const b = [3, 4].map((seed) => seededBytes(seed, 3 * MIB));
-  const buffers = new FrameBuffers(1);
+  const buffers = new ChunkBuffers(1);
   const sa = readChunkFrames(pieces(a), LIMITS, buffers);
   const sb = readChunkFrames(pieces(b), LIMITS, buffers);
   const fa = (await sa.next()).value as { blob: Buffer };
@@ -121,7 +122,7 @@ test("a stream that fails inside a frame gives that frame's memory back", async 
     yield whole.subarray(0, 1000);
     throw new Error('connection reset');
   }
-  const buffers = new FrameBuffers(1);
+  const buffers = new ChunkBuffers(1);
   await assert.rejects(async () => {
     for await (const _ of readChunkFrames(broken(), LIMITS, buffers)) assert.fail('no frame is complete');
   }, /connection reset/);

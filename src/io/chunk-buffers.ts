@@ -1,0 +1,69 @@
+// Blobs smaller than this come from Node's shared pool; larger ones are lent and reused.
+const RECYCLE_MIN = 64 * 1024;
+// Room for a whole fixed-size chunk blob (4 MiB plain, stored uncompressed, plus its header), so one buffer fits all.
+const RECYCLE_CAPACITY = 4 * 1024 * 1024 + 64 * 1024;
+
+/**
+ * Memory for chunk blobs, reused and bounded. At most `capacity` large blobs are lent out at once: a reader that
+ * wants one more waits (a network stream stays unread, so TCP slows the sender) until a consumer hands one back with
+ * `give` (nothing refers to it any more: a later frame is read into the same memory) or `release` (the consumer
+ * keeps it: its memory is the consumer's to account for). One object serves all of a thread's readers, so a thread
+ * allocates its handful of chunk buffers once: without this every chunk was a fresh 4 MiB allocation (page faults,
+ * and garbage that only a full collection frees), and with several batches in flight per group and several streams
+ * or read lanes per batch, a thread held 14 and more chunks at once. Small blobs come from Node's shared pool and
+ * are not counted.
+ */
+export class ChunkBuffers {
+  private readonly free: Buffer[] = [];
+  // Weak: a blob the consumer keeps must not be held alive by this bookkeeping.
+  private readonly lent = new WeakSet<ArrayBufferLike>();
+  private lentCount = 0;
+  private readonly waiters: (() => void)[] = [];
+  readonly capacity: number;
+
+  constructor(capacity = 4) {
+    if (!(capacity >= 1)) throw new RangeError(`FrameBuffers capacity must be at least 1, not ${capacity}`);
+    this.capacity = capacity;
+  }
+
+  /** Large blobs lent out and not yet given back or released. */
+  get inUse(): number {
+    return this.lentCount;
+  }
+
+  /** Memory for a blob of `length` bytes; waits while `capacity` large blobs are out. */
+  async take(length: number): Promise<Buffer> {
+    if (length < RECYCLE_MIN) return Buffer.allocUnsafe(length);
+    while (this.lentCount >= this.capacity) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    let i = -1; // the smallest free buffer that fits
+    for (let j = 0; j < this.free.length; j++) {
+      const size = (this.free[j] as Buffer).length;
+      if (size >= length && (i < 0 || size < (this.free[i] as Buffer).length)) i = j;
+    }
+    const whole =
+      i >= 0
+        ? (this.free.splice(i, 1)[0] as Buffer)
+        : Buffer.allocUnsafeSlow(Math.max(length, RECYCLE_CAPACITY));
+    this.lent.add(whole.buffer);
+    this.lentCount++;
+    return whole.subarray(0, length);
+  }
+
+  /** `blob` (from `take`) is no longer referenced by anyone: its memory may hold a later frame. */
+  give(blob: Buffer): void {
+    if (!this.settle(blob)) return;
+    if (this.free.length < this.capacity) this.free.push(Buffer.from(blob.buffer, 0, blob.buffer.byteLength));
+  }
+
+  /** `blob` (from `take`) stays with the consumer: it no longer counts against the capacity, and is never reused. */
+  release(blob: Buffer): void {
+    this.settle(blob);
+  }
+
+  private settle(blob: Buffer): boolean {
+    if (!this.lent.delete(blob.buffer)) return false; // not ours, or already settled
+    this.lentCount--;
+    this.waiters.shift()?.();
+    return true;
+  }
+}
