@@ -26,30 +26,38 @@ test(`ferry backup killed with SIGKILL at ${TRIALS} random moments leaves a data
   const delays = seededBytes(99, TRIALS * 4);
   const unchanged = seededBytes(1, 16 * 1024 * 1024);
   let time = Date.UTC(2026, 0, 1) / 1000;
-  let killed = 0;
-  for (let trial = 0; trial < TRIALS; trial++) {
-    // Half new data each time, so every run writes chunks up to the moment it dies.
-    await writeFile(
+  // Half new data each time, so every run writes chunks up to the moment it dies.
+  const writeDisk = (n: number) =>
+    writeFile(
       join(dir, 'disk.raw'),
       Buffer.concat([
         unchanged,
-        seededBytes(1000 + trial, 12 * 1024 * 1024),
-        compressibleBytes(trial, 4 * 1024 * 1024),
+        seededBytes(1000 + n, 12 * 1024 * 1024),
+        compressibleBytes(n, 4 * 1024 * 1024),
       ]),
     );
+  const backupArgs = (group: string) => [
+    'backup',
+    'store1',
+    group,
+    `drive.img:${join(dir, 'disk.raw')}`,
+    `root.tar:${tree}`,
+    `vm.conf:${join(dir, 'vm.conf')}`,
+    '--time',
+    formatBackupTime(time),
+  ];
+  // How long one such backup takes on this machine, start to end: the kills fall at random moments within it.
+  await writeDisk(-1);
+  const started = performance.now();
+  await ferryJson(home, backupArgs('vm/199'));
+  const duration = performance.now() - started;
+  let killed = 0;
+  for (let trial = 0; trial < TRIALS; trial++) {
+    await writeDisk(trial);
     time += 3600;
-    const child = spawnFerry(home, [
-      'backup',
-      'store1',
-      `vm/${100 + (trial % 3)}`,
-      `drive.img:${join(dir, 'disk.raw')}`,
-      `root.tar:${tree}`,
-      `vm.conf:${join(dir, 'vm.conf')}`,
-      '--time',
-      formatBackupTime(time),
-    ]);
+    const child = spawnFerry(home, backupArgs(`vm/${100 + (trial % 3)}`));
     const done = finished(child);
-    await sleep(300 + (delays.readUInt32LE(trial * 4) % 1000));
+    await sleep(duration * (0.1 + (0.85 * delays.readUInt32LE(trial * 4)) / 2 ** 32));
     if (child.exitCode === null) {
       child.kill('SIGKILL');
       killed++;
