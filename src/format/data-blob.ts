@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
 import { type Digest, digestOf, shortDigest } from '../model/index.js';
 import { crc32 } from './hash.js';
-import { MAX_BLOB_SIZE, MAX_CHUNK_SIZE } from './limits.js';
+import { MAX_BLOB_SIZE } from './limits.js';
 import { hex8, MAGIC, type MagicName, magicName } from './magic.js';
-import { zstdCompressBound, zstdCompressInto, zstdDecompressBounded } from './zstd.js';
+import { zstdCompressBound, zstdCompressInto, zstdDecompressBounded, zstdDecompressEach } from './zstd.js';
 
 /**
  * DataBlob: the container of every chunk and every `.blob` file.
@@ -122,7 +123,7 @@ export function decodeBlob(blob: Uint8Array, maxSize: number = MAX_BLOB_SIZE): B
   return decodeChecked(blob, kind, maxSize);
 }
 
-function decodeChecked(blob: Uint8Array, kind: BlobKind, maxSize: number, scratch?: Buffer): Buffer {
+function decodeChecked(blob: Uint8Array, kind: BlobKind, maxSize: number): Buffer {
   if (isEncryptedKind(kind))
     throw new FerryError('FERRY_ERR_ENCRYPTED', 'blob is encrypted; Ferry carries it but cannot decode it');
   const body = blob.subarray(BLOB_HEADER_SIZE);
@@ -131,16 +132,7 @@ function decodeChecked(blob: Uint8Array, kind: BlobKind, maxSize: number, scratc
       throw new FerryError('FERRY_ERR_TOO_LARGE', `blob holds ${body.length} bytes, more than ${maxSize}`);
     return Buffer.from(body.buffer, body.byteOffset, body.length);
   }
-  return zstdDecompressBounded(body, maxSize, scratch);
-}
-
-// Per-thread space that verification decompresses into: the plain bytes are only hashed, never kept.
-let verifyScratch: Buffer | undefined;
-
-function scratchFor(size: number): Buffer {
-  if (verifyScratch === undefined || verifyScratch.length < size)
-    verifyScratch = Buffer.allocUnsafeSlow(size);
-  return verifyScratch;
+  return zstdDecompressBounded(body, maxSize);
 }
 
 export interface ChunkCheck {
@@ -169,20 +161,30 @@ export function verifyChunk(
   }
   if (encrypted) return { kind, plainSize: undefined };
   const limit = options.expectedSize ?? options.maxSize ?? MAX_BLOB_SIZE;
-  const plain = decodeChecked(blob, kind, limit, limit <= MAX_CHUNK_SIZE ? scratchFor(limit) : undefined);
-  if (options.expectedSize !== undefined && plain.length !== options.expectedSize) {
+  // The plain bytes are only hashed: compressed ones are decoded piece by piece into the hash, never held whole.
+  let size: number;
+  let actual: Digest;
+  if (kind === 'compressed') {
+    const hash = createHash('sha256');
+    size = zstdDecompressEach(blob.subarray(BLOB_HEADER_SIZE), limit, (piece) => hash.update(piece));
+    actual = hash.digest('hex') as Digest;
+  } else {
+    const plain = decodeChecked(blob, kind, limit);
+    size = plain.length;
+    actual = digestOf(plain);
+  }
+  if (options.expectedSize !== undefined && size !== options.expectedSize) {
     throw new FerryError(
       'FERRY_ERR_SIZE_MISMATCH',
-      `chunk is ${plain.length} bytes, its index says ${options.expectedSize}`,
+      `chunk is ${size} bytes, its index says ${options.expectedSize}`,
     );
   }
-  const actual = digestOf(plain);
   if (actual !== digest) {
     throw new FerryError('FERRY_ERR_DIGEST_MISMATCH', 'digest mismatch', {
       fields: { expected: digest, actual: shortDigest(actual) },
     });
   }
-  return { kind, plainSize: plain.length };
+  return { kind, plainSize: size };
 }
 
 function hex32(n: number): string {

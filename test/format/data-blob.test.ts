@@ -88,3 +88,56 @@ test('encrypted blobs are recognised, CRC-checked and carried, never decoded', (
     (e: unknown) => isFerryError(e, 'FERRY_ERR_ENCRYPTED'),
   );
 });
+
+/** A compressed blob around `zstd` bytes, with a correct CRC (so only the zstd layer is wrong). */
+function compressedBlob(zstd: Uint8Array): Buffer {
+  const blob = Buffer.alloc(12 + zstd.length);
+  MAGIC.compressedBlob.copy(blob, 0);
+  Buffer.from(zstd).copy(blob, 12);
+  blob.writeUInt32LE(crc32(blob.subarray(12)), 8);
+  return blob;
+}
+
+test('verifyChunk decodes compressed chunks piece by piece: a 4 MiB chunk verifies, a changed byte of it does not', () => {
+  // Text-like data several 256 KiB pieces long, with a pattern that differs in every piece.
+  const plain = Buffer.alloc(4 * 1024 * 1024);
+  for (let i = 0; i < plain.length; i += 4) plain.writeUInt32LE((i * 2654435761) % 1000, i);
+  const blob = encodeBlob(plain);
+  assert.equal(checkBlob(blob), 'compressed');
+  assert.deepEqual(verifyChunk(blob, digestOf(plain), { expectedSize: plain.length }), {
+    kind: 'compressed',
+    plainSize: plain.length,
+  });
+  const changed = Buffer.from(plain);
+  changed[3 * 1024 * 1024 + 5] = 0xff; // in a late piece
+  assert.throws(
+    () => verifyChunk(blob, digestOf(changed), { expectedSize: plain.length }),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_DIGEST_MISMATCH'),
+  );
+});
+
+test('verifyChunk refuses truncated, corrupt and oversized zstd data behind a valid CRC, with typed errors', () => {
+  const plain = Buffer.alloc(1024 * 1024, 'abcdefgh');
+  const zstd = encodeBlob(plain).subarray(12);
+  const digest = digestOf(plain);
+  assert.throws(
+    () => verifyChunk(compressedBlob(zstd.subarray(0, zstd.length - 3)), digest),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_BAD_FORMAT'),
+    'truncated',
+  );
+  const corrupt = Buffer.from(zstd);
+  const at = Math.floor(corrupt.length / 2);
+  corrupt[at] = (corrupt[at] ?? 0) ^ 0x5a;
+  assert.throws(
+    () => verifyChunk(compressedBlob(corrupt), digest),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_BAD_FORMAT') || isFerryError(e, 'FERRY_ERR_DIGEST_MISMATCH'),
+    'corrupt',
+  );
+  assert.throws(
+    () => verifyChunk(compressedBlob(zstd), digest, { expectedSize: 1000 }),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_TOO_LARGE'),
+    'more than the index says',
+  );
+  // After all that, the same thread's decoder still verifies a good chunk.
+  assert.equal(verifyChunk(compressedBlob(zstd), digest).plainSize, plain.length);
+});
