@@ -3,7 +3,7 @@
  * CLI (dist/src/cli/bin.js) into dist/src/bundle/ferry.mjs, which bin/ferry runs.
  * A worker thread starts by importing its module graph: about 80 of Ferry's modules plus undici's and typebox's
  * hundreds of files. As one file that takes about half as long (measured: 4 sync workers ready in ~700 ms from
- * the module tree, ~380 ms from the bundle), which a sync job with many threads pays once per thread. The CLI is
+ * the module tree, ~300 ms from the bundle), which a sync job with many threads pays once per thread. The CLI is
  * the same story once per command: `ferry --version` 0.29 s from the module tree, 0.17 s from the bundle (and
  * ~8 MiB less RSS). The CLI bundle sits two levels below the root like the modules it replaces (dist/src/<dir>/), so
  * paths they resolve from import.meta.url (worker files, package.json, native addons) stay right; code it loads

@@ -45,14 +45,21 @@ export function zstdDecompressBounded(src: Uint8Array, maxSize: number): Buffer 
   try {
     n = dctx.decompress(out, src);
   } catch (err) {
-    throw new FerryError('FERRY_ERR_BAD_FORMAT', `zstd data is corrupt: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw corrupt(err);
   }
-  if (declared !== null && n !== declared) {
-    throw new FerryError('FERRY_ERR_BAD_FORMAT', `zstd frame declares ${declared} bytes but holds ${n}`);
-  }
+  checkHolds(declared, n);
   return n === out.length ? out : Buffer.from(out.subarray(0, n));
+}
+
+function corrupt(err: unknown): FerryError {
+  return new FerryError('FERRY_ERR_BAD_FORMAT', `zstd data is corrupt: ${(err as Error).message}`, {
+    cause: err,
+  });
+}
+
+function checkHolds(declared: number | null, actual: number): void {
+  if (declared !== null && actual !== declared)
+    throw new FerryError('FERRY_ERR_BAD_FORMAT', `zstd frame declares ${declared} bytes but holds ${actual}`);
 }
 
 /** The content size the frame header declares (null: none), refused when over `maxSize` or when the header is bad. */
@@ -102,9 +109,7 @@ export function zstdDecompressEach(
     try {
       [remaining, produced, consumed] = streamCtx.decompressStream(piece, input);
     } catch (err) {
-      throw new FerryError('FERRY_ERR_BAD_FORMAT', `zstd data is corrupt: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw corrupt(err);
     }
     input = input.subarray(consumed);
     if (produced > 0) {
@@ -117,9 +122,7 @@ export function zstdDecompressEach(
     if (produced === 0 && consumed === 0)
       throw new FerryError('FERRY_ERR_BAD_FORMAT', 'zstd data is corrupt: it ends inside a frame');
   }
-  if (declared !== null && total !== declared) {
-    throw new FerryError('FERRY_ERR_BAD_FORMAT', `zstd frame declares ${declared} bytes but holds ${total}`);
-  }
+  checkHolds(declared, total);
   return total;
 }
 

@@ -22,7 +22,7 @@ export class ChunkBuffers {
   readonly capacity: number;
 
   constructor(capacity = 4) {
-    if (!(capacity >= 1)) throw new RangeError(`FrameBuffers capacity must be at least 1, not ${capacity}`);
+    if (!(capacity >= 1)) throw new RangeError(`ChunkBuffers capacity must be at least 1, not ${capacity}`);
     this.capacity = capacity;
   }
 
@@ -58,6 +58,20 @@ export class ChunkBuffers {
   /** `blob` (from `take`) stays with the consumer: it no longer counts against the capacity, and is never reused. */
   release(blob: Buffer): void {
     this.settle(blob);
+  }
+
+  /**
+   * Hands `blob` (from `take`) to `consume` and settles it afterwards: given back when `consume` resolves `true` (it
+   * no longer refers to the blob), released otherwise or when it throws (the error goes on to the caller).
+   */
+  async handOver(blob: Buffer, consume: (blob: Buffer) => unknown): Promise<void> {
+    let done = false;
+    try {
+      done = (await consume(blob)) === true;
+    } finally {
+      if (done) this.give(blob);
+      else this.release(blob);
+    }
   }
 
   private settle(blob: Buffer): boolean {

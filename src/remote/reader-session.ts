@@ -213,15 +213,11 @@ export class ReaderSession {
         } else {
           this.seen.bytes += frame.blob.length;
           this.seen.chunks++;
-          let done = false;
           try {
-            done = (await onChunk(frame.digest, frame.blob)) === true;
+            await buffers.handOver(frame.blob, (blob) => onChunk(frame.digest, blob));
           } catch (err) {
             consumerError = { err };
             throw err;
-          } finally {
-            if (done) buffers.give(frame.blob);
-            else buffers.release(frame.blob); // kept by the consumer (or it failed): not reused
           }
         }
       }

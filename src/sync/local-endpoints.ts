@@ -141,14 +141,10 @@ class LocalGroupReader implements SourceGroupReader {
       while (next < digests.length) {
         const digest = digests[next++] as Digest;
         const blob = await this.ds.chunks.read(digest, readBuffers);
-        let done = false;
-        try {
-          await this.rate?.take(blob.length);
-          done = (await onChunk(digest, blob)) === true;
-        } finally {
-          if (done) readBuffers.give(blob);
-          else readBuffers.release(blob); // kept by the consumer (or it failed): not reused
-        }
+        await readBuffers.handOver(blob, async (b) => {
+          await this.rate?.take(b.length);
+          return onChunk(digest, b);
+        });
       }
     };
     await Promise.all(Array.from({ length: Math.min(READ_PARALLELISM, digests.length) }, lane));
