@@ -79,6 +79,7 @@ async function listLocalSnapshots(ds: Datastore, ns: Namespace, group: GroupRef)
     verifyState: s.verifyState,
     protectedCsum: s.manifest ? protectedCsum(s.manifest) : undefined,
     encrypted: s.manifest ? manifestEncrypted(s.manifest) : false,
+    archives: s.manifest?.files.map((f) => f.filename) ?? [],
   }));
 }
 

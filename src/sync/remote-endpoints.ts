@@ -3,6 +3,7 @@ import { type CryptMode, parseManifestBlob } from '../format/index.js';
 import {
   type ArchiveName,
   type AuthId,
+  CLIENT_LOG_NAME,
   type Digest,
   type GroupRef,
   isBelowNamespace,
@@ -66,7 +67,7 @@ class RemoteEndpoint implements SyncEndpoint {
   async listSnapshots(ns: Namespace, group: GroupRef): Promise<SnapshotListing[]> {
     const listed = await orEmpty(this.client.listSnapshots(this.store, ns, group));
     return listed.map((s) => {
-      const archives = s.files.filter((f) => f.filename !== 'client.log.blob');
+      const archives = s.files.filter((f) => f.filename !== CLIENT_LOG_NAME && f.filename !== MANIFEST_NAME);
       return {
         time: s.snapshot.time,
         finished: !s.inProgress,
@@ -74,6 +75,7 @@ class RemoteEndpoint implements SyncEndpoint {
         verifyState: s.verifyState,
         protectedCsum: s.protectedCsum,
         encrypted: archives.length > 0 && archives.every((f) => f.cryptMode === 'encrypt'),
+        archives: archives.map((f) => f.filename),
       };
     });
   }

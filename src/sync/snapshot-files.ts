@@ -3,8 +3,9 @@ import type { ArchiveName } from '../model/index.js';
 import type { SourceGroupReader } from './sync-types.js';
 
 /**
- * A snapshot's files from the source, asked for ahead of use: the manifest, then every archive it lists at once, so
- * a snapshot costs one round trip for all its indexes and blobs rather than one each. syncGroup asks for the next
+ * A snapshot's files from the source, asked for ahead of use: the manifest and, with it, every archive the snapshot
+ * listing named (else every archive the manifest lists, once it is here), so a snapshot costs one round trip for its
+ * manifest, indexes and blobs rather than one each. syncGroup asks for the next
  * snapshot's files while the current one's chunks move, so over a long link a group with several snapshots does not
  * stop for two round trips between them.
  *
@@ -31,15 +32,24 @@ export class SnapshotFiles {
     this.archives = archives;
   }
 
-  /** Downloads the manifest, then starts every archive's download; resolves once the manifest is here. */
-  static fetch(reader: SourceGroupReader, time: number): Promise<SnapshotFiles> {
+  /**
+   * Downloads the manifest and, at the same time, the archives the listing named (`listed`); once the manifest is
+   * here, starts any archive it lists that was not named, and drops those it does not list. Resolves once the
+   * manifest is here.
+   */
+  static fetch(
+    reader: SourceGroupReader,
+    time: number,
+    listed: readonly ArchiveName[] = [],
+  ): Promise<SnapshotFiles> {
+    const early = new Map(listed.map((name) => [name as string, quiet(reader.readArchive(time, name))]));
     return quiet(
       (async () => {
         const manifestBlob = await reader.readManifest(time);
         const archives = new Map<string, Promise<Buffer>>();
         if (manifestBlob !== undefined) {
           for (const name of archiveNames(manifestBlob)) {
-            archives.set(name, quiet(reader.readArchive(time, name)));
+            archives.set(name, early.get(name) ?? quiet(reader.readArchive(time, name)));
           }
         }
         return new SnapshotFiles(reader, time, manifestBlob, archives);

@@ -90,15 +90,15 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
     // before it moves its chunks.
     const toFetch = selection.selected.filter(refetch);
     const ahead = new Map<number, Promise<SnapshotFiles>>();
-    const filesFor = (r: SourceGroupReader, time: number): Promise<SnapshotFiles> => {
-      const files = ahead.get(time) ?? SnapshotFiles.fetch(r, time);
-      ahead.delete(time);
+    const filesFor = (r: SourceGroupReader, snap: SnapshotListing): Promise<SnapshotFiles> => {
+      const files = ahead.get(snap.time) ?? SnapshotFiles.fetch(r, snap.time, snap.archives);
+      ahead.delete(snap.time);
       return files;
     };
     const prefetchAfter = (r: SourceGroupReader, time: number): void => {
       const next = toFetch[toFetch.findIndex((s) => s.time === time) + 1];
       if (next !== undefined && !ahead.has(next.time))
-        ahead.set(next.time, SnapshotFiles.fetch(r, next.time));
+        ahead.set(next.time, SnapshotFiles.fetch(r, next.time, next.archives));
     };
     let mover: ChunkMover | undefined;
     for (const snap of selection.selected) {
@@ -120,7 +120,7 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
           options: job.transfer,
           isAborted: job.isAborted,
         });
-        const files = await filesFor(reader, snap.time);
+        const files = await filesFor(reader, snap);
         const source = reader;
         return syncSnapshot(job, writer, files, mover, snap, prefix, () => prefetchAfter(source, snap.time));
       });

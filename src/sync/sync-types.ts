@@ -20,6 +20,11 @@ export interface SnapshotListing {
   protectedCsum: string | undefined;
   /** Every archive (but the manifest and client log) is encrypted: for `encrypted-only`. */
   encrypted: boolean;
+  /**
+   * The archives the source lists for it (not the manifest or client log): a hint that lets their downloads start
+   * with the manifest's instead of a round trip later. The manifest decides what is synced.
+   */
+  archives: readonly ArchiveName[];
 }
 
 export interface GroupListing {
