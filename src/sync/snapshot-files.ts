@@ -74,7 +74,7 @@ function archiveNames(manifestBlob: Buffer): ArchiveName[] {
 }
 
 /** Marks a promise's rejection as handled here while keeping it for whoever awaits it later. */
-function quiet<T>(promise: Promise<T>): Promise<T> {
+export function quiet<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
   return promise;
 }

@@ -21,7 +21,7 @@ import {
 } from '../model/index.js';
 import type { ChunkClaims } from './chunk-claims.js';
 import { ChunkMover, type TransferOptions } from './chunk-mover.js';
-import { SnapshotFiles } from './snapshot-files.js';
+import { quiet, SnapshotFiles } from './snapshot-files.js';
 import { type Selection, type SelectionRules, selectSnapshots } from './snapshot-selection.js';
 import type {
   SnapshotListing,
@@ -70,11 +70,15 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
   const result: GroupResult = { snapshotsSynced: 0, snapshotsUnchanged: 0, snapshotsRemoved: 0 };
   const writer = await job.target.openGroup(job.targetNs, job.group, job.owner, job.jobToken);
   let reader: SourceGroupReader | undefined;
+  // A group the target has no finished snapshot of (a first sync) will fetch from the source: its reader is opened
+  // while the source's listing is still on its way, a round trip sooner. A group the target has is left to decide
+  // after the listing (an unchanged group opens nothing).
+  let early: Promise<SourceGroupReader> | undefined;
   try {
-    const [sourceSnaps, targetSnaps] = await Promise.all([
-      job.source.listSnapshots(job.sourceNs, job.group),
-      writer.listSnapshots(),
-    ]);
+    const sourceListing = quiet(job.source.listSnapshots(job.sourceNs, job.group));
+    const targetSnaps = await writer.listSnapshots();
+    if (!targetSnaps.some((s) => s.finished)) early = quiet(job.source.openGroup(job.sourceNs, job.group));
+    const sourceSnaps = await sourceListing;
     const targetNewest = targetSnaps.filter((s) => s.finished).at(-1)?.time;
     const selection = selectSnapshots(sourceSnaps, targetNewest, job.rules);
     if (job.rules.resyncCorrupt && job.rules.direction === 'pull')
@@ -111,7 +115,7 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
           await writer.removeSnapshot(snap.time);
           job.log.info(`${prefix}: local copy failed verification, syncing it again`);
         } else if (existing?.finished) return resync(job, snap, existing, prefix);
-        reader ??= await job.source.openGroup(job.sourceNs, job.group);
+        reader ??= await (early ?? job.source.openGroup(job.sourceNs, job.group));
         mover ??= new ChunkMover({
           reader,
           claims: job.claims,
@@ -142,6 +146,8 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
     }
     return result;
   } finally {
+    // An early reader nothing used (no snapshot to fetch, or the group failed first) is closed all the same.
+    reader ??= await early?.catch(() => undefined);
     await reader?.close();
     await writer.close();
   }

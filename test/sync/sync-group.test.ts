@@ -127,3 +127,65 @@ test('a group asks for the next snapshot’s files while the current one moves, 
   const report = await verifyDatastore(w.target, { pool: w.pool, log, taskId: 't' });
   assert.deepEqual(report.problems, []);
 });
+
+test('a first sync opens the source reader while the snapshot listing is on its way; an up-to-date group opens none', async (t) => {
+  const w = await localSyncWorld(t);
+  await fillDatastore(w.source, w.pool, w.dir, { groups: ['vm/100'], snapshots: 1 });
+  const local = await w.opener.source({ kind: 'local', store: 'source', path: w.source.path });
+  const target = await w.opener.target({ kind: 'local', store: 'target', path: w.target.path });
+  const run = async () => {
+    const events: string[] = [];
+    // The listing answers only once the reader was asked for, or after 500 ms: a long link, made visible.
+    let opened: () => void = () => undefined;
+    const openedOrLate = new Promise<void>((resolve) => {
+      const late = setTimeout(resolve, 500);
+      opened = () => {
+        clearTimeout(late);
+        resolve();
+      };
+    });
+    const source: SyncSource = Object.create(local);
+    source.listSnapshots = async (ns, group) => {
+      events.push('list asked');
+      await openedOrLate;
+      events.push('list answered');
+      return local.listSnapshots(ns, group);
+    };
+    source.openGroup = async (ns, group) => {
+      events.push('reader opened');
+      opened();
+      return local.openGroup(ns, group);
+    };
+    const result = await syncGroup({
+      source,
+      target,
+      sourceNs: parseNamespace(''),
+      targetNs: parseNamespace(''),
+      group: makeGroup('vm', '100'),
+      owner: parseAuthId('root@pam'),
+      jobToken: 7,
+      rules: {
+        direction: 'pull',
+        transferLast: undefined,
+        verifiedOnly: false,
+        encryptedOnly: false,
+        removeVanished: false,
+        resyncCorrupt: false,
+      },
+      transfer: DEFAULT_TRANSFER,
+      claims: ChunkClaims.attach(ChunkClaims.createBuffer(), 1),
+      progress: ProgressCounters.create(1),
+      slot: 0,
+      log: { info: () => undefined, warn: () => undefined },
+      clock: SYSTEM_CLOCK,
+      isAborted: () => false,
+    });
+    return { events, result };
+  };
+  const first = await run();
+  assert.equal(first.result.snapshotsSynced, 1);
+  assert.deepEqual(first.events, ['list asked', 'reader opened', 'list answered']);
+  const again = await run();
+  assert.equal(again.result.snapshotsSynced, 0, 'nothing new to sync');
+  assert.deepEqual(again.events, ['list asked', 'list answered'], 'an up-to-date group opens no reader');
+});
