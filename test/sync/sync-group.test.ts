@@ -16,6 +16,7 @@ import { verifyDatastore } from '../../src/store/index.js';
 import {
   ChunkClaims,
   DEFAULT_TRANSFER,
+  type GroupJob,
   type SourceGroupReader,
   type SyncSource,
   type SyncTarget,
@@ -64,17 +65,9 @@ function recording(source: SyncSource, target: SyncTarget, events: string[]) {
   return { source: wrappedSource, target: wrappedTarget };
 }
 
-test('a group asks for the next snapshot’s files while the current one moves, and for all archives of a snapshot at once', async (t) => {
-  const w = await localSyncWorld(t);
-  await fillDatastore(w.source, w.pool, w.dir, { groups: ['vm/100'], snapshots: 3 });
-  const events: string[] = [];
-  const { source, target } = recording(
-    await w.opener.source({ kind: 'local', store: 'source', path: w.source.path }),
-    await w.opener.target({ kind: 'local', store: 'target', path: w.target.path }),
-    events,
-  );
-  const lines: string[] = [];
-  const result = await syncGroup({
+/** A pull of group vm/100 between two root namespaces, as the coordinator would hand it to a thread. */
+function pullOfVm100(source: SyncSource, target: SyncTarget, lines: string[] = []): GroupJob {
+  return {
     source,
     target,
     sourceNs: parseNamespace(''),
@@ -97,7 +90,20 @@ test('a group asks for the next snapshot’s files while the current one moves, 
     log: { info: (m) => lines.push(m), warn: (m) => lines.push(m) },
     clock: SYSTEM_CLOCK,
     isAborted: () => false,
-  });
+  };
+}
+
+test('a group asks for the next snapshot’s files while the current one moves, and for all archives of a snapshot at once', async (t) => {
+  const w = await localSyncWorld(t);
+  await fillDatastore(w.source, w.pool, w.dir, { groups: ['vm/100'], snapshots: 3 });
+  const events: string[] = [];
+  const { source, target } = recording(
+    await w.opener.source({ kind: 'local', store: 'source', path: w.source.path }),
+    await w.opener.target({ kind: 'local', store: 'target', path: w.target.path }),
+    events,
+  );
+  const lines: string[] = [];
+  const result = await syncGroup(pullOfVm100(source, target, lines));
   assert.equal(result.snapshotsSynced, 3);
   const hours = [0, 1, 2].map((h) => formatBackupTime(BASE_TIME + h * 3600).slice(11, 13));
   const at = (e: string) => {
@@ -156,30 +162,7 @@ test('a first sync opens the source reader while the snapshot listing is on its 
       opened();
       return local.openGroup(ns, group);
     };
-    const result = await syncGroup({
-      source,
-      target,
-      sourceNs: parseNamespace(''),
-      targetNs: parseNamespace(''),
-      group: makeGroup('vm', '100'),
-      owner: parseAuthId('root@pam'),
-      jobToken: 7,
-      rules: {
-        direction: 'pull',
-        transferLast: undefined,
-        verifiedOnly: false,
-        encryptedOnly: false,
-        removeVanished: false,
-        resyncCorrupt: false,
-      },
-      transfer: DEFAULT_TRANSFER,
-      claims: ChunkClaims.attach(ChunkClaims.createBuffer(), 1),
-      progress: ProgressCounters.create(1),
-      slot: 0,
-      log: { info: () => undefined, warn: () => undefined },
-      clock: SYSTEM_CLOCK,
-      isAborted: () => false,
-    });
+    const result = await syncGroup(pullOfVm100(source, target));
     return { events, result };
   };
   const first = await run();
