@@ -6,6 +6,7 @@ import { open } from 'node:fs/promises';
 import { Piscina } from 'piscina';
 import { serializeError } from '../src/errors/index.js';
 import { type BlobParts, encodeBlobParts, verifyChunk } from '../src/format/index.js';
+import { ChunkBuffers } from '../src/io/index.js';
 import { type Digest, digestOf, SYSTEM_CLOCK } from '../src/model/index.js';
 import {
   type ChunkResult,
@@ -46,8 +47,9 @@ function zeroChunk(data: Buffer): { digest: Digest; blob: BlobParts } | undefine
   return known;
 }
 
-// Read buffers for store-range tasks, reused so each chunk costs no allocation and no fresh-page faults.
-const spareBuffers: Buffer[] = [];
+// Read buffers for store-range tasks, reused so each chunk costs no allocation and no fresh-page faults (a thread
+// runs a few tasks at once; eight never makes one wait).
+const rangeBuffers = new ChunkBuffers(8);
 
 async function storeData(store: ChunkStore, data: Buffer): Promise<StoreResult> {
   const zero = zeroChunk(data);
@@ -90,9 +92,7 @@ export default async function run(task: ChunkTask): Promise<ChunkResult> {
       return giveBack(result, task.data);
     }
     if (task.op === 'store-range') {
-      const spare = spareBuffers.pop();
-      const data =
-        spare !== undefined && spare.length === task.length ? spare : Buffer.allocUnsafeSlow(task.length);
+      const data = await rangeBuffers.take(task.length);
       try {
         const fh = await open(task.file, 'r');
         try {
@@ -104,7 +104,7 @@ export default async function run(task: ChunkTask): Promise<ChunkResult> {
         }
         return await storeData(store, data);
       } finally {
-        if (spareBuffers.length < 8) spareBuffers.push(data);
+        rangeBuffers.give(data); // stored (or failed): nothing refers to it any more
       }
     }
     const blob = await store.read(task.digest);

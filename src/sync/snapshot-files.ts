@@ -5,9 +5,8 @@ import type { SourceGroupReader } from './sync-types.js';
 /**
  * A snapshot's files from the source, asked for ahead of use: the manifest and, with it, every archive the snapshot
  * listing named (else every archive the manifest lists, once it is here), so a snapshot costs one round trip for its
- * manifest, indexes and blobs rather than one each. syncGroup asks for the next
- * snapshot's files while the current one's chunks move, so over a long link a group with several snapshots does not
- * stop for two round trips between them.
+ * manifest, indexes and blobs rather than one each. syncGroup asks for the next snapshot's files while the current
+ * one's chunks move, so over a long link a group with several snapshots does not stop for round trips between them.
  *
  * Nothing is checked here: the manifest is parsed only to learn the archive names (a bad one just means nothing is
  * asked for ahead), and every download's failure surfaces where syncSnapshot/syncArchive await it, in their context.
