@@ -32,10 +32,19 @@ export interface MoveStats {
   proven: number;
 }
 
+/** An archive index of the group's next snapshot, checked against that snapshot's manifest. */
+export interface AheadIndex {
+  index: ArchiveIndex;
+  encrypted: boolean;
+}
+
 interface Needed {
   digest: Digest;
   /** Plain length the index gives (for verification and batch sizing). */
   size: number;
+  encrypted: boolean;
+  /** Wanted by the group's next snapshot, fetched ahead with this one's chunks (see moveIndexChunks). */
+  ahead: boolean;
 }
 
 const PROOF_ROUND = 256;
@@ -47,6 +56,11 @@ const PROOF_ROUND = 256;
  *      nonce), so naming a digest never unlocks someone else's data;
  *   3. the rest is fetched in batches, several requests in flight, each chunk claimed job-wide so a chunk wanted by
  *      two groups at once is fetched once; every chunk is verified before it is stored.
+ * Where the target keeps what this job stores usable for the group's later snapshots (`lacks` is defined: a local
+ * datastore), a snapshot's last archive also takes along the chunks the next snapshot needs and the target lacks, in
+ * batches of their own behind this archive's: the requests keep flowing across the snapshot boundary instead of
+ * draining (a round trip or more per snapshot on a long link). Those chunks are credited to the snapshot that uses
+ * them; a failure among them is left for that snapshot to meet (and report) in its own turn.
  */
 export class ChunkMover {
   private readonly reader: SourceGroupReader;
@@ -58,6 +72,8 @@ export class ChunkMover {
   /** Digests settled for the current snapshot (its writer may reference them). */
   private settled = new Set<Digest>();
   private writer: TargetSnapshotWriter | undefined;
+  /** Chunks fetched ahead for a later snapshot, with their blob sizes, until that snapshot counts them. */
+  private readonly fetchedAhead = new Map<Digest, number>();
 
   constructor(fields: {
     reader: SourceGroupReader;
@@ -81,18 +97,21 @@ export class ChunkMover {
     this.settled = new Set();
   }
 
-  async moveIndexChunks(index: ArchiveIndex, encrypted: boolean): Promise<MoveStats> {
+  /**
+   * Moves the chunks of one archive of the current snapshot. `ahead` (the next snapshot's indexes, for its last
+   * archive) resolves to what may be fetched along with them; it is awaited only once this archive's requests are
+   * under way.
+   */
+  async moveIndexChunks(
+    index: ArchiveIndex,
+    encrypted: boolean,
+    ahead?: Promise<readonly AheadIndex[]>,
+  ): Promise<MoveStats> {
     const writer = this.writer;
     if (!writer) throw new FerryError('FERRY_ERR_INTERNAL', 'chunk mover has no snapshot');
     const stats: MoveStats = { chunks: index.count, fetched: 0, fetchedBytes: 0, reused: 0, proven: 0 };
-    const needed: Needed[] = [];
     const seen = new Set<Digest>();
-    for (let i = 0; i < index.count; i++) {
-      const digest = index.digestAt(i);
-      if (this.settled.has(digest) || seen.has(digest)) continue;
-      seen.add(digest);
-      needed.push({ digest, size: index.chunkEnd(i) - index.chunkStart(i) });
-    }
+    const needed = this.unsettled(index, encrypted, seen, false);
     let rest = await this.reuse(writer, needed, stats);
     if (writer.proveUpFront) rest = await this.prove(writer, rest, stats);
     else {
@@ -104,8 +123,36 @@ export class ChunkMover {
         rest = [...rest.filter((n) => !movedSet.has(n)), ...(await this.prove(writer, moved, stats))];
       }
     }
-    await this.fetchAll(writer, rest, encrypted, stats);
+    const later = ahead && writer.lacks ? this.aheadOf(writer, ahead, seen) : undefined;
+    await this.fetchAll(writer, rest, stats, later);
     return stats;
+  }
+
+  /** The index's chunks not settled for this snapshot nor already in `seen` (which gains them). */
+  private unsettled(index: ArchiveIndex, encrypted: boolean, seen: Set<Digest>, ahead: boolean): Needed[] {
+    const out: Needed[] = [];
+    for (let i = 0; i < index.count; i++) {
+      const digest = index.digestAt(i);
+      if (this.settled.has(digest) || seen.has(digest)) continue;
+      seen.add(digest);
+      out.push({ digest, size: index.chunkEnd(i) - index.chunkStart(i), encrypted, ahead });
+    }
+    return out;
+  }
+
+  /** The next snapshot's chunks that this snapshot does not move and the target lacks (none if that fails). */
+  private async aheadOf(
+    writer: TargetSnapshotWriter,
+    ahead: Promise<readonly AheadIndex[]>,
+    seen: Set<Digest>,
+  ): Promise<Needed[]> {
+    try {
+      const wanted = (await ahead).flatMap((a) => this.unsettled(a.index, a.encrypted, seen, true));
+      const lacking = new Set(writer.lacks?.(wanted.map((n) => n.digest)));
+      return wanted.filter((n) => lacking.has(n.digest));
+    } catch {
+      return [];
+    }
   }
 
   private async reuse(writer: TargetSnapshotWriter, needed: Needed[], stats: MoveStats): Promise<Needed[]> {
@@ -115,6 +162,14 @@ export class ChunkMover {
     for (const n of needed) {
       if (usable.has(n.digest)) {
         this.settled.add(n.digest);
+        const early = this.fetchedAhead.get(n.digest);
+        if (early !== undefined) {
+          // Fetched ahead for this snapshot: it counts here as fetched (the progress counters have it already).
+          this.fetchedAhead.delete(n.digest);
+          stats.fetched++;
+          stats.fetchedBytes += early;
+          continue;
+        }
         stats.reused++;
         this.progress.add(this.slot, 'chunksReused', 1);
         this.progress.add(this.slot, 'bytesReused', n.size);
@@ -159,27 +214,27 @@ export class ChunkMover {
   private async fetchAll(
     writer: TargetSnapshotWriter,
     needed: Needed[],
-    encrypted: boolean,
     stats: MoveStats,
+    ahead: Promise<Needed[]> | undefined,
   ): Promise<void> {
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
     const launch = async (batch: Needed[]) => {
       while (inFlight.size >= this.options.inFlight) await Promise.race(inFlight);
       if (failure !== undefined) throw failure;
-      const p = this.fetchBatch(writer, batch, encrypted, stats).catch((err: unknown) => {
-        failure ??= err;
+      // A batch fetched ahead fails quietly: the snapshot that needs its chunks fetches (and reports) them itself.
+      const p = this.fetchBatch(writer, batch, stats).catch((err: unknown) => {
+        if (!batch[0]?.ahead) failure ??= err;
       });
       const tracked = p.finally(() => inFlight.delete(tracked));
       inFlight.add(tracked);
     };
-    let pending = needed;
-    const rechecked = new Set<Digest>();
-    while (pending.length > 0) {
+    /** Claims and batches `items`, launching each full batch; returns those another group holds or has moved. */
+    const send = async (items: readonly Needed[], rechecked: Set<Digest>): Promise<Needed[]> => {
       const waiting: Needed[] = [];
       let batch: Needed[] = [];
       let bytes = 0;
-      for (const n of pending) {
+      for (const n of items) {
         if (this.isAborted()) throw new FerryError('FERRY_ERR_ABORTED', 'interrupted');
         if (failure !== undefined) break;
         if (!this.claims.tryClaim(n.digest)) {
@@ -204,6 +259,17 @@ export class ChunkMover {
       }
       if (batch.length > 0 && failure === undefined) await launch(batch);
       else for (const n of batch) this.claims.release(n.digest);
+      return waiting;
+    };
+    let pending = needed;
+    let later = ahead;
+    const rechecked = new Set<Digest>();
+    while (pending.length > 0 || later !== undefined) {
+      const waiting = await send(pending, rechecked);
+      // The next snapshot's chunks go out behind this archive's; those another group holds or has moved are left
+      // for that snapshot to settle.
+      if (later !== undefined && failure === undefined) await send(await later, new Set());
+      later = undefined;
       await Promise.all(inFlight);
       if (failure !== undefined) throw failure;
       // Chunks another group was fetching: wait for it, then they are usable (or failed there: fetch them here).
@@ -212,14 +278,9 @@ export class ChunkMover {
     }
   }
 
-  private async fetchBatch(
-    writer: TargetSnapshotWriter,
-    batch: Needed[],
-    encrypted: boolean,
-    stats: MoveStats,
-  ): Promise<void> {
-    const sizes = new Map(batch.map((n) => [n.digest, n.size]));
-    const unreleased = new Set(sizes.keys());
+  private async fetchBatch(writer: TargetSnapshotWriter, batch: Needed[], stats: MoveStats): Promise<void> {
+    const items = new Map(batch.map((n) => [n.digest, n]));
+    const unreleased = new Set(items.keys());
     let store: ChunkToStore[] = [];
     let storeBytes = 0;
     const flush = async () => {
@@ -239,15 +300,18 @@ export class ChunkMover {
       await this.reader.fetchChunks(
         batch.map((n) => n.digest),
         async (digest, blob) => {
-          const size = sizes.get(digest);
-          if (size === undefined)
+          const item = items.get(digest);
+          if (item === undefined)
             throw new FerryError('FERRY_ERR_PROTOCOL', `chunk ${shortDigest(digest)} was not asked for`);
-          sizes.delete(digest);
+          items.delete(digest);
           const plainSize = await inContext(`chunk ${shortDigest(digest)}`, async () =>
-            this.check(digest, blob, size, encrypted),
+            this.check(digest, blob, item.size, item.encrypted),
           );
-          stats.fetched++;
-          stats.fetchedBytes += blob.length;
+          if (item.ahead) this.fetchedAhead.set(digest, blob.length);
+          else {
+            stats.fetched++;
+            stats.fetchedBytes += blob.length;
+          }
           this.progress.add(this.slot, 'chunksFetched', 1);
           this.progress.add(this.slot, 'bytesFetched', blob.length);
           store.push({ digest, blob, plainSize });
@@ -259,7 +323,7 @@ export class ChunkMover {
         batch.map((n) => n.size),
       );
       await flush();
-      const missing = [...sizes.keys()];
+      const missing = [...items.keys()];
       if (missing.length > 0) {
         throw new FerryError(
           'FERRY_ERR_PROTOCOL',

@@ -339,6 +339,10 @@ class LocalSnapshotWriter implements TargetSnapshotWriter {
     return out;
   }
 
+  lacks(digests: readonly Digest[]): Digest[] {
+    return digests.filter((d) => !this.f.ds.chunks.has(d));
+  }
+
   /** Inserts in parallel: each insert waits on its own fsync, and the disk serves them together. */
   async storeChunks(chunks: readonly ChunkToStore[]): Promise<void> {
     await Promise.all(

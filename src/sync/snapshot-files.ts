@@ -1,5 +1,6 @@
-import { parseManifestBlob } from '../format/index.js';
-import type { ArchiveName } from '../model/index.js';
+import { chunksEncrypted, parseArchiveIndex, parseManifestBlob } from '../format/index.js';
+import { type ArchiveName, archiveKind } from '../model/index.js';
+import type { AheadIndex } from './chunk-mover.js';
 import type { SourceGroupReader } from './sync-types.js';
 
 /**
@@ -54,6 +55,28 @@ export class SnapshotFiles {
         return new SnapshotFiles(reader, time, manifestBlob, archives);
       })(),
     );
+  }
+
+  /**
+   * The snapshot's archive indexes, each checked against the manifest (size and checksum), for fetching its chunks
+   * ahead; anything that fails is left out here and met by the snapshot's own sync. Leaves the downloads in place.
+   */
+  async checkedIndexes(): Promise<AheadIndex[]> {
+    const out: AheadIndex[] = [];
+    try {
+      if (this.manifestBlob === undefined) return out;
+      for (const file of parseManifestBlob(this.manifestBlob).files) {
+        const kind = archiveKind(file.filename);
+        const download = this.archives.get(file.filename);
+        if (kind === 'blob' || download === undefined) continue;
+        const index = parseArchiveIndex(kind, await download);
+        if (index.size === file.size && index.csum().toString('hex') === file.csum)
+          out.push({ index, encrypted: chunksEncrypted(file) });
+      }
+    } catch {
+      // A bad manifest or index fetches nothing ahead.
+    }
+    return out;
   }
 
   /** An archive's bytes: the download started ahead, or a fresh one. Each archive is handed out once. */

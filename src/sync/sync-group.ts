@@ -17,10 +17,11 @@ import {
   formatBackupTime,
   formatBytes,
   type GroupRef,
+  isIndexArchive,
   type Namespace,
 } from '../model/index.js';
 import type { ChunkClaims } from './chunk-claims.js';
-import { ChunkMover, type TransferOptions } from './chunk-mover.js';
+import { type AheadIndex, ChunkMover, type TransferOptions } from './chunk-mover.js';
 import { quiet, SnapshotFiles } from './snapshot-files.js';
 import { type Selection, type SelectionRules, selectSnapshots } from './snapshot-selection.js';
 import type {
@@ -99,10 +100,18 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
       ahead.delete(snap.time);
       return files;
     };
-    const prefetchAfter = (r: SourceGroupReader, time: number): void => {
+    const nextAfter = (r: SourceGroupReader, time: number): NextSnapshot => {
       const next = toFetch[toFetch.findIndex((s) => s.time === time) + 1];
-      if (next !== undefined && !ahead.has(next.time))
-        ahead.set(next.time, SnapshotFiles.fetch(r, next.time, next.archives));
+      return {
+        prefetch: () => {
+          if (next !== undefined && !ahead.has(next.time))
+            ahead.set(next.time, SnapshotFiles.fetch(r, next.time, next.archives));
+        },
+        indexes: () => {
+          const files = next === undefined ? undefined : ahead.get(next.time);
+          return files && quiet(files.then((f) => f.checkedIndexes()));
+        },
+      };
     };
     let mover: ChunkMover | undefined;
     for (const snap of selection.selected) {
@@ -125,8 +134,7 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
           isAborted: job.isAborted,
         });
         const files = await filesFor(reader, snap);
-        const source = reader;
-        return syncSnapshot(job, writer, files, mover, snap, prefix, () => prefetchAfter(source, snap.time));
+        return syncSnapshot(job, writer, files, mover, snap, prefix, nextAfter(reader, snap.time));
       });
       if (outcome === 'synced') result.snapshotsSynced++;
       if (outcome === 'unchanged') result.snapshotsUnchanged++;
@@ -189,6 +197,13 @@ function resync(
   );
 }
 
+/** The snapshot synced after this one, if any: its files are asked for early, and its indexes read ahead. */
+interface NextSnapshot {
+  prefetch(): void;
+  /** Its archive indexes, checked, once its files are here (undefined: no next snapshot, or nothing asked yet). */
+  indexes(): Promise<readonly AheadIndex[]> | undefined;
+}
+
 async function syncSnapshot(
   job: GroupJob,
   writer: TargetGroupWriter,
@@ -196,7 +211,7 @@ async function syncSnapshot(
   mover: ChunkMover,
   snap: SnapshotListing,
   prefix: string,
-  prefetchNext: () => void,
+  next: NextSnapshot,
 ): Promise<'synced' | 'vanished'> {
   const manifestBlob = files.manifestBlob;
   if (manifestBlob === undefined) {
@@ -208,15 +223,17 @@ async function syncSnapshot(
     throw new FerryError('FERRY_ERR_BAD_FORMAT', 'file index.json.blob: manifest describes another snapshot');
   }
   job.log.info(`${prefix}: start sync`);
-  prefetchNext();
+  next.prefetch();
   const started = job.clock.now();
   const target = await writer.beginSnapshot(snap.time, job.rules.direction);
   mover.startSnapshot(target);
+  // The last archive that moves chunks takes the next snapshot's new chunks along (see ChunkMover).
+  const lastIndex = manifest.files.map((f) => isIndexArchive(f.filename)).lastIndexOf(true);
   try {
     let bytes = 0;
-    for (const file of manifest.files) {
+    for (const [i, file] of manifest.files.entries()) {
       bytes += await inContext(`archive ${file.filename}`, () =>
-        syncArchive(job, files, mover, target, file, prefix),
+        syncArchive(job, files, mover, target, file, prefix, i === lastIndex ? next.indexes() : undefined),
       );
     }
     await target.commit(manifestBlob);
@@ -237,6 +254,7 @@ async function syncArchive(
   target: Awaited<ReturnType<TargetGroupWriter['beginSnapshot']>>,
   file: ManifestFile,
   prefix: string,
+  ahead: Promise<readonly AheadIndex[]> | undefined,
 ): Promise<number> {
   const name: ArchiveName = file.filename;
   const bytes = await files.archive(name);
@@ -258,7 +276,7 @@ async function syncArchive(
     throw new FerryError('FERRY_ERR_SIZE_MISMATCH', `wrong size for file (${index.size} != ${file.size})`);
   if (index.csum().toString('hex') !== file.csum)
     throw new FerryError('FERRY_ERR_CSUM_MISMATCH', 'wrong checksum for file');
-  const stats = await mover.moveIndexChunks(index, chunksEncrypted(file));
+  const stats = await mover.moveIndexChunks(index, chunksEncrypted(file), ahead);
   await target.writeArchive(name, bytes, file.cryptMode);
   job.log.info(
     `${prefix}/${name}: ${stats.chunks} chunks, ${stats.fetched} fetched (${formatBytes(stats.fetchedBytes)}), ${stats.reused} reused${stats.proven > 0 ? ` (${stats.proven} proven)` : ''}`,

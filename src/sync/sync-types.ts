@@ -113,6 +113,12 @@ export interface TargetSnapshotWriter {
     digests: readonly Digest[],
     proofs: readonly (Buffer | undefined)[],
   ): Promise<Set<Digest>>;
+  /**
+   * Of `digests`, those the target does not hold at all. Defined only where the chunks this job stores stay usable for
+   * the group's later snapshots (`usable` accepts them: a local datastore), which lets the chain fetch the next
+   * snapshot's new chunks along with this one's.
+   */
+  lacks?(digests: readonly Digest[]): Digest[];
   /** Stores chunks the chain has verified (pull) or that the receiving server verifies (push). */
   storeChunks(chunks: readonly ChunkToStore[]): Promise<void>;
   writeArchive(name: ArchiveName, bytes: Buffer, cryptMode: CryptMode): Promise<void>;
