@@ -27,6 +27,7 @@ import {
   type EndpointSpec,
 } from './endpoint-spec.js';
 import type { GroupTask, GroupTaskResult, JobSpec } from './group-task.js';
+import { quiet } from './snapshot-files.js';
 import type { GroupResult } from './sync-group.js';
 import type { SyncSource, SyncTarget } from './sync-types.js';
 
@@ -195,6 +196,9 @@ async function planJob(
   sourceGroups: Map<Namespace, GroupRef[]>;
   mapped: Set<Namespace>;
 }> {
+  // The anchor's groups are asked for with the namespace listing (they are needed whenever it exists): one round trip
+  // less before the first group starts. A failure surfaces where they are used.
+  const anchorGroups = quiet(source.listGroups(sourceAnchor));
   const namespaces = await source.listNamespaces(sourceAnchor, job.maxDepth);
   if (namespaces.length === 0) {
     throw new FerryError(
@@ -216,7 +220,9 @@ async function planJob(
         );
       await target.ensureNamespace(targetNs);
       mapped.add(targetNs);
-      const listed = (await source.listGroups(ns)).map((g) => g.group).sort(compareGroups);
+      const listed = (await (ns === sourceAnchor ? anchorGroups : source.listGroups(ns)))
+        .map((g) => g.group)
+        .sort(compareGroups);
       const chosen = listed.filter((g) => groupPassesFilters(g, job.groupFilter));
       sourceGroups.set(targetNs, listed);
       say(

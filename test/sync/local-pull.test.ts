@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { formatSnapshot } from '../../src/model/index.js';
+import { formatSnapshot, SYSTEM_CLOCK } from '../../src/model/index.js';
 import { type Datastore, verifyDatastore } from '../../src/store/index.js';
-import { fillDatastore } from '../helpers/fixtures.js';
+import { type EndpointOpener, runSync, type SyncSource } from '../../src/sync/index.js';
+import { fillDatastore, syncJob } from '../helpers/fixtures.js';
 import { localPull, localSyncWorld } from '../helpers/local-sync.js';
 import { log } from '../helpers/world.js';
 
@@ -49,4 +50,46 @@ test('a local pull copies every snapshot byte for byte and the target verifies',
   assert.equal(again.summary.chunks.fetched, 0, 'a second run fetches nothing');
   assert.equal(again.summary.snapshots.synced, 0);
   assert.equal(again.summary.snapshots.unchanged, 4, 'the newest snapshot of each group is checked again');
+});
+
+test("the anchor namespace's groups are asked for while the namespace listing is on its way", async (t) => {
+  const w = await localSyncWorld(t);
+  await fillDatastore(w.source, w.pool, w.dir, { groups: ['vm/100'], snapshots: 1, blocks: 1 });
+  const events: string[] = [];
+  // The namespace listing answers only once the groups were asked for, or after 500 ms: a long link, made visible.
+  let asked: () => void = () => undefined;
+  const askedOrLate = new Promise<void>((resolve) => {
+    const late = setTimeout(resolve, 500);
+    asked = () => {
+      clearTimeout(late);
+      resolve();
+    };
+  });
+  const opener: EndpointOpener = Object.create(w.opener);
+  opener.source = async (spec) => {
+    const source = await w.opener.source(spec);
+    const wrapped: SyncSource = Object.create(source);
+    wrapped.listNamespaces = async (anchor, depth) => {
+      const listed = await source.listNamespaces(anchor, depth);
+      await askedOrLate;
+      events.push('namespaces answered');
+      return listed;
+    };
+    wrapped.listGroups = (ns) => {
+      events.push(`groups of '${ns}' asked`);
+      asked();
+      return source.listGroups(ns);
+    };
+    return wrapped;
+  };
+  const summary = await runSync({
+    job: syncJob({}),
+    source: { kind: 'local', store: 'source', path: w.source.path },
+    target: { kind: 'local', store: 'target', path: w.target.path },
+    opener,
+    clock: SYSTEM_CLOCK,
+    sink: () => undefined,
+  });
+  assert.equal(summary.groups.ok, 1, JSON.stringify(summary.failed));
+  assert.deepEqual(events, ["groups of '' asked", 'namespaces answered']);
 });
