@@ -28,3 +28,19 @@ export function makePool(t: TestContext, threads = 2): ChunkPool {
   t.after(() => pool.destroy());
   return pool;
 }
+
+/**
+ * A long link, made visible: `reached` resolves once `signal()` is called, or after `ms` at the latest (code that
+ * never signals then shows up as a wrong order of events, not as a hang).
+ */
+export function signalOrLate(ms = 500): { reached: Promise<void>; signal: () => void } {
+  let signal: () => void = () => undefined;
+  const reached = new Promise<void>((resolve) => {
+    const late = setTimeout(resolve, ms);
+    signal = () => {
+      clearTimeout(late);
+      resolve();
+    };
+  });
+  return { reached, signal };
+}

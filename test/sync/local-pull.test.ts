@@ -7,7 +7,7 @@ import { type Datastore, verifyDatastore } from '../../src/store/index.js';
 import { type EndpointOpener, runSync, type SyncSource } from '../../src/sync/index.js';
 import { fillDatastore, syncJob } from '../helpers/fixtures.js';
 import { localPull, localSyncWorld } from '../helpers/local-sync.js';
-import { log } from '../helpers/world.js';
+import { log, signalOrLate } from '../helpers/world.js';
 
 async function snapshotsOf(ds: Datastore): Promise<string[]> {
   const out: string[] = [];
@@ -56,28 +56,21 @@ test("the anchor namespace's groups are asked for while the namespace listing is
   const w = await localSyncWorld(t);
   await fillDatastore(w.source, w.pool, w.dir, { groups: ['vm/100'], snapshots: 1, blocks: 1 });
   const events: string[] = [];
-  // The namespace listing answers only once the groups were asked for, or after 500 ms: a long link, made visible.
-  let asked: () => void = () => undefined;
-  const askedOrLate = new Promise<void>((resolve) => {
-    const late = setTimeout(resolve, 500);
-    asked = () => {
-      clearTimeout(late);
-      resolve();
-    };
-  });
+  // The namespace listing answers only once the groups were asked for, or after 500 ms.
+  const asked = signalOrLate();
   const opener: EndpointOpener = Object.create(w.opener);
   opener.source = async (spec) => {
     const source = await w.opener.source(spec);
     const wrapped: SyncSource = Object.create(source);
     wrapped.listNamespaces = async (anchor, depth) => {
       const listed = await source.listNamespaces(anchor, depth);
-      await askedOrLate;
+      await asked.reached;
       events.push('namespaces answered');
       return listed;
     };
     wrapped.listGroups = (ns) => {
       events.push(`groups of '${ns}' asked`);
-      asked();
+      asked.signal();
       return source.listGroups(ns);
     };
     return wrapped;

@@ -29,7 +29,7 @@ import {
 } from '../../src/sync/index.js';
 import { BASE_TIME, fillDatastore } from '../helpers/fixtures.js';
 import { localSyncWorld } from '../helpers/local-sync.js';
-import { log } from '../helpers/world.js';
+import { log, signalOrLate } from '../helpers/world.js';
 
 /**
  * Records each call the group makes on the source reader and each snapshot the target publishes; `asked` gets the
@@ -155,25 +155,18 @@ test('a first sync opens the source reader while the snapshot listing is on its 
   const target = await w.opener.target({ kind: 'local', store: 'target', path: w.target.path });
   const run = async () => {
     const events: string[] = [];
-    // The listing answers only once the reader was asked for, or after 500 ms: a long link, made visible.
-    let opened: () => void = () => undefined;
-    const openedOrLate = new Promise<void>((resolve) => {
-      const late = setTimeout(resolve, 500);
-      opened = () => {
-        clearTimeout(late);
-        resolve();
-      };
-    });
+    // The listing answers only once the reader was asked for, or after 500 ms.
+    const opened = signalOrLate();
     const source: SyncSource = Object.create(local);
     source.listSnapshots = async (ns, group) => {
       events.push('list asked');
-      await openedOrLate;
+      await opened.reached;
       events.push('list answered');
       return local.listSnapshots(ns, group);
     };
     source.openGroup = async (ns, group) => {
       events.push('reader opened');
-      opened();
+      opened.signal();
       return local.openGroup(ns, group);
     };
     const result = await syncGroup(pullOfVm100(source, target));
