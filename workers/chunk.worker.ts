@@ -1,6 +1,7 @@
 /**
- * Chunk worker: reads, hashes, compresses, verifies and stores chunks for ChunkPool. One ChunkStore (with its own
- * lmdb handle) per datastore path per thread. Returns plain results; errors go back serialised.
+ * Chunk worker: reads, hashes, compresses, verifies and stores chunks for ChunkPool (backup, verify, and the
+ * server's uploads). One ChunkStore (with its own lmdb handle) per datastore path per thread. Returns plain results;
+ * errors go back serialised.
  */
 import { open } from 'node:fs/promises';
 import { Piscina } from 'piscina';
@@ -106,6 +107,12 @@ export default async function run(task: ChunkTask): Promise<ChunkResult> {
       } finally {
         rangeBuffers.give(data); // stored (or failed): nothing refers to it any more
       }
+    }
+    if (task.op === 'insert') {
+      const blob = Buffer.from(task.blob.buffer, task.blob.byteOffset, task.blob.byteLength);
+      const check = verifyChunk(blob, task.digest, { maxSize: task.maxSize });
+      const stored = await store.insert(task.digest, blob, check.plainSize);
+      return { ok: true, isNew: stored.isNew, encodedSize: stored.encodedSize, plainSize: check.plainSize };
     }
     const blob = await store.read(task.digest);
     const check = verifyChunk(blob, task.digest, {

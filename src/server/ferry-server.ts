@@ -5,6 +5,7 @@ import { FerryError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { type Clock, SYSTEM_CLOCK } from '../model/index.js';
 import { CONTENT_TYPE, errorBody, httpStatusFor, LIMITS } from '../protocol/index.js';
+import { ChunkPool } from '../store/index.js';
 import { AccessControl } from './access-control.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { Authenticator } from './authenticator.js';
@@ -91,12 +92,17 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
 
   const authenticator = new Authenticator(home);
   const sessions = new SessionTable({ clock, limits, log });
+  let pool: ChunkPool | undefined;
   const ctx: ServerContext = {
     registry: new DatastoreRegistry(home, clock),
     access: new AccessControl(home),
     sessions,
     log,
     clock,
+    chunkPool: () => {
+      pool ??= new ChunkPool();
+      return pool;
+    },
   };
   let requests = 0;
   let inFlight = 0;
@@ -173,6 +179,7 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
           await stopped;
         } finally {
           await sessions.closeAll('server stopping');
+          await pool?.destroy();
           await ctx.registry.close();
         }
       })();

@@ -3,7 +3,7 @@ import type { Role } from '../config/index.js';
 import { FerryError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { type AuthId, type Clock, type Namespace, parseStoreName, type StoreName } from '../model/index.js';
-import type { Datastore } from '../store/index.js';
+import type { ChunkPool, Datastore } from '../store/index.js';
 import type { AccessControl } from './access-control.js';
 import type { DatastoreRegistry } from './datastore-registry.js';
 import type { SessionTable } from './session-table.js';
@@ -15,6 +15,8 @@ export interface ServerContext {
   sessions: SessionTable;
   log: Logger;
   clock: Clock;
+  /** Threads that verify and store uploaded chunks, started on first use (a server that only serves reads has none). */
+  chunkPool(): ChunkPool;
 }
 
 const authIds = new WeakMap<FastifyRequest, AuthId>();

@@ -60,7 +60,17 @@ export function registerWriterRoutes(app: FastifyInstance, ctx: ServerContext): 
       const owner = b.owner === undefined ? authId : parseAuthId(b.owner);
       if (owner !== authId) await ctx.access.require(authId, store, ns, 'admin');
       const session = await ctx.sessions.open(authId, () =>
-        WriterSession.open({ id: newSessionId(), authId, owner, store, ds, ns, snapshot, log: ctx.log }),
+        WriterSession.open({
+          id: newSessionId(),
+          authId,
+          owner,
+          store,
+          ds,
+          ns,
+          snapshot,
+          log: ctx.log,
+          pool: ctx.chunkPool(),
+        }),
       );
       const data: WriterOpenData = { session: session.id, 'previous-time': session.previous?.time ?? null };
       return ok(data);

@@ -10,7 +10,6 @@ import {
   manifestVerifyState,
   parseArchiveIndex,
   parseManifestBlob,
-  verifyChunk,
 } from '../format/index.js';
 import type { Logger } from '../log/index.js';
 import {
@@ -27,8 +26,14 @@ import {
   shortDigest,
 } from '../model/index.js';
 import { LIMITS, readChunkFrames } from '../protocol/index.js';
-import { type Datastore, SnapshotWriter, UNKNOWN_SIZE } from '../store/index.js';
+import { type ChunkPool, type Datastore, SnapshotWriter, UNKNOWN_SIZE } from '../store/index.js';
 import type { ServerSession, SessionScope } from './session-table.js';
+
+/**
+ * Chunks of one upload request verified and stored at once: one in the chunk threads while the next frame arrives.
+ * Memory stays at a few chunks per request however many requests are in flight (each holds at most this many).
+ */
+const UPLOAD_AHEAD = 2;
 
 export interface UploadResult {
   chunks: number;
@@ -60,6 +65,7 @@ export class WriterSession implements ServerSession {
   private readonly ds: Datastore;
   private readonly writer: SnapshotWriter;
   private readonly log: Logger;
+  private readonly pool: ChunkPool;
   private readonly referenceable = new Set<Digest>();
   private nonce: Buffer | undefined;
   private readonly cryptModes = new Map<ArchiveName, CryptMode>();
@@ -72,6 +78,7 @@ export class WriterSession implements ServerSession {
       previous: SnapshotRef | undefined;
       writer: SnapshotWriter;
       log: Logger;
+      pool: ChunkPool;
     },
   ) {
     this.id = fields.id;
@@ -83,10 +90,11 @@ export class WriterSession implements ServerSession {
     this.previous = fields.previous;
     this.writer = fields.writer;
     this.log = fields.log;
+    this.pool = fields.pool;
   }
 
   static async open(
-    fields: SessionScope & { owner: AuthId; snapshot: SnapshotRef; log: Logger },
+    fields: SessionScope & { owner: AuthId; snapshot: SnapshotRef; log: Logger; pool: ChunkPool },
   ): Promise<WriterSession> {
     const { ds, ns, snapshot } = fields;
     return inContext(`snapshot ${formatSnapshot(snapshot)}`, async () => {
@@ -198,9 +206,10 @@ export class WriterSession implements ServerSession {
   }
 
   /**
-   * Reads chunk frames from the request body, verifies each chunk in full and stores it. A chunk that fails
-   * verification fails the request (its bytes are never stored); a body that ends inside a frame is
-   * FERRY_ERR_TRUNCATED. Chunks completed before the failure are whole, verified, and stay stored.
+   * Reads chunk frames from the request body; each chunk is verified in full and stored by the server's chunk
+   * threads (off the event loop, UPLOAD_AHEAD of a request's chunks at once, while the next frame is read). A chunk
+   * that fails verification fails the request (its bytes are never stored); a body that ends inside a frame is
+   * FERRY_ERR_TRUNCATED. Chunks verified before the failure are whole and stay stored.
    */
   async uploadChunks(body: AsyncIterable<Uint8Array>): Promise<UploadResult> {
     return this.run(async () => {
@@ -210,22 +219,46 @@ export class WriterSession implements ServerSession {
         maxBlob: LIMITS.maxChunkBlob,
         maxTotal: LIMITS.maxBatchBytes,
       });
-      for await (const frame of frames) {
-        await inContext(`chunk ${shortDigest(frame.digest)}`, async () => {
+      const inFlight = new Set<Promise<void>>();
+      let failure: { err: unknown } | undefined;
+      try {
+        for await (const frame of frames) {
+          const where = `chunk ${shortDigest(frame.digest)}`;
           if (frame.status !== 'ok') {
-            throw new FerryError(
-              'FERRY_ERR_BAD_FORMAT',
-              `an upload frame must carry a chunk, not ${frame.status}`,
-            );
+            failure ??= {
+              err: new FerryError(
+                'FERRY_ERR_BAD_FORMAT',
+                `an upload frame must carry a chunk, not ${frame.status}`,
+              ).withFrame(where),
+            };
+            break;
           }
-          const check = verifyChunk(frame.blob, frame.digest, { maxSize: MAX_CHUNK_SIZE });
-          const stored = await this.ds.chunks.insert(frame.digest, frame.blob, check.plainSize);
-          this.referenceable.add(frame.digest);
-          result.chunks++;
-          result.bytes += frame.blob.length;
-          if (stored.isNew) result.newChunks++;
-        });
+          const { digest, blob } = frame;
+          const bytes = blob.length;
+          const stored = inContext(where, () =>
+            this.pool.insert(this.ds.path, digest, blob, MAX_CHUNK_SIZE),
+          ).then(
+            (r) => {
+              this.referenceable.add(digest);
+              result.chunks++;
+              result.bytes += bytes;
+              if (r.isNew) result.newChunks++;
+            },
+            (err: unknown) => {
+              failure ??= { err };
+            },
+          );
+          const tracked = stored.finally(() => inFlight.delete(tracked));
+          inFlight.add(tracked);
+          while (inFlight.size >= UPLOAD_AHEAD) await Promise.race(inFlight);
+          if (failure !== undefined) break;
+        }
+      } finally {
+        // Also when the body fails (cut off, malformed): the chunks already handed over finish first, so the answer
+        // describes a settled store (they never reject: failures are kept in `failure`).
+        await Promise.all(inFlight);
       }
+      if (failure !== undefined) throw failure.err;
       return result;
     });
   }

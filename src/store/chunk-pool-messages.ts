@@ -18,6 +18,16 @@ export type ChunkTask =
       length: number;
     }
   | {
+      /** Verify a received chunk blob in full against `digest`, then store it unless the store has it. */
+      op: 'insert';
+      storePath: string;
+      digest: Digest;
+      /** The DataBlob (moved when it owns its buffer, else copied). */
+      blob: Uint8Array;
+      /** Largest plain size accepted. */
+      maxSize: number;
+    }
+  | {
       op: 'verify';
 
       storePath: string;
@@ -37,5 +47,6 @@ export type StoreResult = {
   data?: Uint8Array;
 };
 export type VerifyResult = { ok: true; encodedSize: number; plainSize: number | undefined };
+export type VerifiedInsert = VerifyResult & { isNew: boolean };
 export type ChunkFailure = { ok: false; error: WireError };
-export type ChunkResult = StoreResult | VerifyResult | ChunkFailure;
+export type ChunkResult = StoreResult | VerifyResult | VerifiedInsert | ChunkFailure;

@@ -3,7 +3,13 @@ import { Piscina } from 'piscina';
 import { deserializeError } from '../errors/index.js';
 import { workerFile } from '../io/index.js';
 import type { Digest } from '../model/index.js';
-import type { ChunkResult, ChunkTask, StoreResult, VerifyResult } from './chunk-pool-messages.js';
+import type {
+  ChunkResult,
+  ChunkTask,
+  StoreResult,
+  VerifiedInsert,
+  VerifyResult,
+} from './chunk-pool-messages.js';
 
 const WORKER_FILE = workerFile('chunk', import.meta.url);
 
@@ -42,17 +48,27 @@ export class ChunkPool {
 
   /** Hashes `data`, and stores it compressed unless the store has it. `data` is moved to the worker (detached here). */
   async store(storePath: string, data: Uint8Array): Promise<StoreResult> {
-    const result = await this.pool.run(
-      { op: 'store', storePath, data },
-      {
-        transferList:
-          data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
-            ? [data.buffer as ArrayBuffer]
-            : [],
-      },
-    );
+    const result = await this.pool.run({ op: 'store', storePath, data }, { transferList: movable(data) });
     if (!result.ok) throw deserializeError(result.error);
     return result as StoreResult;
+  }
+
+  /**
+   * Verifies a received chunk blob in full (CRC, decompression, SHA-256 against `digest`, plain size at most
+   * `maxSize`) and stores it unless the store has it. A blob that owns its whole buffer is moved (detached here).
+   */
+  async insert(
+    storePath: string,
+    digest: Digest,
+    blob: Uint8Array,
+    maxSize: number,
+  ): Promise<VerifiedInsert> {
+    const result = await this.pool.run(
+      { op: 'insert', storePath, digest, blob, maxSize },
+      { transferList: movable(blob) },
+    );
+    if (!result.ok) throw deserializeError(result.error);
+    return result as VerifiedInsert;
   }
 
   /** Reads `length` bytes at `offset` of `file` in a worker, hashes them and stores them unless the store has them. */
@@ -78,4 +94,11 @@ export class ChunkPool {
   async destroy(): Promise<void> {
     await this.pool.destroy();
   }
+}
+
+/** The buffer to move with a task: only one the view covers whole (a slice of a shared pool is copied instead). */
+function movable(data: Uint8Array): ArrayBuffer[] {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+    ? [data.buffer as ArrayBuffer]
+    : [];
 }

@@ -33,6 +33,7 @@ export type {
   ChunkResult,
   ChunkTask,
   StoreResult,
+  VerifiedInsert,
   VerifyResult,
 } from './chunk-pool-messages.js';
 export { ChunkStore, type InsertResult, shardOf } from './chunk-store.js';
