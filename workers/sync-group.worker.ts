@@ -48,6 +48,7 @@ export default async function run(task: GroupTask): Promise<GroupTaskResult> {
       sourceNs: parseNamespace(task.sourceNs),
       targetNs: parseNamespace(task.targetNs),
       group,
+      ...(task.sourceListing ? { sourceListing: task.sourceListing } : {}),
       owner: parseAuthId(task.job.owner),
       jobToken: task.job.jobToken,
       rules: task.job.rules,

@@ -30,7 +30,7 @@ import {
 import type { GroupTask, GroupTaskResult, JobSpec } from './group-task.js';
 import { quiet } from './snapshot-files.js';
 import type { GroupResult } from './sync-group.js';
-import type { SyncSource, SyncTarget } from './sync-types.js';
+import type { SnapshotListing, SyncSource, SyncTarget } from './sync-types.js';
 
 const WORKER_FILE = workerFile('sync-group', import.meta.url);
 
@@ -80,6 +80,8 @@ interface PlannedGroup {
   sourceNs: Namespace;
   targetNs: Namespace;
   group: GroupRef;
+  /** The group's source snapshots from the namespace-wide listing; undefined: the group lists them itself. */
+  listing: SnapshotListing[] | undefined;
 }
 
 /**
@@ -200,8 +202,13 @@ async function planJob(
   mapped: Set<Namespace>;
 }> {
   // The anchor's groups are asked for with the namespace listing (they are needed whenever it exists): one round trip
-  // less before the first group starts. A failure surfaces where they are used.
+  // less before the first group starts. A failure surfaces where they are used. So are every group's snapshots, in
+  // one request per namespace where the source offers it (a remote server): the groups then start without asking,
+  // and an unchanged group costs no request at all. Without it (or if it fails) each group lists its own.
   const anchorGroups = quiet(source.listGroups(sourceAnchor));
+  const snapshotsOf = (ns: Namespace): Promise<Map<string, SnapshotListing[]> | undefined> =>
+    source.listAllSnapshots?.(ns).catch(() => undefined) ?? Promise.resolve(undefined);
+  const anchorSnapshots = snapshotsOf(sourceAnchor);
   const namespaces = await source.listNamespaces(sourceAnchor, job.maxDepth);
   if (namespaces.length === 0) {
     throw new FerryError(
@@ -215,6 +222,7 @@ async function planJob(
   let namespaceErrors = 0;
   for (const ns of namespaces) {
     try {
+      const snapshots = ns === sourceAnchor ? anchorSnapshots : snapshotsOf(ns);
       const targetNs = mapNamespace(ns, sourceAnchor, targetAnchor);
       if (namespaceDepth(targetNs) > MAX_NAMESPACE_DEPTH)
         throw new FerryError(
@@ -223,15 +231,19 @@ async function planJob(
         );
       await target.ensureNamespace(targetNs);
       mapped.add(targetNs);
-      const listed = (await (ns === sourceAnchor ? anchorGroups : source.listGroups(ns)))
+      const groups = (await (ns === sourceAnchor ? anchorGroups : source.listGroups(ns)))
         .map((g) => g.group)
         .sort(compareGroups);
-      const chosen = listed.filter((g) => groupPassesFilters(g, job.groupFilter));
-      sourceGroups.set(targetNs, listed);
+      const chosen = groups.filter((g) => groupPassesFilters(g, job.groupFilter));
+      sourceGroups.set(targetNs, groups);
       say(
-        `namespace ${formatNamespace(ns)} → ${formatNamespace(targetNs)}: found ${chosen.length} groups to sync (out of ${listed.length} total)`,
+        `namespace ${formatNamespace(ns)} → ${formatNamespace(targetNs)}: found ${chosen.length} groups to sync (out of ${groups.length} total)`,
       );
-      for (const group of chosen) plan.push({ sourceNs: ns, targetNs, group });
+      const listed = await snapshots;
+      for (const group of chosen) {
+        const listing = listed === undefined ? undefined : (listed.get(formatGroup(group)) ?? []);
+        plan.push({ sourceNs: ns, targetNs, group, listing });
+      }
     } catch (err) {
       namespaceErrors++;
       say(`namespace ${formatNamespace(ns)}: ${formatError(err)}`, 'error');
@@ -304,6 +316,7 @@ async function runGroups(
       sourceNs: planned.sourceNs,
       targetNs: planned.targetNs,
       group: { type: planned.group.type, id: planned.group.id },
+      ...(planned.listing ? { sourceListing: planned.listing } : {}),
       slot,
       progress: progress.buffer,
       claims,

@@ -5,6 +5,7 @@ import type { TransferOptions } from './chunk-mover.js';
 import type { EndpointSpec, RateBuffers } from './endpoint-spec.js';
 import type { SelectionRules } from './snapshot-selection.js';
 import type { GroupResult } from './sync-group.js';
+import type { SnapshotListing } from './sync-types.js';
 
 /** What the coordinator tells every group task of a job (plain data). */
 export interface JobSpec {
@@ -24,6 +25,8 @@ export interface GroupTask {
   sourceNs: string;
   targetNs: string;
   group: { type: BackupType; id: string };
+  /** The group's source snapshots as the coordinator listed them; absent: the group lists them itself. */
+  sourceListing?: SnapshotListing[];
   /** Progress slot of this task. */
   slot: number;
   progress: SharedArrayBuffer;

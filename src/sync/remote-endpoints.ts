@@ -5,6 +5,7 @@ import {
   type AuthId,
   CLIENT_LOG_NAME,
   type Digest,
+  formatGroup,
   type GroupRef,
   isBelowNamespace,
   MANIFEST_NAME,
@@ -14,6 +15,7 @@ import {
   namespaceDepth,
   parseNamespace,
 } from '../model/index.js';
+import type { RemoteSnapshot } from '../protocol/index.js';
 import type { FerryClient, ReaderSession, WriterSession } from '../remote/index.js';
 import type {
   ChunkToStore,
@@ -35,6 +37,19 @@ async function orEmpty<T>(promise: Promise<T[]>): Promise<T[]> {
     if (isFerryError(err, 'FERRY_ERR_NOT_FOUND')) return [];
     throw err;
   }
+}
+
+function toListing(s: RemoteSnapshot): SnapshotListing {
+  const archives = s.files.filter((f) => f.filename !== CLIENT_LOG_NAME && f.filename !== MANIFEST_NAME);
+  return {
+    time: s.snapshot.time,
+    finished: !s.inProgress,
+    protected: s.protected,
+    verifyState: s.verifyState,
+    protectedCsum: s.protectedCsum,
+    encrypted: archives.length > 0 && archives.every((f) => f.cryptMode === 'encrypt'),
+    archives: archives.map((f) => f.filename),
+  };
 }
 
 /** Listing a datastore on a Ferry server, shared by the remote source and target. */
@@ -65,19 +80,7 @@ class RemoteEndpoint implements SyncEndpoint {
   }
 
   async listSnapshots(ns: Namespace, group: GroupRef): Promise<SnapshotListing[]> {
-    const listed = await orEmpty(this.client.listSnapshots(this.store, ns, group));
-    return listed.map((s) => {
-      const archives = s.files.filter((f) => f.filename !== CLIENT_LOG_NAME && f.filename !== MANIFEST_NAME);
-      return {
-        time: s.snapshot.time,
-        finished: !s.inProgress,
-        protected: s.protected,
-        verifyState: s.verifyState,
-        protectedCsum: s.protectedCsum,
-        encrypted: archives.length > 0 && archives.every((f) => f.cryptMode === 'encrypt'),
-        archives: archives.map((f) => f.filename),
-      };
-    });
+    return (await orEmpty(this.client.listSnapshots(this.store, ns, group))).map(toListing);
   }
 
   async close(): Promise<void> {
@@ -89,6 +92,18 @@ class RemoteEndpoint implements SyncEndpoint {
 export class RemoteSource extends RemoteEndpoint implements SyncSource {
   async openGroup(ns: Namespace, group: GroupRef): Promise<SourceGroupReader> {
     return new RemoteGroupReader(await this.client.openReader(this.store, ns, group));
+  }
+
+  async listAllSnapshots(ns: Namespace): Promise<Map<string, SnapshotListing[]>> {
+    const byGroup = new Map<string, SnapshotListing[]>();
+    for (const s of await orEmpty(this.client.listSnapshots(this.store, ns))) {
+      const key = formatGroup(s.snapshot.group);
+      const listed = byGroup.get(key) ?? [];
+      if (listed.length === 0) byGroup.set(key, listed);
+      listed.push(toListing(s));
+    }
+    for (const listed of byGroup.values()) listed.sort((a, b) => a.time - b.time);
+    return byGroup;
   }
 }
 

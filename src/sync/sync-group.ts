@@ -44,6 +44,8 @@ export interface GroupJob {
   sourceNs: Namespace;
   targetNs: Namespace;
   group: GroupRef;
+  /** The source's snapshots of the group as the coordinator listed them (the job's start); absent: listed here. */
+  sourceListing?: readonly SnapshotListing[];
   owner: AuthId;
   jobToken: number;
   rules: SelectionRules & { removeVanished: boolean; resyncCorrupt: boolean };
@@ -76,7 +78,9 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
   // after the listing (an unchanged group opens nothing).
   let early: Promise<SourceGroupReader> | undefined;
   try {
-    const sourceListing = quiet(job.source.listSnapshots(job.sourceNs, job.group));
+    const sourceListing = job.sourceListing
+      ? Promise.resolve(job.sourceListing)
+      : quiet(job.source.listSnapshots(job.sourceNs, job.group));
     const targetSnaps = await writer.listSnapshots();
     if (!targetSnaps.some((s) => s.finished)) early = quiet(job.source.openGroup(job.sourceNs, job.group));
     const sourceSnaps = await sourceListing;

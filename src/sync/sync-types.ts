@@ -45,6 +45,11 @@ export interface SyncEndpoint {
 
 export interface SyncSource extends SyncEndpoint {
   openGroup(ns: Namespace, group: GroupRef): Promise<SourceGroupReader>;
+  /**
+   * Every group's snapshots in a namespace in one answer, keyed by `type/id`; defined where one request for all costs
+   * far less than one per group (a remote server). The coordinator hands each group its part.
+   */
+  listAllSnapshots?(ns: Namespace): Promise<Map<string, SnapshotListing[]>>;
 }
 
 /** Read access to one group of the source; indexes read through it unlock their chunks (and only those). */
