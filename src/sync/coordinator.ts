@@ -204,11 +204,14 @@ async function planJob(
   // The anchor's groups are asked for with the namespace listing (they are needed whenever it exists): one round trip
   // less before the first group starts. A failure surfaces where they are used. So are every group's snapshots, in
   // one request per namespace where the source offers it (a remote server): the groups then start without asking,
-  // and an unchanged group costs no request at all. Without it (or if it fails) each group lists its own.
+  // and an unchanged group costs no request at all. Without it (or if it fails) each group lists its own. With group
+  // filters it is asked for once the groups are known, and only when most of them are synced (a filter that picks
+  // two groups out of a thousand should not download the snapshots of all of them).
   const anchorGroups = quiet(source.listGroups(sourceAnchor));
   const snapshotsOf = (ns: Namespace): Promise<Map<string, SnapshotListing[]> | undefined> =>
     source.listAllSnapshots?.(ns).catch(() => undefined) ?? Promise.resolve(undefined);
-  const anchorSnapshots = snapshotsOf(sourceAnchor);
+  const unfiltered = job.groupFilter.length === 0;
+  const anchorSnapshots = unfiltered ? snapshotsOf(sourceAnchor) : undefined;
   const namespaces = await source.listNamespaces(sourceAnchor, job.maxDepth);
   if (namespaces.length === 0) {
     throw new FerryError(
@@ -222,7 +225,7 @@ async function planJob(
   let namespaceErrors = 0;
   for (const ns of namespaces) {
     try {
-      const snapshots = ns === sourceAnchor ? anchorSnapshots : snapshotsOf(ns);
+      let snapshots = unfiltered ? (ns === sourceAnchor ? anchorSnapshots : snapshotsOf(ns)) : undefined;
       const targetNs = mapNamespace(ns, sourceAnchor, targetAnchor);
       if (namespaceDepth(targetNs) > MAX_NAMESPACE_DEPTH)
         throw new FerryError(
@@ -239,6 +242,7 @@ async function planJob(
       say(
         `namespace ${formatNamespace(ns)} → ${formatNamespace(targetNs)}: found ${chosen.length} groups to sync (out of ${groups.length} total)`,
       );
+      if (!unfiltered && chosen.length > 1 && chosen.length * 2 >= groups.length) snapshots = snapshotsOf(ns);
       const listed = await snapshots;
       for (const group of chosen) {
         const listing = listed === undefined ? undefined : (listed.get(formatGroup(group)) ?? []);

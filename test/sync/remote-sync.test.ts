@@ -89,6 +89,18 @@ test('a pull from a remote server copies its groups exactly; a no-op re-run asks
   // The namespace listing, then per namespace its groups and all their snapshots: nothing per group, as the
   // protected-csum answers the re-check.
   assert.equal(requests, 1 + 2 * 2, `requests for a no-op pull of 4 groups in 2 namespaces`);
+
+  // A group filter that picks one group of three: its snapshots are listed for it alone, not the namespace's.
+  const mark = world.server.stats().requests;
+  const one = await run(t, 'pull', target, remoteSpec(world, 'source1', reader), {
+    'group-filter': ['type:ct'],
+  });
+  assert.equal(one.snapshots.unchanged, 1);
+  assert.equal(
+    world.server.stats().requests - mark,
+    1 + 2 + 1,
+    'namespaces, groups of each, one group snapshots',
+  );
 });
 
 test('a push to a remote server publishes the same snapshots, uploads each chunk once, and never re-sends one', async (t) => {
