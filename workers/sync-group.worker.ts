@@ -5,7 +5,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { serializeError } from '../src/errors/index.js';
-import { type LogLine, type LogMessage, ProgressCounters, silentLogger } from '../src/log/index.js';
+import { createLogger, type LogLine, type LogMessage, ProgressCounters } from '../src/log/index.js';
 import { formatGroup, makeGroup, parseAuthId, parseNamespace, SYSTEM_CLOCK } from '../src/model/index.js';
 import {
   ChunkClaims,
@@ -15,13 +15,38 @@ import {
   syncGroup,
 } from '../src/sync/index.js';
 
+// What the thread's clients log (a request failed and is retried, and the like) belongs in the job log, under the
+// group this thread is running (one at a time): `toGroup` is that group's line sender while its task runs.
+let toGroup: ((level: LogLine['level'], msg: string) => void) | undefined;
+const clientLog = createLogger({
+  level: 'warn',
+  destination: {
+    write(line: string) {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown> & { err?: { message?: string } };
+        const context = [
+          entry['path'],
+          entry['attempt'] === undefined ? undefined : `attempt ${entry['attempt']}`,
+        ]
+          .filter((part) => part !== undefined)
+          .join(', ');
+        const cause = entry.err?.message === undefined ? '' : `: ${entry.err.message}`;
+        const level = entry['level'] === 'warn' ? 'warn' : 'error';
+        toGroup?.(level, `${String(entry['msg'])}${context === '' ? '' : ` (${context})`}${cause}`);
+      } catch {
+        // Not a line pino wrote: nothing to pass on.
+      }
+    },
+  },
+});
+
 // One opener per job token: the thread's datastore handles and clients live as long as the job's pool.
 const openers = new Map<number, EndpointOpener>();
 
 function openerFor(task: GroupTask): EndpointOpener {
   let opener = openers.get(task.job.jobToken);
   if (opener === undefined) {
-    opener = new EndpointOpener(SYSTEM_CLOCK, silentLogger(), task.job.rates);
+    opener = new EndpointOpener(SYSTEM_CLOCK, clientLog, task.job.rates);
     openers.set(task.job.jobToken, opener);
   }
   return opener;
@@ -38,6 +63,7 @@ export default async function run(task: GroupTask): Promise<GroupTaskResult> {
   };
   let source: Awaited<ReturnType<EndpointOpener['source']>> | undefined;
   let target: Awaited<ReturnType<EndpointOpener['target']>> | undefined;
+  toGroup = send;
   try {
     const opener = openerFor(task);
     source = await opener.source(task.job.source);
@@ -64,6 +90,7 @@ export default async function run(task: GroupTask): Promise<GroupTaskResult> {
   } catch (err) {
     return { ok: false, error: serializeError(err) };
   } finally {
+    toGroup = undefined;
     claims.releaseAll();
     await source?.close();
     await target?.close();

@@ -1,66 +1,15 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { isFerryError } from '../../src/errors/index.js';
 import { type Digest, parseGroup, parseNamespace } from '../../src/model/index.js';
 import { SharedRateLimiter } from '../../src/remote/index.js';
+import { faultyProxy } from '../helpers/faulty-proxy.js';
 import { startServerWorld } from '../helpers/server.js';
 import { INDEX_NAME, writeTestSnapshot } from '../helpers/snapshots.js';
 
 const T0 = Date.UTC(2026, 0, 1) / 1000;
 const root = parseNamespace('');
-
-/**
- * A faulty peer: a real HTTP proxy in front of the server that does what `fault` says with each request —
- * forward it, answer 503 itself, or forward it and cut the response after some bytes.
- */
-async function faultyProxy(
-  t: TestContext,
-  target: string,
-  fault: (req: IncomingMessage, n: number) => 'pass' | '503' | { cutAfter: number } | 'hang',
-): Promise<{ url: string; seen: string[] }> {
-  const seen: string[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const what = fault(req, seen.length);
-    seen.push(`${req.method} ${req.url?.split('?')[0]}`);
-    if (what === 'hang') return;
-    if (what === '503') {
-      req.resume();
-      res.writeHead(503, { 'content-type': 'text/plain' }).end('busy');
-      return;
-    }
-    const up = request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      if (what === 'pass') {
-        answer.pipe(res);
-        return;
-      }
-      let sent = 0;
-      answer.on('data', (piece: Buffer) => {
-        if (sent + piece.length >= what.cutAfter) {
-          res.write(piece.subarray(0, what.cutAfter - sent));
-          res.socket?.destroy();
-          answer.destroy();
-          return;
-        }
-        sent += piece.length;
-        res.write(piece);
-      });
-      answer.on('end', () => res.end());
-    });
-    req.pipe(up);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
-}
 
 test('idempotent requests are retried on 503; a session open is not', async (t) => {
   const world = await startServerWorld(t, { insecureHttp: true });

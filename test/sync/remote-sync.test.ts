@@ -10,6 +10,7 @@ import { SYSTEM_CLOCK } from '../../src/model/index.js';
 import { Datastore, verifyDatastore } from '../../src/store/index.js';
 import { EndpointOpener, type EndpointSpec, runSync, type SyncSummary } from '../../src/sync/index.js';
 import { describeStore } from '../helpers/describe-store.js';
+import { faultyProxy } from '../helpers/faulty-proxy.js';
 import { fillDatastore, syncJob } from '../helpers/fixtures.js';
 import { type Credentials, type ServerWorld, startServerWorld } from '../helpers/server.js';
 import { log, makePool } from '../helpers/world.js';
@@ -33,10 +34,10 @@ async function run(
   local: Datastore,
   remote: EndpointSpec,
   values: Record<string, unknown> = {},
+  lines: LogLine[] = [],
 ): Promise<SyncSummary> {
   const opener = new EndpointOpener(SYSTEM_CLOCK, log);
   t.after(() => opener.close());
-  const lines: LogLine[] = [];
   const localSpec: EndpointSpec = { kind: 'local', store: 'local', path: local.path };
   const summary = await runSync({
     job: syncJob({
@@ -130,4 +131,32 @@ test('a push to a remote server publishes the same snapshots, uploads each chunk
   const again = await run(t, 'push', local, remoteSpec(world, 'target1', pusher), { 'worker-threads': 2 });
   assert.equal(again.snapshots.synced, 0);
   assert.equal(again.chunks.fetched, 0);
+});
+
+test("a sync thread's retried request is a warning in the job log, under its group", async (t) => {
+  const world = await startServerWorld(t, { stores: ['source1'], insecureHttp: true });
+  const pool = makePool(t);
+  await fillDatastore(world.store('source1'), pool, world.dir, { groups: ['vm/100'], snapshots: 1 });
+  let busy = 0;
+  const proxy = await faultyProxy(t, world.server.url, (req) => {
+    if (req.method === 'POST' && req.url?.includes('/chunks') && busy === 0) {
+      busy++;
+      return '503';
+    }
+    return 'pass';
+  });
+  const reader = await world.token('sync@pbs!pull', [['/datastore/source1', 'reader']]);
+  const target = await Datastore.create(join(world.dir, 'local'));
+  t.after(() => target.close());
+  const lines: LogLine[] = [];
+  const remote = { ...remoteSpec(world, 'source1', reader), url: proxy.url, fingerprint: undefined };
+  const summary = await run(t, 'pull', target, remote, {}, lines);
+  assert.equal(summary.snapshots.synced, 1);
+  assert.equal(busy, 1);
+  const warned = lines.filter((l) => l.level === 'warn' && l.label === 'vm/100');
+  assert.equal(warned.length, 1, lines.map((l) => `[${l.label ?? '-'}] ${l.level} ${l.msg}`).join('\n'));
+  assert.match(
+    warned[0]?.msg ?? '',
+    /^request failed, retrying \(\/api2\/json\/reader\/[0-9a-f]+\/chunks, attempt 1\): /,
+  );
 });
