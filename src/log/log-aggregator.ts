@@ -83,11 +83,21 @@ export class LogAggregator {
     }
   }
 
-  /** Feeds the aggregator from a worker's port (lines and group-end flushes). */
-  attach(port: MessagePort): void {
-    port.on('message', (message: LogMessage) => {
-      if (message.type === 'line') this.push(message.line);
-      else this.flushLabel(message.label);
+  /**
+   * Feeds the aggregator from a worker's port (lines and group-end flushes). Resolves once the group's flush has
+   * arrived (every line sent before it is in) or the port closed: the caller closes its end only then, as lines still
+   * in the port when it closes are lost.
+   */
+  attach(port: MessagePort): Promise<void> {
+    return new Promise((resolve) => {
+      port.on('message', (message: LogMessage) => {
+        if (message.type === 'line') this.push(message.line);
+        else {
+          this.flushLabel(message.label);
+          resolve();
+        }
+      });
+      port.once('close', () => resolve());
     });
   }
 

@@ -314,7 +314,7 @@ async function runGroups(
     active.set(slot, label);
     progress.resetSlot(slot);
     const channel = new MessageChannel();
-    aggregator.attach(channel.port1);
+    const flushed = aggregator.attach(channel.port1);
     const task: GroupTask = {
       job: spec,
       sourceNs: planned.sourceNs,
@@ -355,8 +355,11 @@ async function runGroups(
         }
       }
     } finally {
-      // Let the port's last messages (the group's lines and its flush) arrive before the port goes away.
-      await new Promise((resolve) => setImmediate(resolve));
+      // The group's last lines may still be in the port when its task settles: wait for its flush (a thread that died
+      // first closes the port; two seconds are the last resort) before closing our end, or those lines are lost.
+      let late: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([flushed, new Promise((resolve) => (late = setTimeout(resolve, 2000)))]);
+      clearTimeout(late);
       channel.port1.close();
       active.delete(slot);
       freeSlots.push(slot);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LogAggregator, type LogLine } from '../../src/log/index.js';
+import { MessageChannel } from 'node:worker_threads';
+import { LogAggregator, type LogLine, type LogMessage } from '../../src/log/index.js';
 
 function world(maxLines = 5, maxAgeMs = 1000) {
   let now = 1_000_000;
@@ -84,4 +85,31 @@ test('runs of many interleaved groups stay contiguous and in order per group', (
       Array.from({ length: 23 }, (_, i) => `${g}#${i}`),
     );
   }
+});
+
+test("a worker's port: attach resolves at the group's flush, with every line sent before it in; a closed port too", async () => {
+  const w = world();
+  const { port1, port2 } = new MessageChannel();
+  const flushed = w.agg.attach(port1);
+  for (let i = 1; i <= 12; i++) {
+    const message: LogMessage = {
+      type: 'line',
+      line: { label: 'vm/100', level: 'info', msg: `a${i}`, time: 0 },
+    };
+    port2.postMessage(message);
+  }
+  const flush: LogMessage = { type: 'flush', label: 'vm/100' };
+  port2.postMessage(flush);
+  await flushed;
+  port1.close();
+  assert.deepEqual(
+    w.texts().flat(),
+    Array.from({ length: 12 }, (_, i) => `vm/100:a${i + 1}`),
+  );
+
+  // A worker that died before its flush: its end closes, and the wait ends too.
+  const other = new MessageChannel();
+  const ended = w.agg.attach(other.port1);
+  other.port2.close();
+  await ended;
 });
