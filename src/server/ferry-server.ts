@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { type FastifyInstance, fastify, LogController } from 'fastify';
 import { type HostPort, hostForUrl, isLoopbackHost } from '../config/index.js';
 import { FerryError } from '../errors/index.js';
@@ -100,7 +101,9 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
     log,
     clock,
     chunkPool: () => {
-      pool ??= new ChunkPool();
+      // A thread per core, at most four: each holds its own heap and lmdb handle, and uploads reach it two chunks per
+      // request at a time, so a many-core host gains nothing from dozens of idle verifiers.
+      pool ??= new ChunkPool({ threads: Math.min(4, availableParallelism()) });
       return pool;
     },
   };
