@@ -11,6 +11,7 @@ import {
   parseArchiveIndex,
   parseManifestBlob,
 } from '../format/index.js';
+import { TaskWindow } from '../io/index.js';
 import type { Logger } from '../log/index.js';
 import {
   type ArchiveName,
@@ -219,7 +220,7 @@ export class WriterSession implements ServerSession {
         maxBlob: LIMITS.maxChunkBlob,
         maxTotal: LIMITS.maxBatchBytes,
       });
-      const inFlight = new Set<Promise<void>>();
+      const window = new TaskWindow(UPLOAD_AHEAD);
       let failure: { err: unknown } | undefined;
       try {
         for await (const frame of frames) {
@@ -235,28 +236,26 @@ export class WriterSession implements ServerSession {
           }
           const { digest, blob } = frame;
           const bytes = blob.length;
-          const stored = inContext(where, () =>
-            this.pool.insert(this.ds.path, digest, blob, MAX_CHUNK_SIZE),
-          ).then(
-            (r) => {
-              this.referenceable.add(digest);
-              result.chunks++;
-              result.bytes += bytes;
-              if (r.isNew) result.newChunks++;
-            },
-            (err: unknown) => {
-              failure ??= { err };
-            },
+          window.track(
+            inContext(where, () => this.pool.insert(this.ds.path, digest, blob, MAX_CHUNK_SIZE)).then(
+              (r) => {
+                this.referenceable.add(digest);
+                result.chunks++;
+                result.bytes += bytes;
+                if (r.isNew) result.newChunks++;
+              },
+              (err: unknown) => {
+                failure ??= { err };
+              },
+            ),
           );
-          const tracked = stored.finally(() => inFlight.delete(tracked));
-          inFlight.add(tracked);
-          while (inFlight.size >= UPLOAD_AHEAD) await Promise.race(inFlight);
+          await window.room();
           if (failure !== undefined) break;
         }
       } finally {
         // Also when the body fails (cut off, malformed): the chunks already handed over finish first, so the answer
-        // describes a settled store (they never reject: failures are kept in `failure`).
-        await Promise.all(inFlight);
+        // describes a settled store.
+        await window.drain();
       }
       if (failure !== undefined) throw failure.err;
       return result;

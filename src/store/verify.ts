@@ -9,7 +9,7 @@ import {
   parseArchiveIndex,
   sha256,
 } from '../format/index.js';
-import { readdirOrEmpty } from '../io/index.js';
+import { readdirOrEmpty, TaskWindow } from '../io/index.js';
 import type { Logger } from '../log/index.js';
 import {
   archiveKind,
@@ -171,7 +171,7 @@ async function verifyChunks(
   report: VerifyReport,
 ): Promise<string[]> {
   const problems: string[] = [];
-  const inFlight = new Set<Promise<unknown>>();
+  const window = new TaskWindow(options.pool.depth);
   const mine: Promise<void>[] = [];
   for (let i = 0; i < index.count; i++) {
     options.signal?.throwIfAborted();
@@ -182,9 +182,7 @@ async function verifyChunks(
       result = checkOneChunk(ds, digest, expectedSize, encrypted, options.pool);
       chunkResults.set(digest, result);
       report.chunks++;
-      const tracked = result.then(() => undefined);
-      inFlight.add(tracked);
-      void tracked.finally(() => inFlight.delete(tracked));
+      window.track(result);
       mine.push(
         result.then((problem) => {
           if (problem !== undefined) {
@@ -193,7 +191,7 @@ async function verifyChunks(
           }
         }),
       );
-      if (inFlight.size >= options.pool.depth) await Promise.race(inFlight);
+      await window.room();
     }
   }
   await Promise.all(mine);

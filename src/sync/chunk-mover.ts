@@ -1,5 +1,6 @@
 import { FerryError, inContext } from '../errors/index.js';
 import { type ArchiveIndex, checkBlob, isEncryptedKind, verifyChunk } from '../format/index.js';
+import { TaskWindow } from '../io/index.js';
 import type { ProgressCounters } from '../log/index.js';
 import { type Digest, shortDigest } from '../model/index.js';
 import type { ChunkClaims } from './chunk-claims.js';
@@ -217,17 +218,17 @@ export class ChunkMover {
     stats: MoveStats,
     ahead: Promise<Needed[]> | undefined,
   ): Promise<void> {
-    const inFlight = new Set<Promise<void>>();
+    const window = new TaskWindow(this.options.inFlight);
     let failure: unknown;
     const launch = async (batch: Needed[]) => {
-      while (inFlight.size >= this.options.inFlight) await Promise.race(inFlight);
+      await window.room();
       if (failure !== undefined) throw failure;
       // A batch fetched ahead fails quietly: the snapshot that needs its chunks fetches (and reports) them itself.
-      const p = this.fetchBatch(writer, batch, stats).catch((err: unknown) => {
-        if (!batch[0]?.ahead) failure ??= err;
-      });
-      const tracked = p.finally(() => inFlight.delete(tracked));
-      inFlight.add(tracked);
+      window.track(
+        this.fetchBatch(writer, batch, stats).catch((err: unknown) => {
+          if (!batch[0]?.ahead) failure ??= err;
+        }),
+      );
     };
     /** Claims and batches `items`, launching each full batch; returns those another group holds or has moved. */
     const send = async (items: readonly Needed[], rechecked: Set<Digest>): Promise<Needed[]> => {
@@ -270,7 +271,7 @@ export class ChunkMover {
       // for that snapshot to settle.
       if (later !== undefined && failure === undefined) await send(await later, new Set());
       later = undefined;
-      await Promise.all(inFlight);
+      await window.drain();
       if (failure !== undefined) throw failure;
       // Chunks another group was fetching: wait for it, then they are usable (or failed there: fetch them here).
       for (const n of waiting) await this.claims.waitFree(n.digest);
