@@ -25,4 +25,8 @@ export const LIMITS = {
   maxFileBody: MAX_BLOB_SIZE + 64,
   /** The manifest blob sent to `finish`. */
   maxManifestBody: 16 * 1024 * 1024,
+  /** Files one reader open may ask to have sent along. */
+  maxPrefetchFiles: 32,
+  /** File bytes a reader open sends along at most (a file past this budget is left for a download). */
+  maxPrefetchBytes: 4 * 1024 * 1024,
 } as const;

@@ -62,7 +62,21 @@ export const SnapshotQuery = Type.Object(
 );
 
 export const ReaderOpenBody = Type.Object(
-  { ns: Type.Optional(NsString), 'backup-type': BackupType, 'backup-id': BackupId },
+  {
+    ns: Type.Optional(NsString),
+    'backup-type': BackupType,
+    'backup-id': BackupId,
+    /** Files of one snapshot to send along with the session (what the client would download next). */
+    prefetch: Type.Optional(
+      Type.Object(
+        {
+          'backup-time': BackupTime,
+          'file-names': Type.Array(FileName, { maxItems: LIMITS.maxPrefetchFiles }),
+        },
+        strict,
+      ),
+    ),
+  },
   strict,
 );
 export const WriterOpenBody = Type.Object(
@@ -153,7 +167,15 @@ export const GroupDeleteData = Type.Object({
   'removed-snapshots': Type.Integer({ minimum: 0 }),
   'protected-kept': Type.Integer({ minimum: 0 }),
 });
-export const ReaderOpenData = Type.Object({ session: Type.String({ pattern: '^[0-9a-f]{32}$' }) });
+export const ReaderOpenData = Type.Object({
+  session: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+  /** The prefetched files the server could send, base64, each as its download would have returned it. */
+  files: Type.Optional(
+    Type.Array(Type.Object({ 'file-name': FileName, data: Type.String() }), {
+      maxItems: LIMITS.maxPrefetchFiles,
+    }),
+  ),
+});
 export const WriterOpenData = Type.Object({
   session: Type.String({ pattern: '^[0-9a-f]{32}$' }),
   'previous-time': Type.Union([BackupTime, Type.Null()]),

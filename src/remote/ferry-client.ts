@@ -25,7 +25,7 @@ import {
   VersionData,
   WriterOpenData,
 } from '../protocol/index.js';
-import { ReaderSession } from './reader-session.js';
+import { type ReaderPrefetch, ReaderSession } from './reader-session.js';
 import { Transport, type TransportOptions, type TransportStats } from './transport.js';
 import { WriterSession } from './writer-session.js';
 
@@ -201,12 +201,22 @@ export class FerryClient {
   }
 
   /** Opens a reader session on a group (it must exist). */
-  async openReader(store: string, ns: Namespace, group: GroupRef): Promise<ReaderSession> {
+  async openReader(
+    store: string,
+    ns: Namespace,
+    group: GroupRef,
+    prefetch?: ReaderPrefetch,
+  ): Promise<ReaderSession> {
     const r = await this.transport.json<ReaderOpenData>(
       {
         method: 'POST',
         path: routePath('readerOpen', { store }),
-        json: { ns: ns || undefined, 'backup-type': group.type, 'backup-id': group.id },
+        json: {
+          ns: ns || undefined,
+          'backup-type': group.type,
+          'backup-id': group.id,
+          ...(prefetch ? { prefetch: { 'backup-time': prefetch.time, 'file-names': prefetch.files } } : {}),
+        },
         idempotent: false,
       },
       ReaderOpenData,
@@ -219,6 +229,14 @@ export class FerryClient {
       group,
       transport: this.transport,
       onClose: () => this.sessions.delete(session),
+      ...(prefetch && r.files
+        ? {
+            prefetched: {
+              time: prefetch.time,
+              files: r.files.filter((f) => prefetch.files.includes(f['file-name'])),
+            },
+          }
+        : {}),
     });
     this.sessions.add(session);
     return session;

@@ -17,7 +17,7 @@ export {
   type FerryClientOptions,
   remoteConnection,
 } from './ferry-client.js';
-export { type FetchOptions, type OnChunk, ReaderSession } from './reader-session.js';
+export { type FetchOptions, type OnChunk, type ReaderPrefetch, ReaderSession } from './reader-session.js';
 export { type RateLimit, SharedRateLimiter } from './shared-rate-limiter.js';
 export type { TransportStats } from './transport.js';
 export { type ChunkUpload, type UploadStats, WriterSession } from './writer-session.js';

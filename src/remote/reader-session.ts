@@ -52,6 +52,12 @@ const threadBuffers = new ChunkBuffers(2);
  * A reader session on the server (one group): download a snapshot's files, then fetch the chunks its indexes
  * reference in batches, or ask the server to prove it holds them. Opened by FerryClient.openReader.
  */
+/** Files of one snapshot to have sent along with a reader session's opening (see FerryClient.openReader). */
+export interface ReaderPrefetch {
+  time: number;
+  files: readonly string[];
+}
+
 export class ReaderSession {
   readonly id: string;
   readonly store: StoreName;
@@ -62,6 +68,8 @@ export class ReaderSession {
   private closed = false;
   /** Average encoded chunk size seen so far, for batches without size hints. */
   private seen = { bytes: 0, chunks: 0 };
+  /** Files the server sent with the session (`<time>/<name>`), each handed out once by `download`. */
+  private readonly prefetched = new Map<string, Buffer>();
 
   constructor(fields: {
     id: string;
@@ -70,6 +78,8 @@ export class ReaderSession {
     group: GroupRef;
     transport: Transport;
     onClose: () => void;
+    /** Files of one snapshot sent with the session's opening (base64, as the server's answer has them). */
+    prefetched?: { time: number; files: readonly { 'file-name': string; data: string }[] };
   }) {
     this.id = fields.id;
     this.store = fields.store;
@@ -77,10 +87,21 @@ export class ReaderSession {
     this.group = fields.group;
     this.transport = fields.transport;
     this.onClose = fields.onClose;
+    for (const f of fields.prefetched?.files ?? [])
+      this.prefetched.set(`${fields.prefetched?.time}/${f['file-name']}`, Buffer.from(f.data, 'base64'));
   }
 
-  /** A file of a finished snapshot of the group (manifest, index or blob), raw. An index unlocks its chunks. */
+  /**
+   * A file of a finished snapshot of the group (manifest, index or blob), raw. An index unlocks its chunks. A file
+   * the server sent with the session is returned from memory, once.
+   */
   async download(time: number, fileName: string, options: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    const key = `${time}/${fileName}`;
+    const sent = this.prefetched.get(key);
+    if (sent !== undefined) {
+      this.prefetched.delete(key);
+      return sent;
+    }
     return this.transport.bytes({
       method: 'GET',
       path: routePath('readerDownload', { session: this.id }),

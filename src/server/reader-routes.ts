@@ -4,6 +4,7 @@ import {
   CONTENT_TYPE,
   DigestListBody,
   DownloadQuery,
+  LIMITS,
   ProveBody,
   ReaderOpenBody,
   type ReaderOpenData,
@@ -17,6 +18,32 @@ import { newSessionId } from './session-table.js';
 
 interface SessionParamsT {
   session: string;
+}
+
+/**
+ * The files a reader open was asked to send along, read as their downloads would read them (an index registers its
+ * digests), base64, in the order asked, within LIMITS.maxPrefetchBytes. A file that cannot be read (missing,
+ * unfinished, locked, malformed) or does not fit is left out: the client downloads it and meets the error there, in
+ * its own context. So a pull's first snapshot needs no round trip of its own between the session and its chunks.
+ */
+async function prefetched(
+  session: ReaderSession,
+  time: number,
+  names: readonly string[],
+): Promise<NonNullable<ReaderOpenData['files']>> {
+  const files: NonNullable<ReaderOpenData['files']> = [];
+  let bytes = 0;
+  for (const name of names) {
+    try {
+      const data = await session.download(time, parseArchiveName(name));
+      if (bytes + data.length > LIMITS.maxPrefetchBytes) continue;
+      bytes += data.length;
+      files.push({ 'file-name': name, data: data.toString('base64') });
+    } catch {
+      // Left for the client's own download, which reports it.
+    }
+  }
+  return files;
 }
 
 /** Reader sessions (used by pull): open, download, batch chunk download, proof of possession, close. */
@@ -44,6 +71,8 @@ export function registerReaderRoutes(app: FastifyInstance, ctx: ServerContext): 
         ReaderSession.open({ id: newSessionId(), authId, store, ds, ns, group }),
       );
       const data: ReaderOpenData = { session: session.id };
+      const prefetch = request.body.prefetch;
+      if (prefetch) data.files = await prefetched(session, prefetch['backup-time'], prefetch['file-names']);
       return ok(data);
     },
   );

@@ -16,7 +16,7 @@ import {
   parseNamespace,
 } from '../model/index.js';
 import type { RemoteSnapshot } from '../protocol/index.js';
-import type { FerryClient, ReaderSession, WriterSession } from '../remote/index.js';
+import type { FerryClient, ReaderPrefetch, ReaderSession, WriterSession } from '../remote/index.js';
 import type {
   ChunkToStore,
   GroupListing,
@@ -90,8 +90,8 @@ class RemoteEndpoint implements SyncEndpoint {
 
 /** A datastore on a Ferry server as the source of a pull. */
 export class RemoteSource extends RemoteEndpoint implements SyncSource {
-  async openGroup(ns: Namespace, group: GroupRef): Promise<SourceGroupReader> {
-    return new RemoteGroupReader(await this.client.openReader(this.store, ns, group));
+  async openGroup(ns: Namespace, group: GroupRef, prefetch?: ReaderPrefetch): Promise<SourceGroupReader> {
+    return new RemoteGroupReader(await this.client.openReader(this.store, ns, group, prefetch));
   }
 
   async listAllSnapshots(ns: Namespace): Promise<Map<string, SnapshotListing[]>> {

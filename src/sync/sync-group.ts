@@ -9,15 +9,16 @@ import {
   sha256,
 } from '../format/index.js';
 import type { ProgressCounters } from '../log/index.js';
-import type { Clock } from '../model/index.js';
 import {
   type ArchiveName,
   type AuthId,
   archiveKind,
+  type Clock,
   formatBackupTime,
   formatBytes,
   type GroupRef,
   isIndexArchive,
+  MANIFEST_NAME,
   type Namespace,
 } from '../model/index.js';
 import type { ChunkClaims } from './chunk-claims.js';
@@ -82,7 +83,13 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
       ? Promise.resolve(job.sourceListing)
       : quiet(job.source.listSnapshots(job.sourceNs, job.group));
     const targetSnaps = await writer.listSnapshots();
-    if (!targetSnaps.some((s) => s.finished)) early = quiet(job.source.openGroup(job.sourceNs, job.group));
+    if (!targetSnaps.some((s) => s.finished)) {
+      // With the listing at hand, the source sends the first snapshot's files with the session: its chunks are
+      // asked for a round trip sooner.
+      const first = job.sourceListing && selectSnapshots(job.sourceListing, undefined, job.rules).selected[0];
+      const prefetch = first ? { time: first.time, files: [MANIFEST_NAME, ...first.archives] } : undefined;
+      early = quiet(job.source.openGroup(job.sourceNs, job.group, prefetch));
+    }
     const sourceSnaps = await sourceListing;
     const targetNewest = targetSnaps.filter((s) => s.finished).at(-1)?.time;
     const selection = selectSnapshots(sourceSnaps, targetNewest, job.rules);

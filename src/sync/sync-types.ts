@@ -1,5 +1,6 @@
 import type { CryptMode, VerifyState } from '../format/index.js';
 import type { ArchiveName, AuthId, Digest, GroupRef, Namespace } from '../model/index.js';
+import type { ReaderPrefetch } from '../remote/index.js';
 
 /**
  * The contract between the sync chain and the two ends of a sync. Pull and push run the same chain with the roles
@@ -44,7 +45,11 @@ export interface SyncEndpoint {
 }
 
 export interface SyncSource extends SyncEndpoint {
-  openGroup(ns: Namespace, group: GroupRef): Promise<SourceGroupReader>;
+  /**
+   * `prefetch`: files of one snapshot the reader will read first; a remote source has them sent with the session
+   * (one round trip less), a local one ignores it.
+   */
+  openGroup(ns: Namespace, group: GroupRef, prefetch?: ReaderPrefetch): Promise<SourceGroupReader>;
   /**
    * Every group's snapshots in a namespace in one answer, keyed by `type/id`; defined where one request for all costs
    * far less than one per group (a remote server). The coordinator hands each group its part.

@@ -4,8 +4,24 @@ import { readFile, unlink } from 'node:fs/promises';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isFerryError } from '../../src/errors/index.js';
-import { decodeBlob, verifyChunk } from '../../src/format/index.js';
-import { type Digest, MANIFEST_NAME, parseGroup, parseNamespace } from '../../src/model/index.js';
+import {
+  decodeBlob,
+  dynamicEntry,
+  encodeBlob,
+  encodeDynamicIndex,
+  verifyChunk,
+} from '../../src/format/index.js';
+import {
+  type ArchiveName,
+  type Digest,
+  digestOf,
+  digestToBytes,
+  MANIFEST_NAME,
+  parseAuthId,
+  parseGroup,
+  parseNamespace,
+} from '../../src/model/index.js';
+import { SnapshotWriter } from '../../src/store/index.js';
 import { startServerWorld } from '../helpers/server.js';
 import { BLOB_NAME, INDEX_NAME, writeTestSnapshot } from '../helpers/snapshots.js';
 
@@ -222,4 +238,85 @@ test('a reader session on a missing group or snapshot is not found', async (t) =
     isFerryError(err, 'FERRY_ERR_NOT_FOUND'),
   );
   await assert.rejects(reader.download(T0, 'nope.blob'), (err) => isFerryError(err, 'FERRY_ERR_NOT_FOUND'));
+});
+
+test('a reader open sends the asked-for files along: they unlock their chunks and cost no download', async (t) => {
+  const world = await startServerWorld(t);
+  const ds = world.store('store1');
+  const fx = await writeTestSnapshot(ds, { group: 'vm/1', time: T0, chunks: 5, chunkSize: 4096 });
+  const client = world.client(await world.token('r@pam!t', [['/', 'reader']]));
+  const before = world.server.stats().requests;
+  const reader = await client.openReader('store1', root, parseGroup('vm/1'), {
+    time: T0,
+    // A file the snapshot lacks and a name that is not a file name are left out; the open still succeeds.
+    files: [MANIFEST_NAME, INDEX_NAME, 'missing.img.fidx', '../x', BLOB_NAME],
+  });
+  for (const name of [MANIFEST_NAME, INDEX_NAME, BLOB_NAME]) {
+    assert.deepEqual(
+      await reader.download(T0, name),
+      await readFile(ds.layout.archivePath(root, fx.snapshot, name)),
+      name,
+    );
+  }
+  assert.equal(world.server.stats().requests - before, 1, 'the open alone');
+  let count = 0;
+  await reader.fetchChunks(fx.digests, () => {
+    count++;
+  });
+  assert.equal(count, 5, 'the prefetched index registered its chunks');
+  // Handed out once: asked again, a file is downloaded; one left out is downloaded and fails there, in its context.
+  assert.deepEqual(
+    await reader.download(T0, INDEX_NAME),
+    await readFile(ds.layout.archivePath(root, fx.snapshot, INDEX_NAME)),
+  );
+  await assert.rejects(reader.download(T0, 'missing.img.fidx'), (err) =>
+    isFerryError(err, 'FERRY_ERR_NOT_FOUND'),
+  );
+  await reader.close();
+});
+
+test('a reader open sends no files of an unfinished snapshot, nor past its byte budget', async (t) => {
+  const world = await startServerWorld(t);
+  const ds = world.store('store1');
+  const group = parseGroup('vm/1');
+  // An index of 140,000 entries (one chunk over and over): 5.3 MiB, over the 4 MiB a reader open sends along.
+  const data = Buffer.alloc(4096, 7);
+  const digest = digestOf(data);
+  await ds.chunks.insert(digest, encodeBlob(data), data.length);
+  const entries = Buffer.concat(
+    Array.from({ length: 140_000 }, (_, i) => dynamicEntry((i + 1) * data.length, digestToBytes(digest))),
+  );
+  const owner = parseAuthId('root@pam');
+  const big = await SnapshotWriter.begin(ds, root, { group, time: T0 }, { owner, mode: 'sync' });
+  await big.writeIndex(INDEX_NAME, encodeDynamicIndex({ ctime: T0, entries }));
+  await big.commit();
+  const unfinished = await SnapshotWriter.begin(ds, root, { group, time: T0 + 60 }, { owner, mode: 'sync' });
+  await unfinished.writeIndex(
+    INDEX_NAME,
+    encodeDynamicIndex({ ctime: T0, entries: entries.subarray(0, 40) }),
+  );
+  const client = world.client(await world.token('r@pam!t', [['/', 'reader']]));
+  const path = (name: string) => ds.layout.archivePath(root, { group, time: T0 }, name as ArchiveName);
+
+  const before = world.server.stats().requests;
+  const reader = await client.openReader('store1', root, group, {
+    time: T0,
+    files: [INDEX_NAME, MANIFEST_NAME],
+  });
+  assert.deepEqual(await reader.download(T0, MANIFEST_NAME), await readFile(path(MANIFEST_NAME)));
+  assert.equal(world.server.stats().requests - before, 1, 'the manifest came with the open');
+  assert.deepEqual(await reader.download(T0, INDEX_NAME), await readFile(path(INDEX_NAME)));
+  assert.equal(world.server.stats().requests - before, 2, 'the index over the budget was downloaded');
+  await reader.close();
+
+  const early = await client.openReader('store1', root, group, { time: T0 + 60, files: [INDEX_NAME] });
+  // Its writer still holds it: the open left the file out, and the download says why.
+  await assert.rejects(early.download(T0 + 60, INDEX_NAME), (err) => isFerryError(err, 'FERRY_ERR_LOCKED'));
+  await assert.rejects(
+    early.fetchChunks([digest], () => undefined),
+    (err) => isFerryError(err, 'FERRY_ERR_CHUNK_NOT_ALLOWED'),
+    'nothing of the unfinished snapshot was registered',
+  );
+  await early.close();
+  await unfinished.abort();
 });

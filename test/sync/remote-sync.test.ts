@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import type { LogLine } from '../../src/log/index.js';
-import { SYSTEM_CLOCK } from '../../src/model/index.js';
+import { parseGroup, parseNamespace, SYSTEM_CLOCK } from '../../src/model/index.js';
 import { Datastore, verifyDatastore } from '../../src/store/index.js';
 import { EndpointOpener, type EndpointSpec, runSync, type SyncSummary } from '../../src/sync/index.js';
 import { describeStore } from '../helpers/describe-store.js';
@@ -158,5 +158,36 @@ test("a sync thread's retried request is a warning in the job log, under its gro
   assert.match(
     warned[0]?.msg ?? '',
     /^request failed, retrying \(\/api2\/json\/reader\/[0-9a-f]+\/chunks, attempt 1\): /,
+  );
+});
+
+test("a first pull gets each group's first snapshot files with its reader session: no download of its own", async (t) => {
+  const world = await startServerWorld(t, { stores: ['source1'], insecureHttp: true });
+  const pool = makePool(t);
+  const source = world.store('source1');
+  const groups = ['vm/100', 'vm/101', 'ct/200'];
+  await fillDatastore(source, pool, world.dir, { groups, snapshots: 3 });
+  const proxy = await faultyProxy(t, world.server.url, () => 'pass');
+  const reader = await world.token('sync@pbs!pull', [['/datastore/source1', 'reader']]);
+  const target = await Datastore.create(join(world.dir, 'local'));
+  t.after(() => target.close());
+  const remote = { ...remoteSpec(world, 'source1', reader), url: proxy.url, fingerprint: undefined };
+  const summary = await run(t, 'pull', target, remote, { 'worker-threads': 2 });
+  assert.equal(summary.snapshots.synced, 9);
+  assert.deepEqual(await describeStore(target), await describeStore(source));
+  // Files the pull had to download: the manifest and archives of every snapshot but each group's first.
+  let later = 0;
+  for (const g of groups) {
+    const snaps = await source.listSnapshots(parseNamespace(''), parseGroup(g));
+    for (const s of snaps.slice(1)) later += 1 + (s.manifest?.files.length ?? 0);
+  }
+  const downloads = proxy.seen.filter((r) =>
+    /^GET \/api2\/json\/reader\/[0-9a-f]+\/download$/.test(r),
+  ).length;
+  assert.equal(downloads, later, proxy.seen.join('\n'));
+  assert.equal(
+    proxy.seen.filter((r) => r.endsWith('/reader')).length,
+    groups.length,
+    'one reader session each',
   );
 });
