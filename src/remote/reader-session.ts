@@ -48,16 +48,16 @@ const BLOB_OVERHEAD = 44;
  */
 const threadBuffers = new ChunkBuffers(2);
 
-/**
- * A reader session on the server (one group): download a snapshot's files, then fetch the chunks its indexes
- * reference in batches, or ask the server to prove it holds them. Opened by FerryClient.openReader.
- */
 /** Files of one snapshot to have sent along with a reader session's opening (see FerryClient.openReader). */
 export interface ReaderPrefetch {
   time: number;
   files: readonly string[];
 }
 
+/**
+ * A reader session on the server (one group): download a snapshot's files, then fetch the chunks its indexes
+ * reference in batches, or ask the server to prove it holds them. Opened by FerryClient.openReader.
+ */
 export class ReaderSession {
   readonly id: string;
   readonly store: StoreName;
@@ -87,8 +87,9 @@ export class ReaderSession {
     this.group = fields.group;
     this.transport = fields.transport;
     this.onClose = fields.onClose;
-    for (const f of fields.prefetched?.files ?? [])
-      this.prefetched.set(`${fields.prefetched?.time}/${f['file-name']}`, Buffer.from(f.data, 'base64'));
+    const sent = fields.prefetched;
+    for (const f of sent?.files ?? [])
+      this.prefetched.set(`${sent?.time}/${f['file-name']}`, Buffer.from(f.data, 'base64'));
   }
 
   /**
