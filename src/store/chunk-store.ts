@@ -3,7 +3,14 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../errors/index.js';
 import type { BlobParts } from '../format/index.js';
-import { type ChunkBuffers, fsyncDir, readWhole, writeTmp } from '../io/index.js';
+import {
+  type ChunkBuffers,
+  fsyncDir,
+  isDirectUnsupported,
+  readWhole,
+  writeTmp,
+  writeTmpDirect,
+} from '../io/index.js';
 import { type Clock, type Digest, shortDigest } from '../model/index.js';
 import { type ChunkEntry, ChunkIndex, UNKNOWN_SIZE } from './chunk-index.js';
 import type { Layout } from './layout.js';
@@ -23,7 +30,7 @@ const SHARD_WAIT_MS = 10 * 60 * 1000;
  * Insert is idempotent and safe across threads and processes:
  *   1. touch the index entry; if it exists the chunk is a duplicate (its lastUsed moves to now);
  *   2. otherwise, holding the chunk's shard lock shared (GC holds it exclusive while it sweeps that shard):
- *      re-check, write a temp file, fsync, rename to `.chunks/<prefix>/<digest>`, fsync the directory,
+ *      re-check, write a temp file (O_DIRECT where the file system takes it), fsync, rename to `.chunks/<prefix>/<digest>`, fsync the directory,
  *      and only then add the index entry.
  * Two writers racing on the same digest both write identical-by-digest content; the rename is atomic, so the file
  * is always one whole valid chunk.
@@ -35,6 +42,8 @@ export class ChunkStore {
   private readonly knownDirs = new Set<string>();
   private readonly shardFiles = new Map<number, Promise<FileHandle>>();
   private readonly shardUsers = new Map<number, number>();
+  /** Chunk files are written with O_DIRECT until the file system refuses it (then buffered, for this instance). */
+  private direct = true;
 
   constructor(layout: Layout, index: ChunkIndex, clock: Clock) {
     this.layout = layout;
@@ -84,7 +93,7 @@ export class ChunkStore {
         this.knownDirs.add(dir);
       }
       const path = this.layout.chunkPath(digest);
-      const tmp = await writeTmp(path, blob instanceof Uint8Array ? blob : blob.parts);
+      const tmp = await this.writeChunkFile(path, blob instanceof Uint8Array ? blob : blob.parts);
       try {
         await rename(tmp, path);
       } catch (err) {
@@ -100,6 +109,19 @@ export class ChunkStore {
       });
       return { isNew: true, encodedSize };
     });
+  }
+
+  /** Writes a chunk's temp file (fsynced) past the page cache where the file system allows, else buffered. */
+  private async writeChunkFile(path: string, data: Uint8Array | readonly Uint8Array[]): Promise<string> {
+    if (this.direct) {
+      try {
+        return await writeTmpDirect(path, data);
+      } catch (err) {
+        if (!isDirectUnsupported(err)) throw err;
+        this.direct = false;
+      }
+    }
+    return writeTmp(path, data);
   }
 
   /** Reads a chunk file's bytes (the DataBlob, unchecked), into memory from `buffers` when given. */

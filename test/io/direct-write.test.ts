@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { isDirectUnsupported, isTmpName, writeTmpDirect } from '../../src/io/index.js';
+import { seededBytes } from '../helpers/random.js';
+
+const MIB = 1024 * 1024;
+
+test('writeTmpDirect writes exactly the data, at any length and split into any pieces, as a temp file', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-direct-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Lengths around the 4096-byte block and the 1 MiB staging slot, and a 4 MiB chunk blob with its 12-byte header.
+  const lengths = [1, 4095, 4096, 4097, MIB - 1, MIB, MIB + 1, 4 * MIB + 12];
+  for (const [i, length] of lengths.entries()) {
+    const data = seededBytes(i + 1, length);
+    // As one buffer, and as a header + body whose boundary is not a block or slot boundary.
+    for (const parts of [data, [data.subarray(0, 12), data.subarray(12)]]) {
+      const tmp = await writeTmpDirect(join(dir, `chunk-${length}`), parts);
+      assert.ok(isTmpName(tmp.slice(dir.length + 1)), tmp);
+      assert.equal((await stat(tmp)).size, length, `${length} bytes: no padding left in the file`);
+      assert.ok((await readFile(tmp)).equals(data), `${length} bytes read back as written`);
+      await rm(tmp);
+    }
+  }
+});
+
+test('writeTmpDirect: more writes at once than staging slots all land intact; a failed one leaves nothing', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-direct-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const blobs = Array.from({ length: 12 }, (_, i) => seededBytes(100 + i, 2 * MIB + 1000 * i));
+  const tmps = await Promise.all(blobs.map((b, i) => writeTmpDirect(join(dir, `c${i}`), b)));
+  for (const [i, tmp] of tmps.entries()) assert.ok((await readFile(tmp)).equals(blobs[i] as Buffer));
+
+  await assert.rejects(writeTmpDirect(join(dir, 'missing', 'c'), seededBytes(1, 5000)), { code: 'ENOENT' });
+  assert.equal((await readdir(dir)).length, blobs.length, 'nothing else was created');
+});
+
+test('isDirectUnsupported names the errors of a file system that refuses O_DIRECT, and only those', () => {
+  for (const code of ['EINVAL', 'EOPNOTSUPP', 'ENOTSUP'])
+    assert.equal(isDirectUnsupported(Object.assign(new Error(code), { code })), true, code);
+  for (const code of ['ENOSPC', 'EIO', 'ENOENT', 'EACCES'])
+    assert.equal(isDirectUnsupported(Object.assign(new Error(code), { code })), false, code);
+});
