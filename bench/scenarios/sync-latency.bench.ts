@@ -1,7 +1,8 @@
 /**
  * sync-latency: pull and push throughput through the WAN simulator, against worker-threads and round-trip time,
  * W = 4 MiB per connection; next to `rclone sync --transfers 16` of the raw source datastore over plain HTTP through
- * the same simulator. Throughput is bytes moved divided by the job's wall time.
+ * the same simulator. Throughput is bytes moved divided by the job's wall time. Every timed run, Ferry's and
+ * rclone's, starts after `recyclePages` (measure.ts), so each writes into memory in the same state.
  * Targets: at 50 ms the best worker-threads setting pulls at ≥ 80% of its own 0 ms throughput, and ≥ 1.0 × rclone.
  */
 import { spawn } from 'node:child_process';
@@ -9,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { treeBytes } from '../measure.js';
+import { recyclePages, treeBytes } from '../measure.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario } from '../scenario.js';
 import { lineChartSvg } from '../svg-chart.js';
@@ -87,6 +88,7 @@ async function rcloneRun(world: SyncWorld, rttMs: number): Promise<Row> {
   });
   const dest = join(world.dir, 'rclone-copy');
   try {
+    await recyclePages(world.dir, world.workload.storedBytes);
     const started = performance.now();
     const sync = spawn(
       'rclone',
@@ -151,6 +153,7 @@ export const syncLatency: Scenario = {
             const localPath =
               direction === 'pull' ? await freshStore(world, 'pull-target') : world.sourcePath;
             try {
+              await recyclePages(world.dir, world.workload.storedBytes);
               const r = await runBenchSync({ world, link, direction, localPath, workerThreads: threads });
               const stats = link.stats();
               rows.push({
