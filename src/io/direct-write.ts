@@ -14,8 +14,8 @@ import { tmpPathFor } from './atomic-file.js';
  * O_DIRECT wants memory, offsets and lengths aligned to the device's block size. WebAssembly memory is allocated
  * page-aligned, so its 1 MiB slots are 4096-aligned; each piece is copied into a slot, written padded to a multiple
  * of 4096, and the file is truncated to its true length before the fsync. A file system that refuses O_DIRECT
- * (EINVAL on open or write: tmpfs before Linux 6.6, some FUSE and network file systems) is remembered per
- * directory tree by the caller, which then writes buffered.
+ * (EINVAL on open or write: some FUSE and network file systems, older tmpfs) makes this throw with nothing left
+ * behind; the caller (ChunkStore) then writes buffered from then on.
  */
 
 // The one piece of the WebAssembly API used here (Node has it; the DOM library that types it is not loaded).
@@ -72,11 +72,18 @@ export async function writeTmpDirect(
 ): Promise<string> {
   const parts = data instanceof Uint8Array ? [data] : data;
   const tmp = tmpPathFor(path);
-  const fh = await open(
-    tmp,
-    fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_DIRECT,
-    mode,
-  );
+  let fh: FileHandle;
+  try {
+    fh = await open(
+      tmp,
+      fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_DIRECT,
+      mode,
+    );
+  } catch (err) {
+    // A file system that refuses O_DIRECT may do so only after it created the file.
+    if (isDirectUnsupported(err)) await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
   slots ??= new Slots();
   const slot = await slots.take();
   try {

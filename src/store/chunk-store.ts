@@ -30,8 +30,8 @@ const SHARD_WAIT_MS = 10 * 60 * 1000;
  * Insert is idempotent and safe across threads and processes:
  *   1. touch the index entry; if it exists the chunk is a duplicate (its lastUsed moves to now);
  *   2. otherwise, holding the chunk's shard lock shared (GC holds it exclusive while it sweeps that shard):
- *      re-check, write a temp file (O_DIRECT where the file system takes it), fsync, rename to `.chunks/<prefix>/<digest>`, fsync the directory,
- *      and only then add the index entry.
+ *      re-check, write a temp file (O_DIRECT where the file system takes it), fsync, rename to
+ *      `.chunks/<prefix>/<digest>`, fsync the directory, and only then add the index entry.
  * Two writers racing on the same digest both write identical-by-digest content; the rename is atomic, so the file
  * is always one whole valid chunk.
  */
