@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { isDirectUnsupported, isTmpName, writeTmpDirect } from '../../src/io/index.js';
 import { seededBytes } from '../helpers/random.js';
 
@@ -26,7 +28,7 @@ test('writeTmpDirect writes exactly the data, at any length and split into any p
   }
 });
 
-test('writeTmpDirect: more writes at once than staging slots all land intact; a failed one leaves nothing', async (t) => {
+test('writeTmpDirect: more writes at once than staging slots all land intact; one it cannot create throws the error', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-direct-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const blobs = Array.from({ length: 12 }, (_, i) => seededBytes(100 + i, 2 * MIB + 1000 * i));
@@ -34,7 +36,28 @@ test('writeTmpDirect: more writes at once than staging slots all land intact; a 
   for (const [i, tmp] of tmps.entries()) assert.ok((await readFile(tmp)).equals(blobs[i] as Buffer));
 
   await assert.rejects(writeTmpDirect(join(dir, 'missing', 'c'), seededBytes(1, 5000)), { code: 'ENOENT' });
-  assert.equal((await readdir(dir)).length, blobs.length, 'nothing else was created');
+  assert.equal((await readdir(dir)).length, blobs.length, 'only the twelve temp files are there');
+});
+
+test('writeTmpDirect: a write the file system refuses halfway (file size limit) throws it and leaves no temp file', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-direct-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'out'));
+  // A real process under `ulimit -f 1024` (1 MiB): its second 1 MiB piece gets EFBIG (Node ignores SIGXFSZ).
+  const script = join(dir, 'write.mts');
+  const module = new URL('../../src/io/index.ts', import.meta.url).href;
+  await writeFile(
+    script,
+    `import { writeTmpDirect } from ${JSON.stringify(module)};
+try { await writeTmpDirect(${JSON.stringify(join(dir, 'out', 'chunk'))}, Buffer.alloc(3 * 1024 * 1024 + 5, 7)); console.log('written'); }
+catch (err) { console.log(err.code); }`,
+  );
+  const { stdout } = await promisify(execFile)('bash', [
+    '-c',
+    `ulimit -f 1024 && exec "${process.execPath}" --import tsx "${script}"`,
+  ]);
+  assert.equal(stdout.trim(), 'EFBIG');
+  assert.deepEqual(await readdir(join(dir, 'out')), [], 'the temp file was removed');
 });
 
 test('isDirectUnsupported names the errors of a file system that refuses O_DIRECT, and only those', () => {
