@@ -19,7 +19,17 @@ export async function localSyncWorld(t: TestContext) {
   t.after(() => target.close());
   const opener = new EndpointOpener(SYSTEM_CLOCK, log);
   t.after(() => opener.close());
-  return { dir, source, target, pool: makePool(t), opener };
+  /** The source and target endpoints a thread would open for a local pull; closed after the test. */
+  const endpoints = async () => {
+    const endpoints = {
+      source: await opener.source({ kind: 'local', store: 'source', path: source.path }),
+      target: await opener.target({ kind: 'local', store: 'target', path: target.path }),
+    };
+    t.after(() => endpoints.target.close());
+    t.after(() => endpoints.source.close());
+    return endpoints;
+  };
+  return { dir, source, target, pool: makePool(t), opener, endpoints };
 }
 
 export type LocalSyncWorld = Awaited<ReturnType<typeof localSyncWorld>>;

@@ -111,11 +111,8 @@ test('a group asks for the next snapshot’s files while the current one moves, 
   const w = await localSyncWorld(t);
   await fillDatastore(w.source, w.pool, w.dir, { groups: ['vm/100'], snapshots: 3 });
   const events: string[] = [];
-  const { source, target } = recording(
-    await w.opener.source({ kind: 'local', store: 'source', path: w.source.path }),
-    await w.opener.target({ kind: 'local', store: 'target', path: w.target.path }),
-    events,
-  );
+  const { source: local, target: localTarget } = await w.endpoints();
+  const { source, target } = recording(local, localTarget, events);
   const lines: string[] = [];
   const result = await syncGroup(pullOfVm100(source, target, lines));
   assert.equal(result.snapshotsSynced, 3);
@@ -151,8 +148,7 @@ test('a group asks for the next snapshot’s files while the current one moves, 
 test('a first sync opens the source reader while the snapshot listing is on its way; an up-to-date group opens none', async (t) => {
   const w = await localSyncWorld(t);
   await fillDatastore(w.source, w.pool, w.dir, { groups: ['vm/100'], snapshots: 1 });
-  const local = await w.opener.source({ kind: 'local', store: 'source', path: w.source.path });
-  const target = await w.opener.target({ kind: 'local', store: 'target', path: w.target.path });
+  const { source: local, target } = await w.endpoints();
   const run = async () => {
     const events: string[] = [];
     // The listing answers only once the reader was asked for, or after 500 ms.
@@ -200,12 +196,8 @@ test("a snapshot's new chunks are asked for before the snapshot before it is pub
   await fillDatastore(w.source, w.pool, w.dir, { groups: ['vm/100'], snapshots: 3 });
   const events: string[] = [];
   const asked: { at: number; digests: readonly string[] }[] = [];
-  const { source, target } = recording(
-    await w.opener.source({ kind: 'local', store: 'source', path: w.source.path }),
-    await w.opener.target({ kind: 'local', store: 'target', path: w.target.path }),
-    events,
-    asked,
-  );
+  const { source: local, target: localTarget } = await w.endpoints();
+  const { source, target } = recording(local, localTarget, events, asked);
   const lines: string[] = [];
   const result = await syncGroup(pullOfVm100(source, target, lines));
   assert.equal(result.snapshotsSynced, 3);
@@ -237,8 +229,7 @@ test('a chunk fetched ahead that fails verification fails only the snapshot that
   const [first, second] = await imageDigests(w.source, 'vm/100', 2);
   const fresh = [...(second as Set<string>)].find((d) => !first?.has(d)) as string;
   await writeFile(w.source.layout.chunkPath(fresh as Digest), Buffer.from('garbage'));
-  const source = await w.opener.source({ kind: 'local', store: 'source', path: w.source.path });
-  const target = await w.opener.target({ kind: 'local', store: 'target', path: w.target.path });
+  const { source, target } = await w.endpoints();
   await assert.rejects(syncGroup(pullOfVm100(source, target)), (err: Error) =>
     err.message.startsWith(
       `snapshot ${formatBackupTime(BASE_TIME + 3600)}: archive drive-scsi0.img.fidx: chunk `,
