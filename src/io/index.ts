@@ -2,7 +2,8 @@
  * io — file-system primitives every writer shares: atomic replace and create (temp file, fsync, rename or link,
  * directory fsync), temp files written past the page cache (writeTmpDirect), temp-file naming, tolerant directory
  * reads, whole-file reads into reused chunk memory (ChunkBuffers), a bound on work in flight (TaskWindow), where a
- * worker pool's module is, and Ferry's version from package.json.
+ * worker pool's module is, a thread pool that never stops a thread while it loads (ThreadPool), and Ferry's version
+ * from package.json.
  *
  * Invariant: a file written through here is either absent, the old content, or the whole new content — never a mix.
  * Must not: know about datastores, configs or any Ferry format.
@@ -23,4 +24,5 @@ export { isDirectUnsupported, writeTmpDirect } from './direct-write.js';
 export { FERRY_VERSION } from './package-version.js';
 export { readWhole } from './read-whole.js';
 export { TaskWindow } from './task-window.js';
+export { ThreadPool } from './thread-pool.js';
 export { workerFile } from './worker-file.js';

@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
 import { deserializeError } from '../errors/index.js';
-import { workerFile } from '../io/index.js';
+import { ThreadPool, workerFile } from '../io/index.js';
 import type { Digest } from '../model/index.js';
 import type {
   ChunkResult,
@@ -27,12 +26,12 @@ export interface ChunkPoolOptions {
 export class ChunkPool {
   readonly threads: number;
   readonly tasksPerThread: number;
-  private readonly pool: Piscina<ChunkTask, ChunkResult>;
+  private readonly pool: ThreadPool<ChunkTask, ChunkResult>;
 
   constructor(options: ChunkPoolOptions = {}) {
     this.threads = options.threads ?? availableParallelism();
     this.tasksPerThread = options.tasksPerThread ?? 4;
-    this.pool = new Piscina({
+    this.pool = new ThreadPool({
       filename: WORKER_FILE.href,
       minThreads: this.threads,
       maxThreads: this.threads,

@@ -1,10 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import type { SyncJob } from '../config/index.js';
 import { deserializeError, FerryError, formatError } from '../errors/index.js';
-import { workerFile } from '../io/index.js';
+import { ThreadPool, workerFile } from '../io/index.js';
 import { LogAggregator, type LogLine, ProgressCounters, type ProgressRow } from '../log/index.js';
 import {
   type Clock,
@@ -258,7 +257,7 @@ async function planJob(
 
 async function runGroups(
   options: SyncRunOptions,
-  pool: Piscina<GroupTask, GroupTaskResult>,
+  pool: ThreadPool<GroupTask, GroupTaskResult>,
   plan: PlannedGroup[],
   progress: ProgressCounters,
   aggregator: LogAggregator,
@@ -388,8 +387,8 @@ const EARLY_THREADS = 4;
  * round trips; more, up to worker-threads, start only when groups are waiting for them. 4 threads, 8 groups, same
  * sitting (medians of 3): 182 → 195 MiB/s at 0 ms, 170 → 173 MiB/s at 50 ms; 2 and 8 threads within noise.
  */
-function startGroupPool(workerThreads: number): Piscina<GroupTask, GroupTaskResult> {
-  return new Piscina<GroupTask, GroupTaskResult>({
+function startGroupPool(workerThreads: number): ThreadPool<GroupTask, GroupTaskResult> {
+  return new ThreadPool<GroupTask, GroupTaskResult>({
     filename: WORKER_FILE.href,
     minThreads: Math.min(workerThreads, availableParallelism(), EARLY_THREADS),
     maxThreads: workerThreads,
