@@ -14,7 +14,13 @@ export {
   type LogLine,
   type LogMessage,
 } from './log-aggregator.js';
-export { createLogger, type Logger, type LoggerSetup, silentLogger } from './logger.js';
+export {
+  createLogger,
+  type Logger,
+  type LoggerSetup,
+  type LogMethods,
+  silentLogger,
+} from './logger.js';
 export {
   PROGRESS_FIELDS,
   ProgressCounters,

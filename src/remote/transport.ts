@@ -4,7 +4,7 @@ import type { TSchema } from '@sinclair/typebox';
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import { isLoopbackHost } from '../config/index.js';
 import { FerryError, isFerryError } from '../errors/index.js';
-import type { Logger } from '../log/index.js';
+import type { LogMethods } from '../log/index.js';
 import {
   authorizationHeader,
   CONTENT_TYPE,
@@ -35,7 +35,7 @@ export interface TransportOptions {
   pipelining?: number;
   /** Budgets (bytes/s with burst) for what the client receives and sends; shareable across worker threads. */
   rateLimit?: { in?: SharedRateLimiter; out?: SharedRateLimiter };
-  log: Logger;
+  log: LogMethods;
   /** Connect timeout (TCP and TLS). Default 10 s (as PBS). */
   connectTimeoutMs?: number;
   /** Longest wait for response headers, and for each piece of a body. Default 120 s (as PBS). */
@@ -136,7 +136,7 @@ function isRetryableError(err: FerryError): boolean {
 export class Transport {
   readonly url: string;
   readonly connections: number;
-  readonly log: Logger;
+  readonly log: LogMethods;
   private readonly pool: UndiciPool;
   private readonly auth: string;
   private readonly limitIn: SharedRateLimiter | undefined;

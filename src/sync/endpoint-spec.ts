@@ -1,5 +1,5 @@
 import { FerryError } from '../errors/index.js';
-import type { Logger } from '../log/index.js';
+import type { LogMethods } from '../log/index.js';
 import type { Clock, Namespace } from '../model/index.js';
 import { FerryClient, SharedRateLimiter } from '../remote/index.js';
 import { Datastore } from '../store/index.js';
@@ -45,13 +45,13 @@ export function describeEndpoint(spec: EndpointSpec, ns?: Namespace): string {
  */
 export class EndpointOpener {
   private readonly clock: Clock;
-  private readonly log: Logger;
+  private readonly log: LogMethods;
   private readonly rates: RateBuffers;
   private limiters: Promise<Limiters> | undefined;
   private readonly datastores = new Map<string, Promise<Datastore>>();
   private readonly clients = new Map<string, Promise<FerryClient>>();
 
-  constructor(clock: Clock, log: Logger, rates: RateBuffers = {}) {
+  constructor(clock: Clock, log: LogMethods, rates: RateBuffers = {}) {
     this.clock = clock;
     this.log = log;
     this.rates = rates;
