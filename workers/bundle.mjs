@@ -22,8 +22,6 @@ const dir = new URL('../dist/workers/', import.meta.url).pathname;
 const entries = readdirSync(dir).filter((name) => name.endsWith('.worker.js'));
 if (entries.length === 0) throw new Error(`${dir}: no compiled workers (run tsc first)`);
 
-const EXTERNAL = ['lmdb', 'zstd-napi', '@node-rs/crc32', 'fs-native-extensions', 'piscina', 'pino'];
-
 const common = {
   bundle: true,
   platform: 'node',
@@ -37,18 +35,7 @@ const common = {
   // Whitespace and comments out: the source of a bundle stays in every thread's heap (and one non-ASCII character in a
   // comment made V8 keep all of it as two-byte text: 3 MiB per thread).
   minifyWhitespace: true,
-  external: EXTERNAL,
-  // Those packages are imported for what they export, never for their side effects: marked so, an import whose
-  // bindings tree-shaking removed goes too, and a sync thread does not load piscina, which only pool owners use.
-  plugins: [
-    {
-      name: 'externals-without-side-effects',
-      setup(b) {
-        const names = new RegExp(`^(${EXTERNAL.map((n) => n.replace(/[/@.-]/g, '\\$&')).join('|')})$`);
-        b.onResolve({ filter: names }, (args) => ({ path: args.path, external: true, sideEffects: false }));
-      },
-    },
-  ],
+  external: ['lmdb', 'zstd-napi', '@node-rs/crc32', 'fs-native-extensions', 'piscina', 'pino'],
   // CommonJS code inside an ES module bundle still calls require() for Node's built-ins.
   banner: {
     js: "import { createRequire as __ferryRequire } from 'node:module'; const require = __ferryRequire(import.meta.url);",
@@ -74,5 +61,5 @@ await build({
   outExtension: { '.js': '.mjs' },
   splitting: true,
   chunkNames: '[name]-[hash]',
-  external: [...EXTERNAL, 'pino-pretty', 'fastify', '@fastify/*', 'selfsigned'],
+  external: [...common.external, 'pino-pretty', 'fastify', '@fastify/*', 'selfsigned'],
 });
