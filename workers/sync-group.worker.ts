@@ -18,7 +18,7 @@ import {
 // What the thread's clients log (a request failed and is retried, and the like) belongs in the job log, under the
 // group this thread is running (one at a time): `toGroup` is that group's line sender while its task runs. Warnings
 // and errors go there as one line each, `message (path, attempt N): cause`; info and debug are dropped. Written here
-// rather than with pino: the thread would load pino only to parse its own JSON lines back (~20 ms of CPU per start).
+// rather than with pino: the thread would load pino only to parse its own JSON lines back (~30 ms of CPU per start).
 let toGroup: ((level: LogLine['level'], msg: string) => void) | undefined;
 function toJobLog(level: 'warn' | 'error'): (fieldsOrMsg: unknown, msg?: unknown) => void {
   return (fieldsOrMsg, msg) => {

@@ -36,7 +36,7 @@ export function createLogger(setup: LoggerSetup = {}): Logger {
 
 /**
  * The four level methods, and nothing else: what a layer that only reports (the HTTP client, a sync endpoint)
- * takes, so a worker thread can hand it a few lines of its own instead of loading pino (~20 ms of CPU per thread
+ * takes, so a worker thread can hand it a few lines of its own instead of loading pino (~30 ms of CPU per thread
  * start). A pino Logger is one.
  */
 export type LogMethods = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;

@@ -21,13 +21,13 @@ export async function localSyncWorld(t: TestContext) {
   t.after(() => opener.close());
   /** The source and target endpoints a thread would open for a local pull; closed after the test. */
   const endpoints = async () => {
-    const endpoints = {
+    const opened = {
       source: await opener.source({ kind: 'local', store: 'source', path: source.path }),
       target: await opener.target({ kind: 'local', store: 'target', path: target.path }),
     };
-    t.after(() => endpoints.target.close());
-    t.after(() => endpoints.source.close());
-    return endpoints;
+    t.after(() => opened.target.close());
+    t.after(() => opened.source.close());
+    return opened;
   };
   return { dir, source, target, pool: makePool(t), opener, endpoints };
 }

@@ -37,6 +37,7 @@ test('a pool whose threads fail during start-up is destroyed without waiting for
   const started = performance.now();
   await pool.destroy();
   assert.ok(performance.now() - started < 10_000, 'destroy did not wait out its load timeout');
+  assert.ok(errors.length > 0, 'the failed start-up was reported');
   assert.ok(
     errors.every((err) => err.message.includes('this thread fails to load')),
     errors.join('\n'),
