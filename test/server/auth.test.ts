@@ -5,9 +5,11 @@ import { readAclConfig, readTokenConfig, writeAclConfig, writeTokenConfig } from
 import { isFerryError } from '../../src/errors/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { parseGroup, parseNamespace } from '../../src/model/index.js';
+import { AUTH_SCHEME } from '../../src/protocol/index.js';
 import { FerryClient } from '../../src/remote/index.js';
+import { Authenticator } from '../../src/server/authenticator.js';
 import { startServer } from '../../src/server/index.js';
-import { startServerWorld } from '../helpers/server.js';
+import { addToken, startServerWorld } from '../helpers/server.js';
 import { writeTestSnapshot } from '../helpers/snapshots.js';
 import { log, tempDir } from '../helpers/world.js';
 
@@ -55,6 +57,27 @@ test('a revoked token gets 401 on its next request, though its check was cached'
   );
   await assert.rejects(client.version(), (err) => isFerryError(err, 'FERRY_ERR_UNAUTHORIZED'));
   assert.equal((await world.client(keep).version()).product, 'ferry');
+});
+
+test('requests that arrive together with the same token share one scrypt check, right or wrong', async (t) => {
+  const home = await tempDir(t);
+  const good = await addToken(home, 'u@pam!t');
+  const auth = new Authenticator(home);
+  const header = (secret: string) => `${AUTH_SCHEME} ${good.authId}:${secret}`;
+  const right = await Promise.all(Array.from({ length: 16 }, () => auth.authenticate(header(good.secret))));
+  assert.deepEqual(new Set(right), new Set([good.authId]));
+  assert.equal(auth.verifications, 1);
+  await auth.authenticate(header(good.secret)); // cached
+  assert.equal(auth.verifications, 1);
+  const wrong = await Promise.allSettled(Array.from({ length: 8 }, () => auth.authenticate(header('nope'))));
+  for (const r of wrong)
+    assert.ok(r.status === 'rejected' && isFerryError(r.reason, 'FERRY_ERR_UNAUTHORIZED'), String(r));
+  assert.equal(auth.verifications, 2);
+  // A failure is not remembered: the next wrong attempt is checked again.
+  await assert.rejects(auth.authenticate(header('nope')), (err) =>
+    isFerryError(err, 'FERRY_ERR_UNAUTHORIZED'),
+  );
+  assert.equal(auth.verifications, 3);
 });
 
 test('a wrong certificate fingerprint fails before any request is sent, naming both fingerprints', async (t) => {
