@@ -1,7 +1,7 @@
 /**
  * io — file-system primitives every writer shares: atomic replace and create (temp file, fsync, rename or link,
  * directory fsync), temp files written past the page cache (writeTmpDirect), temp-file naming, tolerant directory
- * reads, whole-file reads into reused chunk memory (ChunkBuffers), a bound on work in flight (TaskWindow), where a
+ * reads, whole-file reads into reused chunk memory (ChunkBuffers, BufferRecycler), a bound on work in flight (TaskWindow), where a
  * worker pool's module is, a thread pool that never stops a thread while it loads (ThreadPool), and Ferry's version
  * from package.json.
  *
@@ -19,10 +19,11 @@ export {
   writeFileAtomic,
   writeTmp,
 } from './atomic-file.js';
+export { BufferRecycler } from './buffer-recycler.js';
 export { ChunkBuffers } from './chunk-buffers.js';
 export { isDirectUnsupported, writeTmpDirect } from './direct-write.js';
 export { FERRY_VERSION } from './package-version.js';
-export { readWhole } from './read-whole.js';
+export { type BufferSource, readWhole } from './read-whole.js';
 export { TaskWindow } from './task-window.js';
 export { ThreadPool } from './thread-pool.js';
 export { workerFile } from './worker-file.js';

@@ -12,7 +12,8 @@ import {
   SessionParams,
   StoreParams,
 } from '../protocol/index.js';
-import { ReaderSession } from './reader-session.js';
+import { ReaderSession, sendBuffers } from './reader-session.js';
+import { sendPieces } from './send-pieces.js';
 import { authIdOf, ok, openStoreFor, type ServerContext } from './server-context.js';
 import { newSessionId } from './session-table.js';
 
@@ -101,8 +102,16 @@ export function registerReaderRoutes(app: FastifyInstance, ctx: ServerContext): 
     { schema: { params: SessionParams, body: DigestListBody } },
     async (request, reply) => {
       const digests: Digest[] = request.body.digests.map(parseDigest);
-      const stream = await withReader(request, async (s) => s.chunkStream(digests));
-      return reply.type(CONTENT_TYPE.chunkFrames).send(stream);
+      const frames = await withReader(request, async (s) => s.chunkFrames(digests));
+      const first = await frames.next(); // fails as a normal error reply: nothing is sent yet
+      // Written here rather than through reply.send(stream), so each chunk's memory is used again once the socket
+      // has its bytes (see sendBuffers).
+      reply.hijack();
+      await sendPieces(reply.raw, CONTENT_TYPE.chunkFrames, first, frames, (piece) =>
+        sendBuffers.give(piece),
+      ).catch((err: unknown) => {
+        ctx.log.error({ err, url: request.url }, 'batch download failed after its first byte');
+      });
     },
   );
 

@@ -1,6 +1,6 @@
-import { Readable } from 'node:stream';
-import { FerryError, inContext, inContextSync, isFerryError } from '../errors/index.js';
+import { addFrame, FerryError, inContext, inContextSync, isFerryError } from '../errors/index.js';
 import { chunkProof, parseArchiveIndex } from '../format/index.js';
+import { BufferRecycler } from '../io/index.js';
 import {
   type ArchiveName,
   type AuthId,
@@ -23,6 +23,12 @@ import type { ServerSession, SessionScope } from './session-table.js';
 const MAX_SESSION_DIGESTS = 4_000_000;
 /** Chunk files read ahead of the one being sent. */
 const READ_AHEAD = 4;
+/**
+ * Memory for the chunk files this process sends, shared by all batch downloads: the sender gives a blob back once
+ * the socket has taken its bytes (sendFrames). Room for a 4 MiB chunk stored uncompressed; larger blobs (dynamic
+ * chunks up to 16 MiB) get memory of their own. At most 16 free buffers (~65 MiB) are kept.
+ */
+export const sendBuffers = new BufferRecycler({ keep: 16, capacity: 4 * 1024 * 1024 + 64 * 1024 });
 
 /**
  * A reader session over one group (PBS's reader protocol, per group instead of per snapshot). Downloading an index
@@ -105,11 +111,11 @@ export class ReaderSession implements ServerSession {
   }
 
   /**
-   * The batch download body: one frame per digest, in order. Chunks go out while their bytes fit the batch budget
-   * (at least one always does); the others come back `deferred`, missing ones `not-found`. Reads a few chunk files
-   * ahead of the socket and never holds the whole batch.
+   * The batch download body, piece by piece: one frame per digest, in order. Chunks go out while their bytes fit the
+   * batch budget (at least one always does); the others come back `deferred`, missing ones `not-found`. Reads a few
+   * chunk files ahead of the socket, into `sendBuffers`, and never holds the whole batch.
    */
-  chunkStream(digests: readonly Digest[]): Readable {
+  chunkFrames(digests: readonly Digest[]): AsyncGenerator<Buffer> {
     this.assertAllowed(digests);
     let budget = LIMITS.maxBatchBytes;
     let first = true;
@@ -123,9 +129,9 @@ export class ReaderSession implements ServerSession {
     });
     const ds = this.ds;
     const read = (digest: Digest): Promise<Buffer | undefined> =>
-      ds.chunks.read(digest).catch((err: unknown) => {
+      ds.chunks.read(digest, sendBuffers).catch((err: unknown) => {
         if (isFerryError(err, 'FERRY_ERR_NOT_FOUND')) return undefined;
-        throw err;
+        throw addFrame(err, `chunk ${shortDigest(digest)}`);
       });
     async function* frames(): AsyncGenerator<Buffer> {
       const pending: (Promise<Buffer | undefined> | undefined)[] = plan.map(() => undefined);
@@ -150,7 +156,7 @@ export class ReaderSession implements ServerSession {
         }
       }
     }
-    return Readable.from(frames(), { objectMode: false, highWaterMark: 1024 * 1024 });
+    return frames();
   }
 
   /**

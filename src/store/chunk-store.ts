@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../errors/index.js';
 import type { BlobParts } from '../format/index.js';
 import {
-  type ChunkBuffers,
+  type BufferSource,
   fsyncDir,
   isDirectUnsupported,
   readWhole,
@@ -125,7 +125,7 @@ export class ChunkStore {
   }
 
   /** Reads a chunk file's bytes (the DataBlob, unchecked), into memory from `buffers` when given. */
-  async read(digest: Digest, buffers?: ChunkBuffers): Promise<Buffer> {
+  async read(digest: Digest, buffers?: BufferSource): Promise<Buffer> {
     try {
       return await readWhole(this.layout.chunkPath(digest), buffers);
     } catch (err) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
-import { readFile, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isFerryError } from '../../src/errors/index.js';
@@ -119,6 +119,38 @@ test('chunks over the batch byte budget are deferred by the server and fetched a
   });
   assert.equal(got.size, 20);
   assert.ok(world.server.stats().requests - before >= 2, 'one request cannot carry 80 MiB');
+});
+
+test('a chunk file that cannot be read fails the batch, first chunk or later, and the server goes on serving', async (t) => {
+  const world = await startServerWorld(t);
+  const ds = world.store('store1');
+  const fx = await writeTestSnapshot(ds, { group: 'vm/1', time: T0, chunks: 6, chunkSize: 64 * 1024 });
+  const client = world.client(await world.token('r@pam!t', [['/', 'reader']]), { connections: 1 });
+  const reader = await client.openReader('store1', root, parseGroup('vm/1'));
+  await reader.download(T0, INDEX_NAME);
+  // A directory where a chunk file should be: it opens, and reading it fails with EISDIR (not "missing").
+  for (const bad of [fx.digests[0], fx.digests[3]] as Digest[]) {
+    const path = ds.chunks.layout.chunkPath(bad);
+    const kept = await readFile(path);
+    await unlink(path);
+    await mkdir(path);
+    const got: Digest[] = [];
+    await assert.rejects(
+      reader.fetchChunks(fx.digests, (digest) => {
+        got.push(digest);
+      }),
+      (err: Error) => isFerryError(err, 'FERRY_ERR_IO') && err.message.includes(`chunk ${bad.slice(0, 8)}`),
+    );
+    assert.equal(got.includes(bad), false);
+    await rm(path, { recursive: true });
+    await writeFile(path, kept);
+  }
+  const all = new Set<Digest>();
+  await reader.fetchChunks(fx.digests, (digest, blob) => {
+    verifyChunk(blob, digest, { expectedSize: 64 * 1024 });
+    all.add(digest);
+  });
+  assert.equal(all.size, 6);
 });
 
 test('a digest never unlocks a chunk that no index of the session references', async (t) => {
