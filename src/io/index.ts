@@ -1,9 +1,9 @@
 /**
  * io — file-system primitives every writer shares: atomic replace and create (temp file, fsync, rename or link,
  * directory fsync), temp files written past the page cache (writeTmpDirect), temp-file naming, tolerant directory
- * reads, whole-file reads into reused chunk memory (ChunkBuffers, BufferRecycler), a bound on work in flight (TaskWindow), where a
- * worker pool's module is, a thread pool that never stops a thread while it loads (ThreadPool), and Ferry's version
- * from package.json.
+ * reads, whole-file reads into reused chunk memory (ChunkBuffers, BufferRecycler), a bound on work in flight
+ * (TaskWindow), where a worker pool's module is, a thread pool that never stops a thread while it loads (ThreadPool),
+ * and Ferry's version from package.json.
  *
  * Invariant: a file written through here is either absent, the old content, or the whole new content — never a mix.
  * Must not: know about datastores, configs or any Ferry format.
