@@ -111,11 +111,11 @@ export class ReaderSession implements ServerSession {
   }
 
   /**
-   * The batch download body, frame by frame (each as its pieces: header, then blob): one frame per digest, in order. Chunks go out while their bytes fit the
+   * The batch download body, piece by piece: one frame per digest, in order. Chunks go out while their bytes fit the
    * batch budget (at least one always does); the others come back `deferred`, missing ones `not-found`. Reads a few
    * chunk files ahead of the socket, into `sendBuffers`, and never holds the whole batch.
    */
-  chunkFrames(digests: readonly Digest[]): AsyncGenerator<Buffer[]> {
+  chunkFrames(digests: readonly Digest[]): AsyncGenerator<Buffer> {
     this.assertAllowed(digests);
     let budget = LIMITS.maxBatchBytes;
     let first = true;
@@ -133,7 +133,7 @@ export class ReaderSession implements ServerSession {
         if (isFerryError(err, 'FERRY_ERR_NOT_FOUND')) return undefined;
         throw addFrame(err, `chunk ${shortDigest(digest)}`);
       });
-    async function* frames(): AsyncGenerator<Buffer[]> {
+    async function* frames(): AsyncGenerator<Buffer> {
       const pending: (Promise<Buffer | undefined> | undefined)[] = plan.map(() => undefined);
       let next = 0;
       for (let i = 0; i < plan.length; i++) {
@@ -148,8 +148,12 @@ export class ReaderSession implements ServerSession {
         const { digest, status } = plan[i] as { digest: Digest; status: FrameStatus };
         const blob = status === 'ok' ? await pending[i] : undefined;
         pending[i] = undefined;
-        if (blob === undefined) yield [encodeFrameHeader(digest, status === 'ok' ? 'not-found' : status, 0)];
-        else yield [encodeFrameHeader(digest, 'ok', blob.length), blob];
+        if (blob === undefined) {
+          yield encodeFrameHeader(digest, status === 'ok' ? 'not-found' : status, 0);
+        } else {
+          yield encodeFrameHeader(digest, 'ok', blob.length);
+          yield blob;
+        }
       }
     }
     return frames();
