@@ -214,6 +214,7 @@ export const syncLatency: Scenario = {
       const pullAt50 = median(rounds.pullAt50);
       const pullAt0 = median(rounds.pullAt0);
       const rcloneAt50 = rclone ? median(rounds.rcloneAt50) : undefined;
+      const ratioToRclone = rcloneAt50 === undefined ? undefined : pullAt50 / rcloneAt50;
       const verdict = {
         bestThreadsAt50: bestThreads,
         rounds: verdictRounds,
@@ -221,14 +222,15 @@ export const syncLatency: Scenario = {
         pullAt0SameThreads: pullAt0,
         ratioTo0: pullAt50 / Math.max(pullAt0, 1e-9),
         rcloneAt50,
-        ratioToRclone: rcloneAt50 === undefined ? undefined : pullAt50 / rcloneAt50,
+        ratioToRclone,
         perRound: rounds,
       };
+      const vsRclone =
+        ratioToRclone === undefined
+          ? ''
+          : `, rclone ${rcloneAt50?.toFixed(1)} MiB/s: ${ratioToRclone.toFixed(2)} × rclone (target ≥ 1.0)`;
       process.stdout.write(
-        `\nbest at 50 ms: ${bestThreads} thread(s); medians of ${verdictRounds} round(s) taking turns: ${pullAt50.toFixed(1)} MiB/s = ${(verdict.ratioTo0 * 100).toFixed(0)}% of its 0 ms rate (target ≥ 80%)` +
-          (rcloneAt50 === undefined
-            ? '\n'
-            : `, rclone ${rcloneAt50.toFixed(1)} MiB/s: ${(pullAt50 / rcloneAt50).toFixed(2)} × rclone (target ≥ 1.0)\n`),
+        `\nbest at 50 ms: ${bestThreads} thread(s); medians of ${verdictRounds} round(s) taking turns: ${pullAt50.toFixed(1)} MiB/s = ${(verdict.ratioTo0 * 100).toFixed(0)}% of its 0 ms rate (target ≥ 80%)${vsRclone}\n`,
       );
       const series = directions.flatMap((direction) =>
         rtts.map((rtt) => ({

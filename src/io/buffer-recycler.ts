@@ -1,7 +1,10 @@
+import { RECYCLE_CAPACITY, RECYCLE_MIN } from './chunk-buffers.js';
+
 /**
- * Chunk-sized memory that is used again instead of left to the garbage collector, for holders whose release is only
+ * Chunk memory that is used again instead of left to the garbage collector, for holders whose release is only
  * known later, by a callback (a socket that has taken a buffer's bytes), or never (a connection that died with
- * writes queued). `take` never waits: it reuses a free buffer that fits, else allocates; `give` keeps up to `keep`
+ * writes queued). Unlike ChunkBuffers (same sizes: small blobs from Node's shared pool, the rest in buffers that hold
+ * a whole 4 MiB chunk's blob), `take` never waits: it reuses a free buffer, else allocates; `give` keeps up to `keep`
  * buffers for reuse and drops the rest. What is out is not counted, so a holder that never gives back costs only
  * the allocation it would have cost anyway.
  *
@@ -12,24 +15,22 @@
 export class BufferRecycler {
   private readonly free: Buffer[] = [];
   private readonly keep: number;
-  private readonly capacity: number;
 
-  /** `capacity`: the size of each buffer allocated here (a larger request gets memory of its own, not kept). */
-  constructor(options: { keep: number; capacity: number }) {
+  constructor(options: { keep: number }) {
     this.keep = options.keep;
-    this.capacity = options.capacity;
   }
 
   /** `length` bytes of memory (contents undefined). */
   take(length: number): Buffer {
-    if (length > this.capacity) return Buffer.allocUnsafeSlow(length);
-    const whole = this.free.pop() ?? Buffer.allocUnsafeSlow(this.capacity);
+    if (length < RECYCLE_MIN) return Buffer.allocUnsafe(length);
+    if (length > RECYCLE_CAPACITY) return Buffer.allocUnsafeSlow(length);
+    const whole = this.free.pop() ?? Buffer.allocUnsafeSlow(RECYCLE_CAPACITY);
     return whole.subarray(0, length);
   }
 
-  /** `buf` (from `take`) is referenced by no one any more. */
+  /** `buf` is referenced by no one any more; kept for reuse if it is one of this recycler's sizes. */
   give(buf: Buffer): void {
-    if (buf.buffer.byteLength !== this.capacity || this.free.length >= this.keep) return;
-    this.free.push(Buffer.from(buf.buffer, 0, this.capacity));
+    if (buf.buffer.byteLength !== RECYCLE_CAPACITY || this.free.length >= this.keep) return;
+    this.free.push(Buffer.from(buf.buffer, 0, RECYCLE_CAPACITY));
   }
 }

@@ -1,7 +1,7 @@
 // Blobs smaller than this come from Node's shared pool; larger ones are lent and reused.
-const RECYCLE_MIN = 64 * 1024;
+export const RECYCLE_MIN = 64 * 1024;
 // Room for a whole fixed-size chunk blob (4 MiB plain, stored uncompressed, plus its header), so one buffer fits all.
-const RECYCLE_CAPACITY = 4 * 1024 * 1024 + 64 * 1024;
+export const RECYCLE_CAPACITY = 4 * 1024 * 1024 + 64 * 1024;
 
 /**
  * Memory for chunk blobs, reused and bounded. At most `capacity` large blobs are lent out at once: a reader that

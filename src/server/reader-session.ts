@@ -25,10 +25,9 @@ const MAX_SESSION_DIGESTS = 4_000_000;
 const READ_AHEAD = 4;
 /**
  * Memory for the chunk files this process sends, shared by all batch downloads: the sender gives a blob back once
- * the socket has taken its bytes (sendPieces). Room for a 4 MiB chunk stored uncompressed; larger blobs (dynamic
- * chunks up to 16 MiB) get memory of their own. At most 16 free buffers (~65 MiB) are kept.
+ * the socket has taken its bytes (sendPieces). At most 16 free buffers (~65 MiB) are kept.
  */
-export const sendBuffers = new BufferRecycler({ keep: 16, capacity: 4 * 1024 * 1024 + 64 * 1024 });
+export const sendBuffers = new BufferRecycler({ keep: 16 });
 
 /**
  * A reader session over one group (PBS's reader protocol, per group instead of per snapshot). Downloading an index

@@ -3,6 +3,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
 import { isFerryError } from '../../src/errors/index.js';
 import {
   decodeBlob,
@@ -21,6 +22,7 @@ import {
   parseGroup,
   parseNamespace,
 } from '../../src/model/index.js';
+import { AUTH_SCHEME, routePath } from '../../src/protocol/index.js';
 import { SnapshotWriter } from '../../src/store/index.js';
 import { startServerWorld } from '../helpers/server.js';
 import { BLOB_NAME, INDEX_NAME, writeTestSnapshot } from '../helpers/snapshots.js';
@@ -125,15 +127,44 @@ test('a chunk file that cannot be read fails the batch, first chunk or later, an
   const world = await startServerWorld(t);
   const ds = world.store('store1');
   const fx = await writeTestSnapshot(ds, { group: 'vm/1', time: T0, chunks: 6, chunkSize: 64 * 1024 });
-  const client = world.client(await world.token('r@pam!t', [['/', 'reader']]), { connections: 1 });
+  const credentials = await world.token('r@pam!t', [['/', 'reader']]);
+  const client = world.client(credentials, { connections: 1 });
   const reader = await client.openReader('store1', root, parseGroup('vm/1'));
   await reader.download(T0, INDEX_NAME);
+  // The batch request as it goes over the wire, so the reply itself can be looked at.
+  const raw = new Pool(world.server.url, { connect: { rejectUnauthorized: false } });
+  t.after(() => raw.close());
+  const batch = (digests: readonly Digest[]) =>
+    raw.request({
+      method: 'POST',
+      path: routePath('readerChunks', { session: reader.id }),
+      headers: {
+        authorization: `${AUTH_SCHEME} ${credentials.authId}:${credentials.secret}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ digests }),
+    });
   // A directory where a chunk file should be: it opens, and reading it fails with EISDIR (not "missing").
-  for (const bad of [fx.digests[0], fx.digests[3]] as Digest[]) {
+  for (const [at, bad] of [
+    [0, fx.digests[0]],
+    [3, fx.digests[3]],
+  ] as [number, Digest][]) {
     const path = ds.chunks.layout.chunkPath(bad);
     const kept = await readFile(path);
     await unlink(path);
     await mkdir(path);
+    const res = await batch(fx.digests);
+    if (at === 0) {
+      // Nothing was sent yet: a whole error reply, naming the chunk.
+      assert.equal(res.statusCode, 500);
+      const body = (await res.body.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'FERRY_ERR_IO');
+      assert.ok(body.error.message.includes(`chunk ${bad.slice(0, 8)}`), body.error.message);
+    } else {
+      // Frames were on their way: the body is cut off, never ended as if it were whole.
+      assert.equal(res.statusCode, 200);
+      await assert.rejects(res.body.arrayBuffer());
+    }
     const got: Digest[] = [];
     await assert.rejects(
       reader.fetchChunks(fx.digests, (digest) => {
