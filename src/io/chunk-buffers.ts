@@ -33,8 +33,17 @@ export class ChunkBuffers {
 
   /** Memory for a blob of `length` bytes; waits while `capacity` large blobs are out. */
   async take(length: number): Promise<Buffer> {
+    for (;;) {
+      const blob = this.tryTake(length);
+      if (blob !== undefined) return blob;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  /** Memory for a blob of `length` bytes, or undefined while `capacity` large blobs are out (then `take` waits). */
+  tryTake(length: number): Buffer | undefined {
     if (length < RECYCLE_MIN) return Buffer.allocUnsafe(length);
-    while (this.lentCount >= this.capacity) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.lentCount >= this.capacity) return undefined;
     let i = -1; // the smallest free buffer that fits
     for (let j = 0; j < this.free.length; j++) {
       const size = (this.free[j] as Buffer).length;

@@ -11,6 +11,8 @@
  */
 export {
   type ChunkFrame,
+  ChunkFrameDecoder,
+  ChunkFrameSink,
   encodeFrameHeader,
   encodeFrames,
   FRAME_HEADER_SIZE,

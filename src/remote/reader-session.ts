@@ -8,7 +8,14 @@ import {
   type StoreName,
   shortDigest,
 } from '../model/index.js';
-import { EmptyData, LIMITS, ProveData, readChunkFrames, routePath } from '../protocol/index.js';
+import {
+  type ChunkFrame,
+  ChunkFrameSink,
+  EmptyData,
+  LIMITS,
+  ProveData,
+  routePath,
+} from '../protocol/index.js';
 import type { Transport } from './transport.js';
 
 /**
@@ -201,47 +208,53 @@ export class ReaderSession {
     let next = 0;
     const again: Item[] = [];
     let consumerError: { err: unknown } | undefined;
+    const buffers = threadBuffers;
+    const onFrame = (frame: ChunkFrame): Promise<void> | undefined => {
+      const item = batch[next] as Item;
+      if (frame.digest !== item.digest) {
+        throw new FerryError(
+          'FERRY_ERR_PROTOCOL',
+          `batch download: frame ${next} is chunk ${shortDigest(frame.digest)}, expected ${shortDigest(item.digest)}`,
+        );
+      }
+      next++;
+      if (frame.status === 'deferred') {
+        again.push(item);
+        return undefined;
+      }
+      if (frame.status === 'not-found') {
+        throw new FerryError(
+          'FERRY_ERR_NOT_FOUND',
+          `chunk ${shortDigest(item.digest)} is missing on the server`,
+          {
+            fields: { digest: item.digest },
+          },
+        );
+      }
+      this.seen.bytes += frame.blob.length;
+      this.seen.chunks++;
+      return buffers
+        .handOver(frame.blob, (blob) => onChunk(frame.digest, blob))
+        .catch((err: unknown) => {
+          consumerError = { err };
+          throw err;
+        });
+    };
+    const frames = new ChunkFrameSink(
+      {
+        maxFrames: batch.length,
+        maxBlob: LIMITS.maxChunkBlob,
+        maxTotal: LIMITS.maxBatchBytes + LIMITS.maxChunkBlob,
+      },
+      buffers,
+      onFrame,
+    );
     try {
-      const body = await this.transport.stream(spec);
-      const buffers = threadBuffers;
-      const frames = readChunkFrames(
-        body,
-        {
-          maxFrames: batch.length,
-          maxBlob: LIMITS.maxChunkBlob,
-          maxTotal: LIMITS.maxBatchBytes + LIMITS.maxChunkBlob,
-        },
-        buffers,
-      );
-      for await (const frame of frames) {
-        const item = batch[next] as Item;
-        if (frame.digest !== item.digest) {
-          throw new FerryError(
-            'FERRY_ERR_PROTOCOL',
-            `batch download: frame ${next} is chunk ${shortDigest(frame.digest)}, expected ${shortDigest(item.digest)}`,
-          );
-        }
-        next++;
-        if (frame.status === 'deferred') {
-          again.push(item);
-        } else if (frame.status === 'not-found') {
-          throw new FerryError(
-            'FERRY_ERR_NOT_FOUND',
-            `chunk ${shortDigest(item.digest)} is missing on the server`,
-            {
-              fields: { digest: item.digest },
-            },
-          );
-        } else {
-          this.seen.bytes += frame.blob.length;
-          this.seen.chunks++;
-          try {
-            await buffers.handOver(frame.blob, (blob) => onChunk(frame.digest, blob));
-          } catch (err) {
-            consumerError = { err };
-            throw err;
-          }
-        }
+      try {
+        await this.transport.receive(spec, (piece) => frames.push(piece));
+        frames.end();
+      } finally {
+        frames.abandon();
       }
       if (next < batch.length) {
         throw new FerryError(

@@ -19,7 +19,7 @@ const SLOTS = 3;
  * hand `buffer` to piscina workers: every client in every thread then draws from the same budget (PBS shares one
  * limiter between all connections of a job).
  *
- * State: the "theoretical arrival time" (µs since the epoch) of the next byte, updated with a compare-and-swap
+ * State: the "theoretical arrival time" (ns since the epoch) of the next byte, updated with a compare-and-swap
  * loop: taking n bytes moves it n/rate seconds later, and the caller waits until it is at most burst/rate seconds
  * ahead of now. A take larger than the burst simply waits longer; nothing is ever refused.
  */
@@ -68,16 +68,18 @@ export class SharedRateLimiter {
   /** Books `bytes` against the budget; returns how many milliseconds the caller must wait before they pass. */
   reserve(bytes: number): number {
     const rate = this.rate;
-    const usPerByte = 1e6 / rate;
-    const tolerance = BigInt(Math.round(this.burst * usPerByte));
-    const cost = BigInt(Math.round(bytes * usPerByte));
+    // Nanoseconds, not microseconds: a body arrives in pieces as small as a 40-byte frame header, and at 1 GB/s a
+    // cost rounded to whole microseconds let every piece under 500 bytes through free.
+    const nsPerByte = 1e9 / rate;
+    const tolerance = BigInt(Math.round(this.burst * nsPerByte));
+    const cost = BigInt(Math.round(bytes * nsPerByte));
     for (;;) {
-      const now = BigInt(Math.round(this.clock.now() * 1000));
+      const now = BigInt(Math.round(this.clock.now() * 1e6));
       const old = Atomics.load(this.state, TAT);
       const next = (old > now ? old : now) + cost;
       if (Atomics.compareExchange(this.state, TAT, old, next) === old) {
-        const waitUs = next - tolerance - now;
-        return waitUs > 0n ? Number(waitUs) / 1000 : 0;
+        const waitNs = next - tolerance - now;
+        return waitNs > 0n ? Number(waitNs) / 1e6 : 0;
       }
     }
   }

@@ -218,12 +218,62 @@ export class Transport {
   }
 
   /**
-   * A request whose response body is consumed as a stream (chunk frames). Retries only up to the response headers:
-   * the caller decides what to do about a body cut short.
+   * A request whose response body goes to `onPiece` piece by piece as it arrives (chunk frames), counted and paced
+   * by the incoming rate limit. The body is read in flowing mode: Readable's async iterator cost about as much CPU
+   * as all the rest of receiving (~45 µs per 64 KiB piece with V8's baseline compiler, measured against 'data'
+   * events on the same body). A promise from `onPiece` pauses the body until it settles, so the consumer sets the
+   * pace (and TCP the sender's); a throw or rejection ends the request with that error. Retries only up to the
+   * response headers: the caller decides what to do about a body cut short.
    */
-  async stream(spec: RequestSpec): Promise<AsyncIterable<Buffer>> {
+  async receive(spec: RequestSpec, onPiece: (piece: Buffer) => Promise<void> | undefined): Promise<void> {
     const res = await this.withRetries(spec, () => this.send(spec));
-    return this.counted(res.body, spec.signal);
+    const body = res.body;
+    const limit = this.limitIn;
+    await new Promise<void>((resolve, reject) => {
+      let failed = false;
+      let ended = false;
+      let pending = false;
+      const fail = (err: unknown) => {
+        if (failed) return;
+        failed = true;
+        body.destroy();
+        reject(err);
+      };
+      const settle = () => {
+        if (ended && !pending && !failed) resolve();
+      };
+      const resumeAfter = (wait: Promise<void>) => {
+        pending = true;
+        body.pause();
+        wait.then(() => {
+          pending = false;
+          if (failed) return;
+          body.resume();
+          settle();
+        }, fail);
+      };
+      body.on('data', (piece: Buffer) => {
+        if (failed) return;
+        this.counters.bytesIn += piece.length;
+        try {
+          const wait =
+            limit === undefined
+              ? onPiece(piece)
+              : limit.take(piece.length, spec.signal).then(() => onPiece(piece));
+          if (wait !== undefined) resumeAfter(wait);
+        } catch (err) {
+          fail(err);
+        }
+      });
+      body.on('end', () => {
+        ended = true;
+        settle();
+      });
+      body.on('error', fail);
+      body.on('close', () => {
+        if (!ended) fail(new FerryError('FERRY_ERR_TRUNCATED', 'the response body was cut off'));
+      });
+    });
   }
 
   /** Runs `attempt`, again after a backoff when an idempotent request fails in a retryable way. */

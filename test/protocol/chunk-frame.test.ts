@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isFerryError } from '../../src/errors/index.js';
 import { ChunkBuffers } from '../../src/io/index.js';
 import { type Digest, digestOf } from '../../src/model/index.js';
-import { encodeFrames, readChunkFrames } from '../../src/protocol/index.js';
+import {
+  type ChunkFrame,
+  ChunkFrameSink,
+  encodeFrameHeader,
+  encodeFrames,
+  readChunkFrames,
+} from '../../src/protocol/index.js';
 import { seededBytes } from '../helpers/random.js';
 
 const MIB = 1024 * 1024;
@@ -128,4 +135,88 @@ test("a stream that fails inside a frame gives that frame's memory back", async 
   }, /connection reset/);
   assert.equal(buffers.inUse, 0);
   assert.equal(await settledSoon(buffers.take(2 * MIB)), true, 'the slot is free again');
+});
+
+/** Pushes `body` to `sink` in pieces of `size`, waiting whenever push returns a promise; counts those waits. */
+async function pushAll(sink: ChunkFrameSink, body: Buffer, size: number): Promise<number> {
+  let waits = 0;
+  for (let at = 0; at < body.length; at += size) {
+    const wait = sink.push(body.subarray(at, at + size));
+    if (wait !== undefined) {
+      waits++;
+      await wait;
+    }
+  }
+  sink.end();
+  return waits;
+}
+
+test('a pushed body yields every frame intact whatever its piece sizes; push waits only for a busy consumer', async () => {
+  const blobs = [100, 2 * MIB + 3, 0, 70_000, 4 * MIB].map((n, i) => seededBytes(i + 20, n));
+  const body = Buffer.concat([
+    ...encodeFrames(blobs.slice(0, 2).map((blob) => ({ digest: digestOf(blob), blob }))),
+    encodeFrameHeader(digestOf(Buffer.from('gone')), 'deferred', 0),
+    ...encodeFrames(blobs.slice(2).map((blob) => ({ digest: digestOf(blob), blob }))),
+  ]);
+  for (const size of [1, 39, 41, 7919, 65536, body.length]) {
+    const buffers = new ChunkBuffers(1);
+    const got: ChunkFrame[] = [];
+    let busy = false;
+    const sink = new ChunkFrameSink(LIMITS, buffers, (frame) => {
+      got.push({ ...frame, blob: Buffer.from(frame.blob) });
+      if (frame.blob.length < 64 * 1024) return undefined; // a small blob: taken at once
+      busy = true;
+      // A large blob: its consumer takes a while, then hands the memory back.
+      return new Promise<void>((resolve) =>
+        setImmediate(() => {
+          busy = false;
+          buffers.give(frame.blob);
+          resolve();
+        }),
+      );
+    });
+    const pushes = Math.ceil(body.length / size);
+    const waits = await pushAll(sink, body, size);
+    assert.equal(busy, false);
+    assert.equal(got.length, 6, `pieces of ${size}`);
+    assert.deepEqual(
+      got.map((f) => f.status),
+      ['ok', 'ok', 'deferred', 'ok', 'ok', 'ok'],
+    );
+    for (const [i, blob] of blobs.entries()) {
+      const frame = got[i < 2 ? i : i + 1] as ChunkFrame;
+      assert.equal(frame.digest, digestOf(blob));
+      assert.ok(frame.blob.equals(blob), `frame of ${blob.length} bytes intact in pieces of ${size}`);
+    }
+    // One wait per large blob, not per piece (a single piece holding them all waits once, for all three).
+    assert.equal(waits, pushes === 1 ? 1 : 3, `pieces of ${size}`);
+    assert.equal(buffers.inUse, 0);
+  }
+});
+
+test('a pushed body that ends inside a frame is truncated, and the frame under way gives its memory back', async () => {
+  const blob = seededBytes(31, 2 * MIB);
+  const whole = Buffer.concat(encodeFrames([{ digest: digestOf(blob), blob }]));
+  const buffers = new ChunkBuffers(1);
+  const sink = new ChunkFrameSink(LIMITS, buffers, () => assert.fail('no frame is complete'));
+  assert.equal(sink.push(whole.subarray(0, 5000)), undefined);
+  assert.equal(buffers.inUse, 1);
+  assert.throws(
+    () => sink.end(),
+    (err) => isFerryError(err, 'FERRY_ERR_TRUNCATED') && /inside frame 0 \(chunk /.test(err.message),
+  );
+  sink.abandon();
+  assert.equal(buffers.inUse, 0);
+  assert.equal(await settledSoon(buffers.take(2 * MIB)), true, 'the slot is free again');
+});
+
+test('a pushed header over the limits is refused before any memory is taken', () => {
+  const buffers = new ChunkBuffers(1);
+  const sink = new ChunkFrameSink({ ...LIMITS, maxBlob: 1000 }, buffers, () => undefined);
+  const header = encodeFrameHeader(digestOf(Buffer.from('x')), 'ok', 5000);
+  assert.throws(
+    () => sink.push(header),
+    (err) => isFerryError(err, 'FERRY_ERR_TOO_LARGE') && /chunk frame 0: 5000 bytes/.test(err.message),
+  );
+  assert.equal(buffers.inUse, 0);
 });
