@@ -83,6 +83,12 @@ const SOCKET_WRITE_HIGH_WATER_MARK = 1024 * 1024;
  */
 const TARGET_SOCKET_OPTIONS = { allowHalfOpen: true, writableHighWaterMark: SOCKET_WRITE_HIGH_WATER_MARK };
 
+/** Bytes per read from the target (libuv reads 64 KiB at a time into the memory Node gives it). */
+const READ_BUFFER_SIZE = 64 * 1024;
+
+/** Free read buffers kept for reuse: 16 MiB, more than a 4 MiB window's worth for every connection of a sync job. */
+const MAX_FREE_READ_BUFFERS = 256;
+
 /** Header bytes the request counter buffers before it gives up on the connection. */
 const MAX_HTTP_HEAD_BYTES = 64 * 1024;
 
@@ -117,6 +123,46 @@ class TokenBucket {
     this.last = now;
     this.tokens -= bytes;
     return this.tokens >= 0 ? now : now - this.tokens / this.bytesPerMs;
+  }
+}
+
+/**
+ * Read memory for the sockets the simulator opens to the target, which carry the heavy direction of a pull (the
+ * server's answers). Each read lands in a 64 KiB buffer from here (`onread`), and the buffer comes back once every
+ * segment cut from it has been written on to the client. Without it every read was fresh external memory held for
+ * the one-way delay, and V8 answered the growing external memory with a full collection every few dozen MiB: ~30 %
+ * of the bench process's main thread, which also runs the sync job's coordinator, during a 4-thread pull.
+ */
+class ReadBuffers {
+  private readonly free: ArrayBuffer[] = [];
+  /** Segments (delivered or not) still referring to each buffer's memory. */
+  private readonly refs = new WeakMap<ArrayBufferLike, number>();
+
+  /** Memory for the next read (Node asks after each read). */
+  readonly take = (): Buffer => {
+    const memory = this.free.pop();
+    return memory === undefined ? Buffer.allocUnsafeSlow(READ_BUFFER_SIZE) : Buffer.from(memory);
+  };
+
+  /** `memory` was just read into: one segment refers to it. */
+  hold(memory: ArrayBufferLike): void {
+    this.refs.set(memory, 1);
+  }
+
+  /** One more segment refers to `memory` (a read split at the window's edge). */
+  share(memory: ArrayBufferLike): void {
+    this.refs.set(memory, (this.refs.get(memory) ?? 0) + 1);
+  }
+
+  /** A segment cut from `memory` has been handed to the kernel: the last one gives the memory back. */
+  written(memory: ArrayBufferLike): void {
+    const left = (this.refs.get(memory) ?? 1) - 1;
+    if (left > 0) {
+      this.refs.set(memory, left);
+      return;
+    }
+    this.refs.delete(memory);
+    if (this.free.length < MAX_FREE_READ_BUFFERS && memory instanceof ArrayBuffer) this.free.push(memory);
   }
 }
 
@@ -257,6 +303,8 @@ interface PipeOptions {
   readonly bucket: TokenBucket | undefined;
   readonly counters: MutableCounters;
   readonly httpCounter: HttpRequestCounter | undefined;
+  /** Where the source socket reads into (it was made with `onread`, calling `onRead`); undefined: 'data' events. */
+  readonly readBuffers?: ReadBuffers;
 }
 
 /**
@@ -274,6 +322,9 @@ class DirectionPipe {
   private readonly bucket: TokenBucket | undefined;
   private readonly counters: MutableCounters;
   private readonly httpCounter: HttpRequestCounter | undefined;
+  private readonly readBuffers: ReadBuffers | undefined;
+  /** Memory of the segments written to `dest` whose write has not completed yet, in write order. */
+  private writing: ArrayBufferLike[] = [];
   /** Neither delay nor round trip nor cap: a plain pipe with backpressure, no segments and no timers. */
   private readonly isDirect: boolean;
   /** Acks come from the timer; otherwise a byte counts as acknowledged once delivered. */
@@ -306,6 +357,7 @@ class DirectionPipe {
     this.bucket = options.bucket;
     this.counters = options.counters;
     this.httpCounter = options.httpCounter;
+    this.readBuffers = options.readBuffers;
     this.hasTimedAcks = this.rttMs > 0 || this.bucket !== undefined;
     this.isDirect = this.delayMs === 0 && !this.hasTimedAcks;
     this.source.on('data', this.onData);
@@ -320,14 +372,22 @@ class DirectionPipe {
     this.timer = undefined;
     this.segments = [];
     this.held = [];
+    this.writing = []; // memory a dead socket may still hold is left to the collector
   }
+
+  /** The source's `onread` callback: `nread` bytes arrived in `buffer` (from readBuffers). */
+  readonly onRead = (nread: number, buffer: Buffer): boolean => {
+    this.readBuffers?.hold(buffer.buffer);
+    this.onData(buffer.subarray(0, nread));
+    return true; // pausing is pauseSource's
+  };
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.isStopped) return;
     this.httpCounter?.feed(chunk);
     if (this.isDirect) {
       this.count(chunk.length);
-      if (!this.dest.write(chunk)) {
+      if (!this.write(chunk)) {
         this.isDestBlocked = true;
         this.pauseSource();
       }
@@ -393,7 +453,10 @@ class DirectionPipe {
       if (room === chunk.length) this.pauseSource();
       return;
     }
-    if (room > 0) this.send(chunk.subarray(0, room), now);
+    if (room > 0) {
+      this.readBuffers?.share(chunk.buffer);
+      this.send(chunk.subarray(0, room), now);
+    }
     this.held.push(room > 0 ? chunk.subarray(room) : chunk);
     this.pauseSource();
   }
@@ -440,7 +503,7 @@ class DirectionPipe {
       }
       this.deliveredSeq = segment.seqEnd;
       this.count(chunk.length);
-      if (!this.dest.write(chunk)) this.isDestBlocked = true;
+      if (!this.write(chunk)) this.isDestBlocked = true;
     }
     if (isCorked) this.dest.uncork();
     if (!this.hasTimedAcks) {
@@ -479,6 +542,7 @@ class DirectionPipe {
         this.held.shift();
         this.send(chunk, now);
       } else {
+        this.readBuffers?.share(chunk.buffer);
         this.send(chunk.subarray(0, room), now);
         this.held[0] = chunk.subarray(room);
         return;
@@ -504,6 +568,18 @@ class DirectionPipe {
     // setTimeout may fire a fraction of a millisecond early by performance.now(); tick() then re-arms.
     this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(at - performance.now())));
   }
+
+  /** Writes `chunk` on to the destination; with readBuffers, its memory goes back once the kernel has it. */
+  private write(chunk: Buffer): boolean {
+    if (this.readBuffers === undefined) return this.dest.write(chunk);
+    this.writing.push(chunk.buffer);
+    return this.dest.write(chunk, this.onWritten);
+  }
+
+  private readonly onWritten = (err?: Error | null): void => {
+    const memory = this.writing.shift();
+    if (memory !== undefined && !err && !this.isStopped) this.readBuffers?.written(memory);
+  };
 
   private count(bytes: number): void {
     if (this.isUp) this.counters.bytesUp += bytes;
@@ -561,6 +637,7 @@ export async function startWanSimulator(options: WanSimulatorOptions): Promise<W
     cap === undefined ? undefined : { up: new TokenBucket(cap, now), down: new TokenBucket(cap, now) };
   const counters: MutableCounters = { connections: 0, bytesUp: 0, bytesDown: 0, httpRequests: 0 };
   const httpCounters = new Set<HttpRequestCounter>();
+  const readBuffers = new ReadBuffers();
   /** httpRequests = counted before the last reset by live counters subtracted out, plus what they count now. */
   let httpBaseline = 0;
   const live = new Map<Socket, { readonly sockets: readonly Socket[]; abort(isReset: boolean): void }>();
@@ -573,11 +650,30 @@ export async function startWanSimulator(options: WanSimulatorOptions): Promise<W
     }
     counters.connections++;
     client.setNoDelay(true);
-    const server = new Socket(TARGET_SOCKET_OPTIONS);
+    let down: DirectionPipe | undefined;
+    // `onread` is a documented option of new Socket() that @types/node declares only for connect(): hence the
+    // object built apart, like TARGET_SOCKET_OPTIONS.
+    const serverOptions = {
+      ...TARGET_SOCKET_OPTIONS,
+      onread: { buffer: readBuffers.take, callback: (n: number, b: Buffer) => down?.onRead(n, b) ?? true },
+    };
+    const server = new Socket(serverOptions);
     server.setNoDelay(true);
     server.connect({ host: options.target.host, port: options.target.port });
     const httpCounter = options.countHttpRequests === true ? new HttpRequestCounter() : undefined;
     if (httpCounter !== undefined) httpCounters.add(httpCounter);
+    down = new DirectionPipe({
+      source: server,
+      dest: client,
+      direction: 'down',
+      delayMs: delays.down,
+      rttMs,
+      windowBytes,
+      bucket: buckets?.down,
+      counters,
+      httpCounter: undefined,
+      readBuffers,
+    });
     const pipes = [
       new DirectionPipe({
         source: client,
@@ -590,17 +686,7 @@ export async function startWanSimulator(options: WanSimulatorOptions): Promise<W
         counters,
         httpCounter,
       }),
-      new DirectionPipe({
-        source: server,
-        dest: client,
-        direction: 'down',
-        delayMs: delays.down,
-        rttMs,
-        windowBytes,
-        bucket: buckets?.down,
-        counters,
-        httpCounter: undefined,
-      }),
+      down,
     ];
     let isAborted = false;
     const abort = (isReset: boolean): void => {

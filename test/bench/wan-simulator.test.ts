@@ -171,6 +171,44 @@ test('bytes arrive intact and in order both ways, with or without delay, window 
   }
 });
 
+test('read memory reused across connections never overwrites bytes still on their way (slow readers, split reads)', async (t) => {
+  // The server sends each connection its own data; the simulator reads the server's side into recycled buffers.
+  const payloads = [1, 2, 3, 4].map((seed) => seededBytes(seed + 100, 5 * MIB + seed * 7));
+  let next = 0;
+  const server = createNetServer((socket) => {
+    socket.end(payloads[next++ % payloads.length]);
+  });
+  const port = await listen(t, server);
+  for (const config of [
+    { oneWayDelayMs: 0, windowBytes: Number.POSITIVE_INFINITY },
+    { oneWayDelayMs: 3, windowBytes: 100 * KIB + 3 },
+  ]) {
+    next = 0;
+    const simulator = await simulate(t, port, config);
+    const received = await Promise.all(
+      payloads.map(async () => {
+        const socket = connect({ host: '127.0.0.1', port: simulator.port });
+        const chunks: Buffer[] = [];
+        let pieces = 0;
+        socket.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          // A reader that keeps stopping: the simulator's writes back up while later reads keep arriving.
+          if (++pieces % 8 === 0) {
+            socket.pause();
+            setTimeout(() => socket.resume(), 5);
+          }
+        });
+        await once(socket, 'end');
+        socket.destroy();
+        return Buffer.concat(chunks);
+      }),
+    );
+    const want = new Set(payloads.map(sha256));
+    const got = new Set(received.map(sha256));
+    assert.deepEqual(got, want, `every connection got its bytes intact (${JSON.stringify(config)})`);
+  }
+});
+
 test('one connection stays under window / RTT while four together exceed it', async (t) => {
   const windowBytes = 256 * KIB;
   const rttMs = 100;
