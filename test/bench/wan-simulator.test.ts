@@ -176,7 +176,7 @@ test('read memory reused across connections never overwrites bytes still on thei
   const payloads = [1, 2, 3, 4].map((seed) => seededBytes(seed + 100, 5 * MIB + seed * 7));
   let next = 0;
   const server = createNetServer((socket) => {
-    socket.end(payloads[next++ % payloads.length]);
+    socket.end(payloads[next++ % payloads.length] as Buffer);
   });
   const port = await listen(t, server);
   for (const config of [
