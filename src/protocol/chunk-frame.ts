@@ -120,9 +120,8 @@ export class ChunkFrameDecoder {
         if (this.headerFill < FRAME_HEADER_SIZE) break;
         this.headerFill = 0;
         this.openFrame();
-        if (this.current?.blob === undefined) break; // it wants memory first
       } else if (current.blob === undefined) {
-        break;
+        break; // it wants memory first
       } else {
         const n = Math.min(current.length - current.fill, piece.length - pos);
         piece.copy(current.blob, current.fill, pos, pos + n);
@@ -187,12 +186,6 @@ export class ChunkFrameDecoder {
   }
 }
 
-/** Memory for a blob: from `buffers` (waiting while they are all lent out), else fresh. */
-function blobMemory(length: number, buffers: ChunkBuffers | undefined): Buffer | Promise<Buffer> {
-  if (buffers === undefined) return Buffer.allocUnsafe(length);
-  return buffers.tryTake(length) ?? buffers.take(length);
-}
-
 /**
  * Reads frames from a byte stream as they complete, holding at most one frame in memory. The consumer's pace is the
  * stream's pace: the next piece is read only after the consumer asks for the next frame. With `buffers`, blob memory
@@ -212,7 +205,7 @@ export async function* readChunkFrames(
       do {
         at = decoder.feed(buf, at);
         const wants = decoder.wants;
-        if (wants !== undefined) decoder.provide(await blobMemory(wants, buffers));
+        if (wants !== undefined) decoder.provide((await buffers?.take(wants)) ?? Buffer.allocUnsafe(wants));
         const frame = decoder.takeFrame();
         if (frame !== undefined) yield frame;
       } while (at < buf.length);
@@ -234,9 +227,14 @@ export async function* readChunkFrames(
 export class ChunkFrameSink {
   private readonly decoder: ChunkFrameDecoder;
   private readonly buffers: ChunkBuffers;
-  private readonly onFrame: (frame: ChunkFrame) => unknown;
+  private readonly onFrame: (frame: ChunkFrame) => Promise<void> | undefined;
 
-  constructor(limits: FrameLimits, buffers: ChunkBuffers, onFrame: (frame: ChunkFrame) => unknown) {
+  /** `onFrame` returns a promise when it is not done with the frame at once; pushing waits for it. */
+  constructor(
+    limits: FrameLimits,
+    buffers: ChunkBuffers,
+    onFrame: (frame: ChunkFrame) => Promise<void> | undefined,
+  ) {
     this.decoder = new ChunkFrameDecoder(limits);
     this.buffers = buffers;
     this.onFrame = onFrame;
@@ -260,7 +258,7 @@ export class ChunkFrameSink {
       const frame = this.decoder.takeFrame();
       if (frame !== undefined) {
         const consumed = this.onFrame(frame);
-        if (consumed instanceof Promise) return consumed.then(() => this.push(piece, at));
+        if (consumed !== undefined) return consumed.then(() => this.push(piece, at));
       }
     } while (at < piece.length);
     return undefined;

@@ -86,8 +86,17 @@ export class SharedRateLimiter {
 
   /** Waits until `bytes` may pass. */
   async take(bytes: number, signal?: AbortSignal): Promise<void> {
-    if (bytes <= 0) return;
+    await this.pace(bytes, signal);
+  }
+
+  /**
+   * Books `bytes`; undefined when they may pass now, else a promise that resolves once they may. For callers that
+   * take per piece of a stream and would otherwise pay a promise (and a paused stream) for every piece.
+   */
+  pace(bytes: number, signal?: AbortSignal): Promise<void> | undefined {
+    if (bytes <= 0) return undefined;
     const waitMs = this.reserve(bytes);
-    if (waitMs >= 1) await sleep(Math.ceil(waitMs), undefined, signal ? { signal } : {});
+    if (waitMs < 1) return undefined;
+    return sleep(Math.ceil(waitMs), undefined, signal ? { signal } : {});
   }
 }

@@ -227,53 +227,7 @@ export class Transport {
    */
   async receive(spec: RequestSpec, onPiece: (piece: Buffer) => Promise<void> | undefined): Promise<void> {
     const res = await this.withRetries(spec, () => this.send(spec));
-    const body = res.body;
-    const limit = this.limitIn;
-    await new Promise<void>((resolve, reject) => {
-      let failed = false;
-      let ended = false;
-      let pending = false;
-      const fail = (err: unknown) => {
-        if (failed) return;
-        failed = true;
-        body.destroy();
-        reject(err);
-      };
-      const settle = () => {
-        if (ended && !pending && !failed) resolve();
-      };
-      const resumeAfter = (wait: Promise<void>) => {
-        pending = true;
-        body.pause();
-        wait.then(() => {
-          pending = false;
-          if (failed) return;
-          body.resume();
-          settle();
-        }, fail);
-      };
-      body.on('data', (piece: Buffer) => {
-        if (failed) return;
-        this.counters.bytesIn += piece.length;
-        try {
-          const wait =
-            limit === undefined
-              ? onPiece(piece)
-              : limit.take(piece.length, spec.signal).then(() => onPiece(piece));
-          if (wait !== undefined) resumeAfter(wait);
-        } catch (err) {
-          fail(err);
-        }
-      });
-      body.on('end', () => {
-        ended = true;
-        settle();
-      });
-      body.on('error', fail);
-      body.on('close', () => {
-        if (!ended) fail(new FerryError('FERRY_ERR_TRUNCATED', 'the response body was cut off'));
-      });
-    });
+    await this.readBody(res.body, spec.signal, onPiece);
   }
 
   /** Runs `attempt`, again after a backoff when an idempotent request fails in a retryable way. */
@@ -377,18 +331,70 @@ export class Transport {
     }
   }
 
-  /** Response body: counted, and paced by the incoming rate limit (which slows reading, and so the sender). */
-  private async *counted(body: AsyncIterable<Buffer>, signal?: AbortSignal): AsyncGenerator<Buffer> {
-    for await (const piece of body) {
-      this.counters.bytesIn += piece.length;
-      await this.limitIn?.take(piece.length, signal);
-      yield piece;
-    }
+  /**
+   * Response body: each piece counted, paced by the incoming rate limit (which slows reading, and so the sender) and
+   * handed to `onPiece` from a 'data' event; a promise from the pacing or from `onPiece` pauses the body until it
+   * settles. Resolves at the body's end, rejects with the first failure (the body's, or a throw or rejection of
+   * `onPiece`) and then destroys the body.
+   */
+  private readBody(
+    body: Dispatcher.ResponseData['body'],
+    signal: AbortSignal | undefined,
+    onPiece: (piece: Buffer) => Promise<void> | undefined,
+  ): Promise<void> {
+    const limit = this.limitIn;
+    return new Promise<void>((resolve, reject) => {
+      let failed = false;
+      let ended = false;
+      let pending = false;
+      const fail = (err: unknown) => {
+        if (failed) return;
+        failed = true;
+        body.destroy();
+        reject(err);
+      };
+      const settle = () => {
+        if (ended && !pending && !failed) resolve();
+      };
+      body.on('data', (piece: Buffer) => {
+        if (failed) return;
+        this.counters.bytesIn += piece.length;
+        try {
+          const paced = limit?.pace(piece.length, signal);
+          const wait = paced === undefined ? onPiece(piece) : paced.then(() => onPiece(piece));
+          if (wait === undefined) return;
+          pending = true;
+          body.pause();
+          wait.then(() => {
+            pending = false;
+            if (failed) return;
+            body.resume();
+            settle();
+          }, fail);
+        } catch (err) {
+          fail(err);
+        }
+      });
+      body.on('end', () => {
+        ended = true;
+        settle();
+      });
+      body.on('error', fail);
+      body.on('close', () => {
+        // undici reports a broken connection with an 'error' first; this is the fallback for a silent close.
+        if (!ended)
+          fail(new FerryError('FERRY_ERR_NETWORK', 'the connection closed before the response body ended'));
+      });
+    });
   }
 
-  private async collect(body: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<Buffer[]> {
+  /** A whole response body, counted and paced. */
+  private async collect(body: Dispatcher.ResponseData['body'], signal?: AbortSignal): Promise<Buffer[]> {
     const out: Buffer[] = [];
-    for await (const piece of this.counted(body, signal)) out.push(piece);
+    await this.readBody(body, signal, (piece) => {
+      out.push(piece);
+      return undefined;
+    });
     return out;
   }
 

@@ -35,6 +35,15 @@ test('many small takes at a high rate add up to what passed (a response arrives 
   assert.ok(Math.abs(limiter.reserve(1) - 0.04) < 1e-6);
 });
 
+test('pace answers at once within the budget and waits only beyond it', async () => {
+  const limiter = SharedRateLimiter.create({ rate: 1000, burst: 500 }, { clock: still });
+  assert.equal(limiter.pace(500), undefined, 'the burst passes with no promise');
+  assert.equal(limiter.pace(0), undefined);
+  const wait = limiter.pace(20); // 20 ms of debt at 1000 B/s
+  assert.ok(wait instanceof Promise);
+  await wait;
+});
+
 test('clients in several piscina worker threads draw from one budget through the SharedArrayBuffer', async (t) => {
   const limiter = SharedRateLimiter.create({ rate: 1_000_000, burst: 1_000_000 }, { clock: still });
   const pool = new Piscina({
