@@ -6,7 +6,13 @@
 import { open } from 'node:fs/promises';
 import { Piscina } from 'piscina';
 import { serializeError } from '../src/errors/index.js';
-import { type BlobParts, encodeBlobParts, verifyChunk } from '../src/format/index.js';
+import {
+  BLOB_HEADER_SIZE,
+  type BlobParts,
+  encodeBlobInPlace,
+  encodeBlobParts,
+  verifyChunk,
+} from '../src/format/index.js';
 import { ChunkBuffers } from '../src/io/index.js';
 import { type Digest, digestOf, SYSTEM_CLOCK } from '../src/model/index.js';
 import {
@@ -49,10 +55,14 @@ function zeroChunk(data: Buffer): { digest: Digest; blob: BlobParts } | undefine
 }
 
 // Read buffers for store-range tasks, reused so each chunk costs no allocation and no fresh-page faults (a thread
-// runs a few tasks at once; eight never makes one wait).
-const rangeBuffers = new ChunkBuffers(8);
+// runs a few tasks at once, each holding one until its chunk file is written; sixteen never makes one wait).
+const rangeBuffers = new ChunkBuffers(16);
 
-async function storeData(store: ChunkStore, data: Buffer): Promise<StoreResult> {
+/**
+ * Hashes and stores one chunk. With `framed` (the data with BLOB_HEADER_SIZE bytes of room before it, in chunk
+ * memory), the blob is made in that memory and written from it; otherwise it is encoded aside.
+ */
+async function storeData(store: ChunkStore, data: Buffer, framed?: Buffer): Promise<StoreResult> {
   const zero = zeroChunk(data);
   const digest = zero?.digest ?? digestOf(data);
   // Decide synchronously whether to compress, so zstd reads the block while it is still in this core's cache
@@ -62,9 +72,10 @@ async function storeData(store: ChunkStore, data: Buffer): Promise<StoreResult> 
     if (existing)
       return { ok: true, digest, isNew: false, encodedSize: existing.encodedSize, plainSize: data.length };
   }
-  const blob = zero?.blob ?? encodeBlobParts(data);
-  const r = await store.insert(digest, blob, data.length);
-  return { ok: true, digest, isNew: r.isNew, encodedSize: r.encodedSize, plainSize: data.length };
+  const plainSize = data.length;
+  const blob = zero?.blob ?? (framed !== undefined ? encodeBlobInPlace(framed) : encodeBlobParts(data));
+  const r = await store.insert(digest, blob, plainSize);
+  return { ok: true, digest, isNew: r.isNew, encodedSize: r.encodedSize, plainSize };
 }
 
 /** Returns the result with the task's buffer moved back to the caller for reuse (when it owns a whole ArrayBuffer). */
@@ -93,8 +104,9 @@ export default async function run(task: ChunkTask): Promise<ChunkResult> {
       return giveBack(result, task.data);
     }
     if (task.op === 'store-range') {
-      const data = await rangeBuffers.take(task.length);
+      const framed = await rangeBuffers.take(BLOB_HEADER_SIZE + task.length);
       try {
+        const data = framed.subarray(BLOB_HEADER_SIZE);
         const fh = await open(task.file, 'r');
         try {
           const { bytesRead } = await fh.read(data, 0, task.length, task.offset);
@@ -103,9 +115,9 @@ export default async function run(task: ChunkTask): Promise<ChunkResult> {
         } finally {
           await fh.close();
         }
-        return await storeData(store, data);
+        return await storeData(store, data, framed);
       } finally {
-        rangeBuffers.give(data); // stored (or failed): nothing refers to it any more
+        rangeBuffers.give(framed); // stored (or failed): nothing refers to it any more
       }
     }
     if (task.op === 'insert') {

@@ -90,12 +90,10 @@ export function encodeBlobParts(plain: Uint8Array, options: { compress?: boolean
       `blob data is ${plain.length} bytes, more than ${MAX_BLOB_SIZE}`,
     );
   if (options.compress !== false && plain.length > 0) {
-    const bound = zstdCompressBound(plain.length);
-    if (scratch === undefined || scratch.length < bound) scratch = Buffer.allocUnsafeSlow(bound);
-    const n = zstdCompressInto(scratch, plain, ZSTD_LEVEL);
+    const n = compressToScratch(plain);
     if (n < plain.length) {
       const blob = Buffer.allocUnsafe(BLOB_HEADER_SIZE + n);
-      scratch.copy(blob, BLOB_HEADER_SIZE, 0, n);
+      (scratch as Buffer).copy(blob, BLOB_HEADER_SIZE, 0, n);
       return { parts: [finishHeader(blob, MAGIC.compressedBlob)], length: blob.length };
     }
   }
@@ -103,6 +101,37 @@ export function encodeBlobParts(plain: Uint8Array, options: { compress?: boolean
   MAGIC.uncompressedBlob.copy(header, 0);
   header.writeUInt32LE(crc32(plain), 8);
   return { parts: [header, plain], length: BLOB_HEADER_SIZE + plain.length };
+}
+
+/**
+ * Encodes, in place, the plain data that `framed` holds after BLOB_HEADER_SIZE bytes of room: the header goes into
+ * that room, and zstd level 1 output, when smaller, over the plain bytes. Returns the blob, a view of `framed` from
+ * its start, so a buffer with room for the header becomes a blob without a copy of the data (when stored
+ * uncompressed) or with one of the smaller compressed bytes. The plain data is gone afterwards.
+ */
+export function encodeBlobInPlace(framed: Uint8Array): Buffer {
+  const buf = Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
+  const plain = buf.subarray(BLOB_HEADER_SIZE);
+  if (plain.length > MAX_BLOB_SIZE)
+    throw new FerryError(
+      'FERRY_ERR_TOO_LARGE',
+      `blob data is ${plain.length} bytes, more than ${MAX_BLOB_SIZE}`,
+    );
+  if (plain.length > 0) {
+    const n = compressToScratch(plain);
+    if (n < plain.length) {
+      (scratch as Buffer).copy(buf, BLOB_HEADER_SIZE, 0, n);
+      return finishHeader(buf.subarray(0, BLOB_HEADER_SIZE + n), MAGIC.compressedBlob);
+    }
+  }
+  return finishHeader(buf, MAGIC.uncompressedBlob);
+}
+
+/** Compresses `plain` into this thread's scratch buffer; returns the compressed length. */
+function compressToScratch(plain: Uint8Array): number {
+  const bound = zstdCompressBound(plain.length);
+  if (scratch === undefined || scratch.length < bound) scratch = Buffer.allocUnsafeSlow(bound);
+  return zstdCompressInto(scratch, plain, ZSTD_LEVEL);
 }
 
 /** Encodes plain data as one DataBlob buffer (see encodeBlobParts). */

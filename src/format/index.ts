@@ -35,6 +35,7 @@ export {
   decodeBlob,
   ENCRYPTED_BLOB_HEADER_SIZE,
   encodeBlob,
+  encodeBlobInPlace,
   encodeBlobParts,
   isEncryptedKind,
   verifyChunk,

@@ -1,3 +1,5 @@
+import { allocAligned } from './direct-write.js';
+
 // Blobs smaller than this come from Node's shared pool; larger ones are lent and reused.
 export const RECYCLE_MIN = 64 * 1024;
 // Room for a whole fixed-size chunk blob (4 MiB plain, stored uncompressed, plus its header), so one buffer fits all.
@@ -11,7 +13,8 @@ export const RECYCLE_CAPACITY = 4 * 1024 * 1024 + 64 * 1024;
  * allocates its handful of chunk buffers once: without this every chunk was a fresh 4 MiB allocation (page faults,
  * and garbage that only a full collection frees), and with several batches in flight per group and several streams
  * or read lanes per batch, a thread held 14 and more chunks at once. Small blobs come from Node's shared pool and
- * are not counted.
+ * are not counted. The large buffers are page-aligned (`allocAligned`), so a chunk file is written from them with
+ * O_DIRECT as they are, with no copy.
  */
 export class ChunkBuffers {
   private readonly free: Buffer[] = [];
@@ -50,9 +53,7 @@ export class ChunkBuffers {
       if (size >= length && (i < 0 || size < (this.free[i] as Buffer).length)) i = j;
     }
     const whole =
-      i >= 0
-        ? (this.free.splice(i, 1)[0] as Buffer)
-        : Buffer.allocUnsafeSlow(Math.max(length, RECYCLE_CAPACITY));
+      i >= 0 ? (this.free.splice(i, 1)[0] as Buffer) : allocAligned(Math.max(length, RECYCLE_CAPACITY));
     this.lent.add(whole.buffer);
     this.lentCount++;
     return whole.subarray(0, length);

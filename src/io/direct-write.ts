@@ -13,7 +13,8 @@ import { tmpPathFor } from './atomic-file.js';
  *
  * O_DIRECT wants memory, offsets and lengths aligned to the device's block size. WebAssembly memory is allocated
  * page-aligned, so its 1 MiB slots are 4096-aligned; each piece is copied into a slot, written padded to a multiple
- * of 4096, and the file is truncated to its true length before the fsync. A file system that refuses O_DIRECT
+ * of 4096, and the file is truncated to its true length before the fsync. Data that already lies in memory from
+ * `allocAligned` (chunk buffers) is written from where it is, with no copy. A file system that refuses O_DIRECT
  * (EINVAL on open or write: some FUSE and network file systems, older tmpfs) makes this throw with nothing left
  * behind; the caller (ChunkStore) then writes buffered from then on.
  */
@@ -54,6 +55,34 @@ class Slots {
 
 let slots: Slots | undefined;
 
+// Memory handed out by allocAligned: each ArrayBuffer starts on a page and belongs to one buffer.
+const alignedMemory = new WeakSet<ArrayBufferLike>();
+
+/**
+ * A buffer of `size` bytes (rounded up to 64 KiB) whose memory starts on a page boundary, so O_DIRECT can write from
+ * it as it is. Its memory is its own (one WebAssembly memory each; zeroed, and committed by the kernel as it is
+ * touched); a view of it that starts on a 4096 boundary is written by `writeTmpDirect` without a copy.
+ */
+export function allocAligned(size: number): Buffer {
+  const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(size / 65536)) });
+  alignedMemory.add(memory.buffer);
+  return Buffer.from(memory.buffer, 0, size);
+}
+
+/**
+ * `data` padded to whole blocks, in place, when its memory is from `allocAligned` and has room: the bytes between
+ * its end and the next 4096 boundary are zeroed (a data view from allocAligned memory must not leave anything there
+ * that matters: chunk buffers hold one blob each, from offset 0). Undefined when the data must be copied.
+ */
+function inPlace(data: Uint8Array): Uint8Array | undefined {
+  const padded = Math.ceil(data.length / ALIGN) * ALIGN;
+  if (!alignedMemory.has(data.buffer) || data.byteOffset % ALIGN !== 0) return undefined;
+  if (data.byteOffset + padded > data.buffer.byteLength || padded === 0) return undefined;
+  const whole = new Uint8Array(data.buffer, data.byteOffset, padded);
+  whole.fill(0, data.length);
+  return whole;
+}
+
 /** True when `err` says the file system (or device) does not take O_DIRECT as used here. */
 export function isDirectUnsupported(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
@@ -84,10 +113,18 @@ export async function writeTmpDirect(
     if (isDirectUnsupported(err)) await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  slots ??= new Slots();
-  const slot = await slots.take();
+  const whole = parts.length === 1 ? inPlace(parts[0] as Uint8Array) : undefined;
+  let slot: Uint8Array | undefined;
   try {
-    const length = await writePieces(fh, parts, slot);
+    let length: number;
+    if (whole !== undefined) {
+      length = (parts[0] as Uint8Array).length;
+      await writeBlocks(fh, whole, whole.length, 0);
+    } else {
+      slots ??= new Slots();
+      slot = await slots.take();
+      length = await writePieces(fh, parts, slot);
+    }
     await fh.truncate(length);
     await fh.sync();
   } catch (err) {
@@ -95,10 +132,24 @@ export async function writeTmpDirect(
     await unlink(tmp).catch(() => undefined);
     throw err;
   } finally {
-    slots.give(slot);
+    if (slot !== undefined) slots?.give(slot);
   }
   await fh.close();
   return tmp;
+}
+
+/** Writes `length` bytes of `source` (a multiple of ALIGN, from aligned memory) at `fileOffset` with O_DIRECT. */
+async function writeBlocks(
+  fh: FileHandle,
+  source: Uint8Array,
+  length: number,
+  fileOffset: number,
+): Promise<void> {
+  for (let done = 0; done < length; ) {
+    const { bytesWritten } = await fh.write(source, done, length - done, fileOffset + done);
+    if (bytesWritten <= 0 || bytesWritten % ALIGN !== 0) throw shortWrite(bytesWritten);
+    done += bytesWritten;
+  }
 }
 
 /** Copies `parts` through `slot` a slot at a time, each written padded to ALIGN; returns the bytes of data. */
@@ -108,11 +159,7 @@ async function writePieces(fh: FileHandle, parts: readonly Uint8Array[], slot: U
   const flush = async () => {
     const padded = Math.ceil(filled / ALIGN) * ALIGN;
     slot.fill(0, filled, padded); // the tail past the data is truncated away; it never carries an older chunk's bytes
-    for (let done = 0; done < padded; ) {
-      const { bytesWritten } = await fh.write(slot, done, padded - done, fileOffset + done);
-      if (bytesWritten <= 0 || bytesWritten % ALIGN !== 0) throw shortWrite(bytesWritten);
-      done += bytesWritten;
-    }
+    await writeBlocks(fh, slot, padded, fileOffset);
     fileOffset += filled;
     filled = 0;
   };

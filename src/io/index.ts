@@ -21,7 +21,7 @@ export {
 } from './atomic-file.js';
 export { BufferRecycler } from './buffer-recycler.js';
 export { ChunkBuffers } from './chunk-buffers.js';
-export { isDirectUnsupported, writeTmpDirect } from './direct-write.js';
+export { allocAligned, isDirectUnsupported, writeTmpDirect } from './direct-write.js';
 export { FERRY_VERSION } from './package-version.js';
 export { type BufferSource, readWhole } from './read-whole.js';
 export { TaskWindow } from './task-window.js';

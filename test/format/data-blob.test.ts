@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { isFerryError } from '../../src/errors/index.js';
-import { checkBlob, crc32, decodeBlob, encodeBlob, MAGIC, verifyChunk } from '../../src/format/index.js';
+import {
+  BLOB_HEADER_SIZE,
+  checkBlob,
+  crc32,
+  decodeBlob,
+  encodeBlob,
+  encodeBlobInPlace,
+  MAGIC,
+  MAX_BLOB_SIZE,
+  verifyChunk,
+} from '../../src/format/index.js';
 import { digestOf } from '../../src/model/index.js';
 
 test('compressible data is stored zstd-compressed and round-trips', () => {
@@ -20,6 +30,29 @@ test('incompressible data is stored uncompressed because compression would not m
   assert.ok(MAGIC.uncompressedBlob.equals(blob.subarray(0, 8)));
   assert.equal(blob.length, plain.length + 12);
   assert.deepEqual(decodeBlob(blob), plain);
+});
+
+test('encodeBlobInPlace makes the same bytes as encodeBlob, in the memory it was given', () => {
+  const cases = {
+    compressible: Buffer.alloc(4 << 20, 'backup chunk '),
+    random: randomBytes(4 << 20),
+    empty: Buffer.alloc(0),
+    tiny: Buffer.from('x'),
+  };
+  for (const [name, plain] of Object.entries(cases)) {
+    const memory = Buffer.alloc(BLOB_HEADER_SIZE + plain.length + 100, 0xee);
+    const framed = memory.subarray(0, BLOB_HEADER_SIZE + plain.length);
+    plain.copy(framed, BLOB_HEADER_SIZE);
+    const blob = encodeBlobInPlace(framed);
+    assert.ok(blob.equals(encodeBlob(plain)), `${name}: same blob`);
+    assert.equal(blob.buffer, memory.buffer, `${name}: a view of the given memory`);
+    assert.equal(blob.byteOffset, memory.byteOffset, `${name}: from its start`);
+    assert.equal(memory[framed.length], 0xee, `${name}: nothing written past the framed data`);
+  }
+  assert.throws(
+    () => encodeBlobInPlace(Buffer.alloc(BLOB_HEADER_SIZE + MAX_BLOB_SIZE + 1)),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_TOO_LARGE'),
+  );
 });
 
 test('a flipped bit fails the CRC check with FERRY_ERR_BAD_CRC', () => {

@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { isDirectUnsupported, isTmpName, writeTmpDirect } from '../../src/io/index.js';
+import {
+  allocAligned,
+  ChunkBuffers,
+  isDirectUnsupported,
+  isTmpName,
+  writeTmpDirect,
+} from '../../src/io/index.js';
 import { seededBytes } from '../helpers/random.js';
 
 const MIB = 1024 * 1024;
@@ -25,6 +31,42 @@ test('writeTmpDirect writes exactly the data, at any length and split into any p
       assert.ok((await readFile(tmp)).equals(data), `${length} bytes read back as written`);
       await rm(tmp);
     }
+  }
+});
+
+test('writeTmpDirect writes data in aligned chunk memory from where it is, and copies data anywhere else', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-direct-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const buffers = new ChunkBuffers(1);
+  for (const [i, length] of [1, 4095, 4096, 4097, MIB + 1, 4 * MIB + 12].entries()) {
+    const data = seededBytes(200 + i, length);
+    const padded = Math.ceil(length / 4096) * 4096;
+    // Chunk memory (ChunkBuffers takes blobs of 64 KiB and more from allocAligned), and an aligned view inside
+    // allocAligned memory.
+    const blob = await buffers.take(length);
+    const inner = allocAligned(3 * 4096 + padded).subarray(4096, 4096 + length);
+    for (const view of length >= 65536 ? [blob, inner] : [inner]) {
+      const memory = Buffer.from(view.buffer, view.byteOffset, view.buffer.byteLength - view.byteOffset);
+      memory.fill(0xaa);
+      data.copy(memory);
+      const tmp = await writeTmpDirect(join(dir, `chunk-${length}`), view);
+      assert.ok((await readFile(tmp)).equals(data), `${length} bytes read back as written`);
+      // Written in place: its block's tail was zeroed for the write; the memory past that block is untouched.
+      assert.ok(
+        memory.subarray(length, padded).every((b) => b === 0),
+        `${length}: tail padded in place`,
+      );
+      assert.equal(memory[padded], 0xaa, `${length}: nothing past the last block touched`);
+      await rm(tmp);
+    }
+    buffers.give(blob);
+    // Not on a block boundary (a view 12 bytes in): copied through a staging slot; its memory is left as it was.
+    const shifted = allocAligned(padded + 4096).fill(0xaa);
+    data.copy(shifted, 12);
+    const tmp = await writeTmpDirect(join(dir, `shifted-${length}`), shifted.subarray(12, 12 + length));
+    assert.ok((await readFile(tmp)).equals(data), `${length} bytes at offset 12 read back as written`);
+    assert.equal(shifted[12 + length], 0xaa, `${length} bytes at offset 12: memory not padded`);
+    await rm(tmp);
   }
 });
 
