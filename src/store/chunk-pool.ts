@@ -15,7 +15,12 @@ const WORKER_FILE = workerFile('chunk', import.meta.url);
 export interface ChunkPoolOptions {
   /** Worker threads; default: one per core. */
   threads?: number;
-  /** Tasks each worker runs at once (they wait on disk and lmdb, so more than one keeps the cores busy). */
+  /**
+   * Tasks each worker runs at once (default 8). Each spends most of its time on the disk (reading its range, writing,
+   * fsyncing and renaming its chunk file) and only ~10 ms on the CPU, so it takes several to keep a core busy: backup
+   * of a 1 GiB image went 518 → 541 MiB/s from 4 to 8 and 472 → 452 from 8 to 12 (medians of 6 and 5 rounds,
+   * side by side in one process).
+   */
   tasksPerThread?: number;
 }
 
@@ -30,7 +35,7 @@ export class ChunkPool {
 
   constructor(options: ChunkPoolOptions = {}) {
     this.threads = options.threads ?? availableParallelism();
-    this.tasksPerThread = options.tasksPerThread ?? 4;
+    this.tasksPerThread = options.tasksPerThread ?? 8;
     this.pool = new ThreadPool({
       filename: WORKER_FILE.href,
       minThreads: this.threads,
