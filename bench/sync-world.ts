@@ -20,6 +20,7 @@ import {
   type SyncSummary,
   type TransferOptions,
 } from '../src/sync/index.js';
+import { setAside } from './measure.js';
 import { FERRY_BIN } from './paths.js';
 import { startWanSimulator, type WanSimulator } from './wan-simulator.js';
 import { buildDatastore, type DatastoreWorkload } from './workload.js';
@@ -243,7 +244,7 @@ export async function freshStore(world: SyncWorld, name: string): Promise<string
 /** Empties the server's push target (between push runs). */
 export async function resetRemoteTarget(world: SyncWorld): Promise<void> {
   await world.server.stop();
-  await rm(join(world.dir, 'remote-target'), { recursive: true, force: true });
+  await setAside(join(world.dir, 'remote-target'));
   const ds = await Datastore.create(join(world.dir, 'remote-target'));
   await ds.close();
   world.server = await startServerProcess(world.home);

@@ -18,7 +18,7 @@ import { parseBackupSpec, runBackup } from '../../src/backup/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import { parseAuthId, parseGroup, ROOT_NAMESPACE } from '../../src/model/index.js';
 import { ChunkPool, Datastore } from '../../src/store/index.js';
-import { median } from '../measure.js';
+import { median, setAside } from '../measure.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario } from '../scenario.js';
 import { writeImage } from '../workload.js';
@@ -110,7 +110,7 @@ async function ingestRate(
     return size / MIB / ((performance.now() - started) / 1000);
   } finally {
     await ds.close();
-    await rm(join(dir, `store-${round}`), { recursive: true, force: true });
+    await setAside(join(dir, `store-${round}`));
   }
 }
 

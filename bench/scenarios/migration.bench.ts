@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/log/index.js';
 import { SYSTEM_CLOCK } from '../../src/model/index.js';
 import { ChunkPool, Datastore } from '../../src/store/index.js';
 import { EndpointOpener, runSync } from '../../src/sync/index.js';
-import { median, recyclePages, treeBytes } from '../measure.js';
+import { median, recyclePages, setAside, treeBytes } from '../measure.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario } from '../scenario.js';
 import { buildDatastore } from '../workload.js';
@@ -52,11 +52,11 @@ export const migration: Scenario = {
       const ferryTimes = new Map<number, number[]>(threadCounts.map((n) => [n, []]));
       // Untimed: reads the source into the page cache, where every timed run then finds it.
       await timeCp(join(dir, 'source'), join(dir, 'cp-copy'));
-      await rm(join(dir, 'cp-copy'), { recursive: true, force: true });
+      await setAside(join(dir, 'cp-copy'));
       for (let round = 0; round < rounds; round++) {
         await recyclePages(dir, bytes);
         cpTimes.push(await timeCp(join(dir, 'source'), join(dir, 'cp-copy')));
-        await rm(join(dir, 'cp-copy'), { recursive: true, force: true });
+        await setAside(join(dir, 'cp-copy'));
         for (const threads of threadCounts) {
           const target = await Datastore.create(join(dir, 'target'));
           await target.close();
@@ -79,7 +79,7 @@ export const migration: Scenario = {
           await opener.close();
           if (summary.groups.failed > 0)
             throw new Error(`migration failed: ${JSON.stringify(summary.failed)}`);
-          await rm(join(dir, 'target'), { recursive: true, force: true });
+          await setAside(join(dir, 'target'));
         }
       }
       const cp = median(cpTimes);

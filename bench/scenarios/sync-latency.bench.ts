@@ -8,11 +8,10 @@
  * rounds that take turns (3, or 1 with --quick) and compares medians.
  */
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { median, recyclePages, treeBytes } from '../measure.js';
+import { median, recyclePages, setAside, treeBytes } from '../measure.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario } from '../scenario.js';
 import { lineChartSvg } from '../svg-chart.js';
@@ -126,7 +125,7 @@ async function rcloneRun(world: SyncWorld, rttMs: number): Promise<Row> {
   } finally {
     await link.close();
     serve.kill('SIGTERM');
-    await rm(dest, { recursive: true, force: true });
+    await setAside(dest);
   }
 }
 
@@ -155,7 +154,7 @@ async function ferryRun(
     };
   } finally {
     await link.close();
-    if (direction === 'pull') await rm(localPath, { recursive: true, force: true });
+    if (direction === 'pull') await setAside(localPath);
   }
 }
 

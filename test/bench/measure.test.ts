@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setAside } from '../../bench/measure.js';
+
+test('setAside moves a run’s output beside it without deleting it; with too little free space it deletes', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-measure-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const target = join(dir, 'target');
+  for (const round of [1, 2]) {
+    await mkdir(join(target, 'chunks'), { recursive: true });
+    await writeFile(join(target, 'chunks', 'c'), `round ${round}`);
+    await setAside(target, 0);
+    assert.deepEqual(await readdir(dir), ['.set-aside'], `round ${round}: the path is free again`);
+  }
+  const kept = await readdir(join(dir, '.set-aside'));
+  assert.equal(kept.length, 2, 'both rounds kept, under different names');
+  for (const name of kept) assert.deepEqual(await readdir(join(dir, '.set-aside', name, 'chunks')), ['c']);
+
+  await setAside(join(dir, 'never-made'), 0); // nothing there: nothing to do
+  await mkdir(target);
+  await setAside(target, Number.POSITIVE_INFINITY);
+  assert.deepEqual(await readdir(dir), ['.set-aside'], 'deleted when the disk is short of space');
+  assert.equal((await readdir(join(dir, '.set-aside'))).length, 2);
+});
