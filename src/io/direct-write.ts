@@ -26,17 +26,28 @@ const ALIGN = 4096;
 const SLOT_SIZE = 1024 * 1024;
 const SLOTS = 4;
 
+// Memory handed out by allocAligned (each ArrayBuffer starts on a page).
+const alignedMemory = new WeakSet<ArrayBufferLike>();
+
+/**
+ * A buffer of `size` bytes (rounded up to 64 KiB) whose memory starts on a page boundary, so O_DIRECT can write from
+ * it as it is. Its memory is its own (one WebAssembly memory each; zeroed, and committed by the kernel as it is
+ * touched); a view of it that starts on a 4096 boundary is written by `writeTmpDirect` without a copy.
+ */
+export function allocAligned(size: number): Buffer {
+  const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(size / 65536)) });
+  alignedMemory.add(memory.buffer);
+  return Buffer.from(memory.buffer, 0, size);
+}
+
 /** Page-aligned 1 MiB staging slots of this thread, made on first use (4 MiB of memory per writing thread). */
 class Slots {
   private readonly free: Uint8Array[];
   private readonly waiters: (() => void)[] = [];
 
   constructor() {
-    const memory = new WebAssembly.Memory({ initial: (SLOTS * SLOT_SIZE) / 65536 });
-    this.free = Array.from(
-      { length: SLOTS },
-      (_, i) => new Uint8Array(memory.buffer, i * SLOT_SIZE, SLOT_SIZE),
-    );
+    const memory = allocAligned(SLOTS * SLOT_SIZE);
+    this.free = Array.from({ length: SLOTS }, (_, i) => memory.subarray(i * SLOT_SIZE, (i + 1) * SLOT_SIZE));
   }
 
   async take(): Promise<Uint8Array> {
@@ -54,20 +65,6 @@ class Slots {
 }
 
 let slots: Slots | undefined;
-
-// Memory handed out by allocAligned: each ArrayBuffer starts on a page and belongs to one buffer.
-const alignedMemory = new WeakSet<ArrayBufferLike>();
-
-/**
- * A buffer of `size` bytes (rounded up to 64 KiB) whose memory starts on a page boundary, so O_DIRECT can write from
- * it as it is. Its memory is its own (one WebAssembly memory each; zeroed, and committed by the kernel as it is
- * touched); a view of it that starts on a 4096 boundary is written by `writeTmpDirect` without a copy.
- */
-export function allocAligned(size: number): Buffer {
-  const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(size / 65536)) });
-  alignedMemory.add(memory.buffer);
-  return Buffer.from(memory.buffer, 0, size);
-}
 
 /**
  * `data` padded to whole blocks, in place, when its memory is from `allocAligned` and has room: the bytes between
