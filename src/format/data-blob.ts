@@ -84,11 +84,7 @@ let scratch: Buffer | undefined;
  * data, else the uncompressed magic and the plain bytes themselves (not copied).
  */
 export function encodeBlobParts(plain: Uint8Array, options: { compress?: boolean } = {}): BlobParts {
-  if (plain.length > MAX_BLOB_SIZE)
-    throw new FerryError(
-      'FERRY_ERR_TOO_LARGE',
-      `blob data is ${plain.length} bytes, more than ${MAX_BLOB_SIZE}`,
-    );
+  checkPlainSize(plain);
   if (options.compress !== false && plain.length > 0) {
     const n = compressToScratch(plain);
     if (n < plain.length) {
@@ -112,11 +108,7 @@ export function encodeBlobParts(plain: Uint8Array, options: { compress?: boolean
 export function encodeBlobInPlace(framed: Uint8Array): Buffer {
   const buf = Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
   const plain = buf.subarray(BLOB_HEADER_SIZE);
-  if (plain.length > MAX_BLOB_SIZE)
-    throw new FerryError(
-      'FERRY_ERR_TOO_LARGE',
-      `blob data is ${plain.length} bytes, more than ${MAX_BLOB_SIZE}`,
-    );
+  checkPlainSize(plain);
   if (plain.length > 0) {
     const n = compressToScratch(plain);
     if (n < plain.length) {
@@ -125,6 +117,14 @@ export function encodeBlobInPlace(framed: Uint8Array): Buffer {
     }
   }
   return finishHeader(buf, MAGIC.uncompressedBlob);
+}
+
+function checkPlainSize(plain: Uint8Array): void {
+  if (plain.length > MAX_BLOB_SIZE)
+    throw new FerryError(
+      'FERRY_ERR_TOO_LARGE',
+      `blob data is ${plain.length} bytes, more than ${MAX_BLOB_SIZE}`,
+    );
 }
 
 /** Compresses `plain` into this thread's scratch buffer; returns the compressed length. */
