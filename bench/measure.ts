@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdir, open, readdir, rename, rm, stat, statfs, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -36,6 +37,20 @@ export async function recyclePages(dir: string, bytes: number): Promise<void> {
     await fh.close();
     await unlink(path);
   }
+}
+
+/**
+ * Writes out all dirty page-cache data (`sync`), so a run's deferred writeback does not land inside a later timed
+ * run. Linux writes dirty pages back ~30 s after they were written (vm.dirty_expire_centisecs): the 450 MiB that each
+ * rclone run leaves dirty (rclone does not fsync) was flushed during Ferry's pulls half a minute later, whose chunk
+ * fsyncs then queued behind it (a 4-thread pull at 50 ms: 180-189 MiB/s, 150-160 while 450 MiB of an earlier rclone
+ * copy was written back); likewise the 1 GiB image the ingest scenario writes just before its rounds.
+ * Untimed, except where a peer's time includes it on purpose (cp -a + sync in migration).
+ */
+export async function flushDirty(): Promise<void> {
+  const child = spawn('sync', [], { stdio: 'inherit' });
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  if (code !== 0) throw new Error(`sync exited ${code}`);
 }
 
 // Below this much free space, setAside deletes at once (a full sync-latency run sets aside ~30 GiB).

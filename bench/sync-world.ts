@@ -20,7 +20,7 @@ import {
   type SyncSummary,
   type TransferOptions,
 } from '../src/sync/index.js';
-import { setAside } from './measure.js';
+import { flushDirty, setAside } from './measure.js';
 import { FERRY_BIN } from './paths.js';
 import { startWanSimulator, type WanSimulator } from './wan-simulator.js';
 import { buildDatastore, type DatastoreWorkload } from './workload.js';
@@ -130,6 +130,7 @@ export async function startSyncWorld(workload: DatastoreWorkload): Promise<SyncW
   await pool.destroy();
   await ferryJson(home, ['datastore', 'create', 'target', join(dir, 'remote-target')]);
   await writeDatastoreEntry(home, 'source', sourcePath);
+  await flushDirty(); // the images the source was built from: their writeback is not part of any timed run
   const reader = await token(home, 'bench@pbs!pull', '/datastore/source', 'reader');
   const writer = await token(home, 'bench@pbs!push', '/datastore/target', 'backup');
   const world: SyncWorld = {

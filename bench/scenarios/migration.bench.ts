@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/log/index.js';
 import { SYSTEM_CLOCK } from '../../src/model/index.js';
 import { ChunkPool, Datastore } from '../../src/store/index.js';
 import { EndpointOpener, runSync } from '../../src/sync/index.js';
-import { median, recyclePages, setAside, treeBytes } from '../measure.js';
+import { flushDirty, median, recyclePages, setAside, treeBytes } from '../measure.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario } from '../scenario.js';
 import { buildDatastore } from '../workload.js';
@@ -25,8 +25,7 @@ async function timeCp(from: string, to: string): Promise<number> {
   const child = spawn('cp', ['-a', from, to], { stdio: 'inherit' });
   const code = await new Promise<number | null>((done) => child.on('close', done));
   if (code !== 0) throw new Error(`cp -a exited ${code}`);
-  const sync = spawn('sync', [], { stdio: 'inherit' });
-  await new Promise((done) => sync.on('close', done));
+  await flushDirty();
   return (performance.now() - started) / 1000;
 }
 

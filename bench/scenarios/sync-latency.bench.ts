@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { median, recyclePages, setAside, treeBytes } from '../measure.js';
+import { flushDirty, median, recyclePages, setAside, treeBytes } from '../measure.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario } from '../scenario.js';
 import { lineChartSvg } from '../svg-chart.js';
@@ -126,6 +126,8 @@ async function rcloneRun(world: SyncWorld, rttMs: number): Promise<Row> {
     await link.close();
     serve.kill('SIGTERM');
     await setAside(dest);
+    // rclone leaves its copy in the page cache, unflushed: written back now, not during the next run (untimed).
+    await flushDirty();
   }
 }
 
