@@ -7,8 +7,9 @@ import { Script } from 'node:vm';
 /**
  * Loads a CommonJS bundle (a worker thread's code, dist/workers/*.worker.bundle.cjs) with V8's code cache: the bytecode
  * V8 compiled for it once, at build time, instead of parsing and compiling ~700 KB of source again in every thread.
- * Measured per sync thread (CPU, medians of 11): ES module bundle 208 ms, this bundle without the cache 131 ms (no ES
- * module loader, and lmdb's single-file CommonJS build), with it 99 ms.
+ * Measured per sync thread (CPU, medians of 11): under bin/ferry's V8 flags ES module bundle 110 ms, this way 82 ms;
+ * without them 208 ms, this bundle without the cache 131 ms (no ES module loader, and lmdb's single-file CommonJS
+ * build), with it 99 ms.
  *
  * The cache (`<bundle>.v8cache`) starts with the SHA-256 of the source it was made from: V8 itself checks only its own
  * version, its flags and the source's length, and bytecode of another source of the same length would run as this
