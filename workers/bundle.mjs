@@ -72,19 +72,16 @@ for (const bundle of bundles) {
 }
 // The code cache, made in a worker thread of a Node started with bin/ferry's V8 flags (npm run bench and demo use the
 // same): V8 rejects a cache made under other flags (then the threads compile from source, as they would without it).
-const ferryFlags = readFileSync(new URL('../bin/ferry', import.meta.url), 'utf8')
-  .match(/exec node ((?:--\S+ )+)"\$entry"/)?.[1]
-  ?.trim()
-  .split(' ');
-if (!ferryFlags) throw new Error('bin/ferry: no `exec node <flags> "$entry"` line to take the V8 flags from');
+const { binFerryNodeOptions } = await import(codeCache);
+const ferryOptions = binFerryNodeOptions(readFileSync(new URL('../bin/ferry', import.meta.url), 'utf8'));
 execFileSync(
   process.execPath,
   [
-    ...ferryFlags,
+    ...ferryOptions,
     '--input-type=module',
     '-e',
     `import { Worker } from 'node:worker_threads';
-     const code = ${JSON.stringify(`import(${JSON.stringify(codeCache)}).then((m) => { for (const b of ${JSON.stringify(bundles)}) m.writeCodeCache(b); })`)};
+     const code = ${JSON.stringify(`import(${JSON.stringify(codeCache)}).then(async (m) => { for (const b of ${JSON.stringify(bundles)}) await m.writeCodeCache(b); })`)};
      const worker = new Worker(code, { eval: true });
      worker.on('error', (e) => { console.error(e); process.exitCode = 1; });`,
   ],

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
+import { writeFileAtomic } from './atomic-file.js';
 
 /**
  * Loads a CommonJS bundle (a worker thread's code, dist/workers/*.worker.bundle.cjs) with V8's code cache: the bytecode
@@ -19,26 +20,37 @@ import { Script } from 'node:vm';
  * (its `.map` is beside it); run from the sources (tsx) for TypeScript lines.
  */
 export function loadBundle(file: string): unknown {
-  return compileAndRun(file, readCache(file)).exports;
+  return runBundle(file).exports;
 }
 
-/** What became of `file`'s code cache when this thread last loaded it. */
+/** What became of a bundle's code cache when it was loaded. */
 export type CodeCacheUse = 'used' | 'rejected by V8' | 'made for another source' | 'none';
 
-const uses = new Map<string, CodeCacheUse>();
-
-export function codeCacheUse(file: string): CodeCacheUse | undefined {
-  return uses.get(file);
+/** loadBundle, also saying what became of the cache. */
+export function runBundle(file: string): { exports: unknown; cache: CodeCacheUse } {
+  const { exports, cache } = compileAndRun(file, readCache(file));
+  return { exports, cache };
 }
 
 /** Compiles and runs `file` as loadBundle does, then writes its code cache (atomically) for the threads after it. */
-export function writeCodeCache(file: string): number {
+export async function writeCodeCache(file: string): Promise<void> {
   const { script, source } = compileAndRun(file, undefined);
-  const data = Buffer.concat([sourceHash(source), script.createCachedData()]);
-  const tmp = `${cachePath(file)}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, cachePath(file));
-  return data.length;
+  await writeFileAtomic(cachePath(file), Buffer.concat([sourceHash(source), script.createCachedData()]), {
+    syncDir: false,
+  });
+}
+
+/**
+ * The Node options bin/ferry runs the CLI with (its `exec node <options> "$entry"` line), given its text: the V8 flags
+ * a code cache must be made under for the CLI's threads to take it.
+ */
+export function binFerryNodeOptions(script: string): string[] {
+  const options = script
+    .match(/exec node ((?:--\S+ )+)"\$entry"/)?.[1]
+    ?.trim()
+    .split(' ');
+  if (!options) throw new Error('bin/ferry: no `exec node <options> "$entry"` line');
+  return options;
 }
 
 const HASH_BYTES = 32;
@@ -55,6 +67,7 @@ interface Loaded {
   script: Script;
   source: Buffer;
   exports: unknown;
+  cache: CodeCacheUse;
 }
 
 function compileAndRun(file: string, cache: Buffer | undefined): Loaded {
@@ -66,16 +79,14 @@ function compileAndRun(file: string, cache: Buffer | undefined): Loaded {
     `(function (exports, require, module, __filename, __dirname) { ${source.toString('utf8')}\n})`,
     { filename: file, ...(cachedData ? { cachedData } : {}) },
   );
-  uses.set(
-    file,
+  const use: CodeCacheUse =
     cache === undefined
       ? 'none'
       : !matches
         ? 'made for another source'
         : script.cachedDataRejected
           ? 'rejected by V8'
-          : 'used',
-  );
+          : 'used';
   const module = { exports: {} as unknown };
   const wrapper = script.runInThisContext() as (
     exports: unknown,
@@ -85,7 +96,7 @@ function compileAndRun(file: string, cache: Buffer | undefined): Loaded {
     dirname: string,
   ) => void;
   wrapper(module.exports, createRequire(file), module, file, dirname(file));
-  return { script, source, exports: module.exports };
+  return { script, source, exports: module.exports, cache: use };
 }
 
 function readCache(file: string): Buffer | undefined {
