@@ -64,6 +64,15 @@ function importsOf(source: string): string[] {
   return specs;
 }
 
+/**
+ * Ferry's own modules imported for their side effects alone (`import './x.js'`). The worker bundles take every one of
+ * Ferry's modules as free of side effects and leave out those whose exports a worker does not use, so such an import
+ * would silently do nothing there.
+ */
+function sideEffectImportsOf(code: string): string[] {
+  return [...code.matchAll(/^\s*import\s*['"](\.{1,2}\/[^'"]+)['"]/gm)].map((m) => m[1] as string);
+}
+
 /** The module a file belongs to: `src/<module>/…` → module, `workers/…` → 'workers'. */
 function moduleOf(rel: string): string | undefined {
   const parts = rel.split('/');
@@ -106,6 +115,11 @@ function violations(): string[] {
     if (from !== 'cli' && /process\.(argv|env|exit|on\(|once\()/.test(code)) {
       found.push(`${rel} touches process.argv/env/exit or signals (only src/cli may)`);
     }
+    for (const spec of sideEffectImportsOf(code)) {
+      found.push(
+        `${rel} imports ${spec} only for its side effects (worker bundles leave out such modules: workers/bundle.mjs)`,
+      );
+    }
     if (rel !== 'src/model/clock.ts' && /Date\.now\(\)/.test(code)) {
       found.push(`${rel} reads the system clock (inject a Clock; only src/model/clock.ts calls Date.now())`);
     }
@@ -122,4 +136,7 @@ test('the layer check finds the source files it is meant to check', () => {
   const files = listTs(join(ROOT, 'src'));
   assert.ok(files.length > 10, `only ${files.length} source files found under src/`);
   assert.ok(importsOf("import { x } from '../errors/index.js';").includes('../errors/index.js'));
+  assert.deepEqual(sideEffectImportsOf("import { x } from './a.js';\nimport './b.js';\nimport 'node:c';"), [
+    './b.js',
+  ]);
 });
