@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -204,7 +204,17 @@ test('SIGINT stops a pull within 5 s with exit 130, publishes nothing partial, a
   const w = await world(t, groups, { snapshots: 2, blocks: 6 });
   const child = spawnFerry(w.home, [...localPull(2), '--no-progress', '--rate-in', '20MiB']);
   const done = finished(child);
-  await sleep(1500);
+  // Signal once chunks arrive, not after a fixed time: on a loaded machine the CLI took over 1.5 s to start, and a
+  // SIGINT that comes before its handler is in place ends it the default way (no exit status). By the first chunk
+  // the handler is in place.
+  const chunks = join(w.targetPath, '.chunks');
+  const waiting = performance.now();
+  while ((await readdir(chunks).catch(() => [])).length === 0) {
+    assert.ok(performance.now() - waiting < 60_000, 'no chunk arrived within 60 s');
+    assert.equal(child.exitCode, null, 'the pull ended before it was signalled');
+    await sleep(20);
+  }
+  await sleep(300);
   const sent = performance.now();
   child.kill('SIGINT');
   const run = await done;
