@@ -48,9 +48,20 @@ export async function recyclePages(dir: string, bytes: number): Promise<void> {
  * Untimed, except where a peer's time includes it on purpose (cp -a + sync in migration).
  */
 export async function flushDirty(): Promise<void> {
-  const child = spawn('sync', [], { stdio: 'inherit' });
-  const code = await new Promise<number | null>((done) => child.on('close', done));
-  if (code !== 0) throw new Error(`sync exited ${code}`);
+  await runCommand('sync', []);
+}
+
+/**
+ * Runs `command` to its end (its stderr shown, its stdout too unless `quiet`); throws naming it if it fails or
+ * exits non-zero.
+ */
+export async function runCommand(command: string, args: readonly string[], quiet = false): Promise<void> {
+  const child = spawn(command, args, { stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'] });
+  const code = await new Promise<number | null>((done, fail) => {
+    child.on('error', fail);
+    child.on('close', done);
+  });
+  if (code !== 0) throw new Error(`${[command, ...args.slice(0, 1)].join(' ')} exited ${code}`);
 }
 
 // Below this much free space, setAside deletes at once (a full sync-latency run sets aside ~30 GiB).

@@ -4,7 +4,6 @@
  * The source is read into the page cache once before the rounds, and every timed run starts after `recyclePages`,
  * so cp and Ferry write into memory in the same state (see measure.ts).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { silentLogger } from '../../src/log/index.js';
 import { SYSTEM_CLOCK } from '../../src/model/index.js';
 import { ChunkPool, Datastore } from '../../src/store/index.js';
 import { EndpointOpener, runSync } from '../../src/sync/index.js';
-import { flushDirty, median, recyclePages, setAside, treeBytes } from '../measure.js';
+import { flushDirty, median, recyclePages, runCommand, setAside, treeBytes } from '../measure.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario } from '../scenario.js';
 import { buildDatastore } from '../workload.js';
@@ -22,9 +21,7 @@ const MIB = 1024 * 1024;
 
 async function timeCp(from: string, to: string): Promise<number> {
   const started = performance.now();
-  const child = spawn('cp', ['-a', from, to], { stdio: 'inherit' });
-  const code = await new Promise<number | null>((done) => child.on('close', done));
-  if (code !== 0) throw new Error(`cp -a exited ${code}`);
+  await runCommand('cp', ['-a', from, to]);
   await flushDirty();
   return (performance.now() - started) / 1000;
 }

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { flushDirty, median, recyclePages, setAside, treeBytes } from '../measure.js';
+import { flushDirty, median, recyclePages, runCommand, setAside, treeBytes } from '../measure.js';
 import { formatTable, writeResults } from '../results.js';
 import type { Scenario } from '../scenario.js';
 import { lineChartSvg } from '../svg-chart.js';
@@ -91,7 +91,7 @@ async function rcloneRun(world: SyncWorld, rttMs: number): Promise<Row> {
   try {
     await recyclePages(world.dir, world.workload.storedBytes);
     const started = performance.now();
-    const sync = spawn(
+    await runCommand(
       'rclone',
       [
         'sync',
@@ -104,12 +104,8 @@ async function rcloneRun(world: SyncWorld, rttMs: number): Promise<Row> {
         '--checkers',
         '16',
       ],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
+      true,
     );
-    const code = await new Promise<number | null>((done) => sync.on('close', done));
-    if (code !== 0) throw new Error(`rclone sync exited ${code}`);
     const seconds = (performance.now() - started) / 1000;
     const bytes = await treeBytes(dest);
     const stats = link.stats();

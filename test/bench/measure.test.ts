@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setAside } from '../../bench/measure.js';
+import { runCommand, setAside } from '../../bench/measure.js';
 
 test('setAside moves a run’s output beside it without deleting it; with too little free space it deletes', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-measure-'));
@@ -24,4 +24,13 @@ test('setAside moves a run’s output beside it without deleting it; with too li
   await setAside(target, Number.POSITIVE_INFINITY);
   assert.deepEqual(await readdir(dir), ['.set-aside'], 'deleted when the disk is short of space');
   assert.equal((await readdir(join(dir, '.set-aside'))).length, 2);
+});
+
+test('runCommand waits for a command and throws naming it when it exits non-zero or cannot start', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-run-command-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await runCommand('sh', ['-c', `sleep 0.2 && touch ${join(dir, 'done')}`]);
+  assert.deepEqual(await readdir(dir), ['done'], 'it returned only after the command ended');
+  await assert.rejects(runCommand('sh', ['-c', 'exit 3'], true), /^Error: sh -c exited 3$/);
+  await assert.rejects(runCommand('ferry-no-such-command', []), /ENOENT/);
 });
