@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -204,10 +205,52 @@ test('SIGINT stops a pull within 5 s with exit 130, publishes nothing partial, a
   const w = await world(t, groups, { snapshots: 2, blocks: 6 });
   const child = spawnFerry(w.home, [...localPull(2), '--no-progress', '--rate-in', '20MiB']);
   const done = finished(child);
-  // Signal once chunks arrive, not after a fixed time: on a loaded machine the CLI took over 1.5 s to start, and a
-  // SIGINT that comes before its handler is in place ends it the default way (no exit status). By the first chunk
-  // the handler is in place.
-  const chunks = join(w.targetPath, '.chunks');
+  await firstChunk(w.targetPath, child);
+  const sent = performance.now();
+  child.kill('SIGINT');
+  const run = await done;
+  assert.ok(performance.now() - sent < 5000, 'stopped within 5 s');
+  assert.equal(run.code, 130, run.stderr);
+  await stoppedCleanly(w, 6);
+});
+
+test('`ferry task stop` stops a running pull the same way: exit 130, the task recorded as aborted', async (t) => {
+  const groups = Array.from({ length: 4 }, (_, i) => `vm/${300 + i}`);
+  const w = await world(t, groups, { snapshots: 2, blocks: 6 });
+  const child = spawnFerry(w.home, [...localPull(2), '--no-progress', '--rate-in', '20MiB']);
+  const done = finished(child);
+  await firstChunk(w.targetPath, child);
+  const running = (await ferryJson<TaskJson[]>(w.home, ['task', 'list'])).filter(
+    (r) => r.state === 'running',
+  );
+  assert.equal(running.length, 1, JSON.stringify(running));
+  const id = running[0]?.id as string;
+  const sent = performance.now();
+  assert.deepEqual(await ferryJson(w.home, ['task', 'stop', id]), { id, signalled: true });
+  const run = await done;
+  assert.ok(performance.now() - sent < 5000, 'stopped within 5 s');
+  assert.equal(run.code, 130, run.stderr);
+  const ended = (await ferryJson<TaskJson[]>(w.home, ['task', 'list'])).find((r) => r.id === id);
+  assert.deepEqual([ended?.state, ended?.exitStatus], ['aborted', 130]);
+  const again = await ferry(w.home, ['task', 'stop', id]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /is not running \(aborted\)/);
+  await stoppedCleanly(w, 4);
+});
+
+interface TaskJson {
+  id: string;
+  state: string;
+  exitStatus?: number;
+}
+
+/**
+ * Waits until the pull has stored its first chunk, plus 300 ms so a signal lands in transfer work. Not a fixed time
+ * after spawning: on a loaded machine the CLI took over 1.5 s to start, and a signal that comes before its handler
+ * is in place ends it the default way (no exit status). By the first chunk the handler is in place.
+ */
+async function firstChunk(targetPath: string, child: ChildProcess): Promise<void> {
+  const chunks = join(targetPath, '.chunks');
   const waiting = performance.now();
   while ((await readdir(chunks).catch(() => [])).length === 0) {
     assert.ok(performance.now() - waiting < 60_000, 'no chunk arrived within 60 s');
@@ -215,11 +258,10 @@ test('SIGINT stops a pull within 5 s with exit 130, publishes nothing partial, a
     await sleep(20);
   }
   await sleep(300);
-  const sent = performance.now();
-  child.kill('SIGINT');
-  const run = await done;
-  assert.ok(performance.now() - sent < 5000, 'stopped within 5 s');
-  assert.equal(run.code, 130, run.stderr);
+}
+
+/** After a stopped pull: the target verifies, holds no unfinished snapshot, and the next pull completes. */
+async function stoppedCleanly(w: { home: string }, groups: number): Promise<void> {
   await verifyOk(w.home, 'target');
   const listed = await ferryJson<{ finished: boolean }[]>(w.home, ['snapshots', 'target', '--all']);
   assert.ok(
@@ -227,6 +269,6 @@ test('SIGINT stops a pull within 5 s with exit 130, publishes nothing partial, a
     'no unfinished snapshot directory is left',
   );
   const next = await ferryJson<SummaryJson>(w.home, localPull(2));
-  assert.equal(next.groups.ok, 6);
+  assert.equal(next.groups.ok, groups);
   await verifyOk(w.home, 'target');
-});
+}

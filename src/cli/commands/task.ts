@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { FerryError } from '../../errors/index.js';
 import type { ActionFactory } from '../action.js';
-import { listTasks, readTask } from '../task.js';
+import { listTasks, readTask, stopTask } from '../task.js';
 
 export function registerTask(program: Command, act: ActionFactory): void {
   const cmd = program.command('task').description('tasks: list, log, stop');
@@ -41,14 +40,7 @@ export function registerTask(program: Command, act: ActionFactory): void {
     )
     .action(
       act(async (rt, [id]) => {
-        const { record } = await readTask(rt.home, id as string);
-        if (record.state !== 'running')
-          throw new FerryError('FERRY_ERR_INVALID_VALUE', `task ${id} is not running (${record.state})`);
-        try {
-          process.kill(record.pid, 'SIGTERM');
-        } catch {
-          throw new FerryError('FERRY_ERR_NOT_FOUND', `task ${id}: process ${record.pid} is gone`);
-        }
+        await stopTask(rt.home, id as string);
         rt.print({ id, signalled: true }, () => `asked task ${id} to stop`);
       }),
     );

@@ -1,0 +1,96 @@
+/**
+ * `ferry task list|log|stop` against task records whose process is gone or whose pid now belongs to another process
+ * (pids are reused): such a task shows as ended, and `task stop` never signals the stranger.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ferry, ferryJson } from '../helpers/cli.js';
+import { tempDir } from '../helpers/world.js';
+
+interface TaskJson {
+  id: string;
+  state: string;
+  message?: string;
+}
+
+/** A real process to stand for a task's (or a stranger holding its pid); killed when the test ends. */
+function bystander(t: TestContext): ChildProcess {
+  const child = spawn('sleep', ['120'], { stdio: 'ignore' });
+  t.after(() => {
+    child.kill('SIGKILL');
+  });
+  return child;
+}
+
+async function startTicks(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+}
+
+/** Writes a task record as `ferry` itself would, in the state of one still running. */
+async function runningTask(
+  home: string,
+  n: number,
+  pid: number,
+  pstart: number | undefined,
+): Promise<string> {
+  const id = `UPID:ferry:${pid.toString(16)}:6a000000:pull:job-${n}:00000${n}`;
+  const record = {
+    id,
+    type: 'pull',
+    subject: `job-${n}`,
+    pid,
+    ...(pstart === undefined ? {} : { pstart }),
+    started: '2026-11-27T10:00:00.000Z',
+    state: 'running',
+  };
+  await mkdir(join(home, 'tasks'), { recursive: true });
+  await writeFile(join(home, 'tasks', `${id}.json`), JSON.stringify(record));
+  return id;
+}
+
+test('a task whose pid now belongs to another process shows as ended, and task stop leaves that process alone', {
+  skip: !existsSync('/proc/self/stat') && 'needs /proc',
+}, async (t) => {
+  const home = join(await tempDir(t), 'home');
+  const stranger = bystander(t);
+  const own = bystander(t);
+  const pid = stranger.pid as number;
+  // The record says the task's process started at another time than the process now holding its pid.
+  const reused = await runningTask(home, 1, pid, (await startTicks(pid)) + 1);
+  const live = await runningTask(home, 2, own.pid as number, await startTicks(own.pid as number));
+
+  const listed = await ferryJson<TaskJson[]>(home, ['task', 'list']);
+  const byId = new Map(listed.map((r) => [r.id, r]));
+  assert.equal(byId.get(reused)?.state, 'error');
+  assert.match(byId.get(reused)?.message ?? '', /ended without recording its end/);
+  assert.equal(byId.get(live)?.state, 'running');
+
+  const refused = await ferry(home, ['task', 'stop', reused]);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, new RegExp(`task ${reused} is not running \\(error: `));
+  await sleep(200);
+  assert.equal(stranger.exitCode, null);
+  assert.equal(stranger.signalCode, null, 'the process that got the pid was not signalled');
+
+  const gone = new Promise((resolve) => own.once('exit', (_code, signal) => resolve(signal)));
+  assert.deepEqual(await ferryJson(home, ['task', 'stop', live]), { id: live, signalled: true });
+  assert.equal(await gone, 'SIGTERM');
+});
+
+test('a task recorded as running whose process is gone shows as ended, and task stop refuses it', async (t) => {
+  const home = join(await tempDir(t), 'home');
+  const child = spawn('true', [], { stdio: 'ignore' });
+  await new Promise((resolve) => child.once('exit', resolve));
+  const id = await runningTask(home, 3, child.pid as number, undefined);
+  const { state } = await ferryJson<TaskJson>(home, ['task', 'log', id]);
+  assert.equal(state, 'error');
+  const refused = await ferry(home, ['task', 'stop', id]);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /is not running \(error: the task ended without recording its end\)/);
+});
