@@ -4,6 +4,7 @@ import { FERRY_VERSION } from '../io/index.js';
 import { actionFactory, type CliEnvironment } from './action.js';
 import { registerAcl } from './commands/acl.js';
 import { registerBackup } from './commands/backup.js';
+import { registerBenchmark } from './commands/benchmark.js';
 import { registerCert } from './commands/cert.js';
 import { registerDatastore } from './commands/datastore.js';
 import { registerGc } from './commands/gc.js';
@@ -46,6 +47,7 @@ export function buildProgram(environment: CliEnvironment, stderr: (text: string)
   registerTask(program, act);
   registerServe(program, act);
   registerCert(program, act);
+  registerBenchmark(program, act);
   registerToken(program, act);
   registerAcl(program, act);
   registerRemote(program, act);

@@ -73,6 +73,8 @@ export {
   SnapshotItem,
   SnapshotQuery,
   SnapshotsQuery,
+  SpeedtestData,
+  SpeedtestQuery,
   StoreParams,
   UploadData,
   VersionData,

@@ -29,4 +29,6 @@ export const LIMITS = {
   maxPrefetchFiles: 32,
   /** File bytes a reader open sends along at most (a file past this budget is left for a download). */
   maxPrefetchBytes: 4 * 1024 * 1024,
+  /** Bytes one speed-test request sends or takes. */
+  maxSpeedtestBytes: 64 * 1024 * 1024,
 } as const;

@@ -25,6 +25,8 @@ export const ROUTES = {
   writerChunks: '/api2/json/writer/:session/chunks',
   writerFile: '/api2/json/writer/:session/file',
   writerFinish: '/api2/json/writer/:session/finish',
+  /** The link speed test of `ferry benchmark --remote`: GET sends bytes, POST takes bytes; nothing is stored. */
+  speedtest: '/api2/json/speedtest',
 } as const;
 
 export type RouteName = keyof typeof ROUTES;
@@ -36,6 +38,8 @@ export const CONTENT_TYPE = {
   octets: 'application/octet-stream',
   /** A stream of chunk frames (see chunk-frame.ts). */
   chunkFrames: 'application/x-ferry-chunk-frames',
+  /** Speed-test upload bytes, read and dropped by the server. */
+  speedtest: 'application/x-ferry-speedtest',
 } as const;
 
 /** The scheme of the Authorization header, as PBS names it: `PBSAPIToken <auth-id>:<secret>`. */

@@ -123,6 +123,12 @@ export const ProofsBody = Type.Object(
 
 // ---------------------------------------------------------------- response data (inside `{ "data": … }`)
 
+export const SpeedtestQuery = Type.Object(
+  { bytes: Type.Integer({ minimum: 1, maximum: LIMITS.maxSpeedtestBytes }) },
+  strict,
+);
+export const SpeedtestData = Type.Object({ bytes: Type.Integer({ minimum: 0 }) });
+
 export const VersionData = Type.Object({
   version: Type.String(),
   release: Type.String(),
@@ -211,6 +217,8 @@ export type ProofsBody = Static<typeof ProofsBody>;
 export type ChallengeData = Static<typeof ChallengeData>;
 export type AcceptedData = Static<typeof AcceptedData>;
 export type VersionData = Static<typeof VersionData>;
+export type SpeedtestQuery = Static<typeof SpeedtestQuery>;
+export type SpeedtestData = Static<typeof SpeedtestData>;
 export type DatastoreItem = Static<typeof DatastoreItem>;
 export type NamespaceItem = Static<typeof NamespaceItem>;
 export type GroupItem = Static<typeof GroupItem>;

@@ -11,6 +11,7 @@ import {
   type StoreName,
 } from '../model/index.js';
 import {
+  CONTENT_TYPE,
   DatastoreItem,
   EmptyData,
   GroupDeleteData,
@@ -21,6 +22,7 @@ import {
   type RemoteGroup,
   type RemoteSnapshot,
   routePath,
+  SpeedtestData,
   snapshotFromWire,
   VersionData,
   WriterOpenData,
@@ -72,6 +74,48 @@ export class FerryClient {
       VersionData,
       'version',
     );
+  }
+
+  /**
+   * The download half of the link speed test: asks the server for `bytes` bytes (at most LIMITS.maxSpeedtestBytes)
+   * that it makes up on the spot; resolves with the bytes received. Never retried: a retry would time two requests.
+   */
+  async speedtestDownload(bytes: number, options: { signal?: AbortSignal } = {}): Promise<number> {
+    let received = 0;
+    await this.transport.receive(
+      {
+        method: 'GET',
+        path: routePath('speedtest'),
+        query: { bytes },
+        idempotent: false,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      (piece) => {
+        received += piece.length;
+        return undefined;
+      },
+    );
+    return received;
+  }
+
+  /** The upload half: sends `body` (at most LIMITS.maxSpeedtestBytes), which the server reads and drops. */
+  async speedtestUpload(
+    body: readonly Uint8Array[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<number> {
+    const data = await this.transport.json<SpeedtestData>(
+      {
+        method: 'POST',
+        path: routePath('speedtest'),
+        body,
+        contentType: CONTENT_TYPE.speedtest,
+        idempotent: false,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      SpeedtestData,
+      'speed test',
+    );
+    return data.bytes;
   }
 
   async listDatastores(): Promise<DatastoreInfo[]> {

@@ -16,6 +16,7 @@ import { errorForReply } from './error-reply.js';
 import { registerReaderRoutes } from './reader-routes.js';
 import { type ServerContext, setAuthId } from './server-context.js';
 import { type SessionLimits, SessionTable } from './session-table.js';
+import { registerSpeedtestRoutes } from './speedtest-routes.js';
 import { registerWriterRoutes } from './writer-routes.js';
 
 export interface ServerLimits extends SessionLimits {
@@ -150,6 +151,7 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
   registerAdminRoutes(app, ctx);
   registerReaderRoutes(app, ctx);
   registerWriterRoutes(app, ctx);
+  registerSpeedtestRoutes(app);
 
   await app.listen({ host: options.listen.host, port: options.listen.port });
   sessions.start();

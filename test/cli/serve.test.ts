@@ -5,6 +5,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type TestContext, test } from 'node:test';
+import { startWanSimulator } from '../../bench/wan-simulator.js';
 import { isFerryError } from '../../src/errors/index.js';
 import { verifyChunk } from '../../src/format/index.js';
 import { type Digest, parseGroup, parseNamespace, parseSnapshot } from '../../src/model/index.js';
@@ -285,4 +286,64 @@ test('ferry remote add, update, list, scan and remove; the secret is stored base
     ['bench'],
   );
   assert.equal((await ferry(h, ['remote', 'scan', 'offsite'])).code, 10);
+});
+
+interface BenchmarkJson {
+  cpu: { sha256: number; encode: number; decode: number; verify: number };
+  link?: {
+    remote: string;
+    url: string;
+    rttMs: number;
+    rates: { connections: number; download: number; upload: number }[];
+  };
+}
+
+test('ferry benchmark gives the CPU rates per chunk and, with --remote, round trip and rates over 1 and 4 connections', async (t) => {
+  const { home: h } = await home(t);
+  const created = await ferryJson<{ secret: string }>(h, ['token', 'create', 'bench@pam!t']);
+  const { ready } = await serve(t, h);
+  // 40 ms round trip and a 512 KiB window: one connection carries at most 12.5 MiB/s each way.
+  const window = 512 * 1024;
+  const wan = await startWanSimulator({
+    target: { host: '127.0.0.1', port: Number(new URL(ready.url).port) },
+    oneWayDelayMs: 20,
+    windowBytes: window,
+  });
+  t.after(() => wan.close());
+  const remote = ['--host', '127.0.0.1', '--port', String(wan.port), '--auth-id', 'bench@pam!t'];
+  await ferryJson(h, [
+    'remote',
+    'add',
+    'far',
+    ...remote,
+    '--secret',
+    created.secret,
+    '--fingerprint',
+    ready.fingerprint as string,
+  ]);
+
+  const result = await ferryJson<BenchmarkJson>(h, ['benchmark', '--remote', 'far', '--seconds', '0.5']);
+  for (const [name, rate] of Object.entries(result.cpu)) assert.ok(rate > 1, `${name}: ${rate} MiB/s`);
+  const link = result.link;
+  assert.ok(link !== undefined);
+  assert.equal(link.url, `https://127.0.0.1:${wan.port}`);
+  assert.ok(link.rttMs >= 38 && link.rttMs < 1000, `round trip ${link.rttMs} ms`);
+  const [one, four] = link.rates;
+  assert.equal(one?.connections, 1);
+  assert.equal(four?.connections, 4);
+  const cap = window / 0.04 / (1024 * 1024);
+  for (const dir of ['download', 'upload'] as const) {
+    assert.ok((one?.[dir] ?? 0) > 0 && (one?.[dir] ?? 0) <= cap * 1.1, `${dir}, 1 connection: ${one?.[dir]}`);
+    // Four connections each get their own window: more than one can carry, whatever else the machine is doing.
+    assert.ok((four?.[dir] ?? 0) > cap * 1.2, `${dir}, 4 connections: ${four?.[dir]} (one's limit ${cap})`);
+  }
+  assert.ok(wan.stats().connections >= 5, 'one connection, then four');
+
+  const text = await ferry(h, ['benchmark', '--seconds', '0.1']);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^SHA-256 +\d+\.\d MiB\/s$/m);
+  assert.match(text.stdout, /^chunk verify \(CRC-32, zstd, SHA-256\) +\d+\.\d MiB\/s$/m);
+  const missing = await ferry(h, ['benchmark', '--remote', 'nowhere']);
+  assert.equal(missing.code, 10, missing.stderr);
+  assert.equal((await ferry(h, ['benchmark', '--seconds', '0'])).code, 2);
 });

@@ -385,3 +385,30 @@ test('a truncated chunk upload is a 422 that stores no part of the cut chunk, an
   assert.deepEqual(ok.body.data, [true]);
   assert.equal((await client.listSnapshots('store1', root, parseGroup('vm/1'))).length, 1);
 });
+
+for (const insecureHttp of [false, true]) {
+  test(`a chunk upload refused midway does not hold up the next request on its connection (${insecureHttp ? 'HTTP' : 'HTTPS'})`, async (t) => {
+    const world = await startServerWorld(t, { insecureHttp });
+    const creds = await world.token('admin@pam!t', [['/', 'admin']]);
+    // One connection: the next request has to go where the refused upload went.
+    const client = world.client(creds, { connections: 1 });
+    const writer = await client.openWriter('store1', root, {
+      group: parseGroup('vm/2'),
+      time: T0,
+    });
+    const bad = seededBytes(6, 1024);
+    // A wrong digest first, then 48 MiB the server never needs to read: most of it is still unsent when it answers.
+    const chunks = [{ digest: digestOf(Buffer.from('not these bytes')), blob: encodeBlob(bad) }];
+    for (let i = 0; i < 12; i++) {
+      const data = seededBytes(100 + i, 4 * 1024 * 1024);
+      chunks.push({ digest: digestOf(data), blob: encodeBlob(data) });
+    }
+    await assert.rejects(writer.uploadChunks(chunks), (err) => String(err).includes('digest mismatch'));
+    const started = performance.now();
+    assert.deepEqual(await writer.known([digestOf(bad)]), [false]);
+    // Had the rest of the refused body been left unread on the connection, this would wait for the keep-alive timeout
+    // (65 s), get a reset and be sent again.
+    const seconds = (performance.now() - started) / 1000;
+    assert.ok(seconds < 20, `the next request took ${seconds.toFixed(1)} s`);
+  });
+}
