@@ -69,7 +69,7 @@ export class ChunkMover {
   private readonly progress: ProgressCounters;
   private readonly slot: number;
   private readonly options: TransferOptions;
-  private readonly isAborted: () => boolean;
+  private readonly signal: AbortSignal;
   /** Digests settled for the current snapshot (its writer may reference them). */
   private settled = new Set<Digest>();
   private writer: TargetSnapshotWriter | undefined;
@@ -82,14 +82,14 @@ export class ChunkMover {
     progress: ProgressCounters;
     slot: number;
     options: TransferOptions;
-    isAborted: () => boolean;
+    signal: AbortSignal;
   }) {
     this.reader = fields.reader;
     this.claims = fields.claims;
     this.progress = fields.progress;
     this.slot = fields.slot;
     this.options = fields.options;
-    this.isAborted = fields.isAborted;
+    this.signal = fields.signal;
   }
 
   /** Starts a snapshot: chunks are settled anew for each snapshot writer. */
@@ -236,7 +236,7 @@ export class ChunkMover {
       let batch: Needed[] = [];
       let bytes = 0;
       for (const n of items) {
-        if (this.isAborted()) throw new FerryError('FERRY_ERR_ABORTED', 'interrupted');
+        if (this.signal.aborted) throw new FerryError('FERRY_ERR_ABORTED', 'interrupted');
         if (failure !== undefined) break;
         if (!this.claims.tryClaim(n.digest)) {
           waiting.push(n);
@@ -289,7 +289,7 @@ export class ChunkMover {
       store = [];
       storeBytes = 0;
       if (chunks.length === 0) return;
-      await writer.storeChunks(chunks);
+      await writer.storeChunks(chunks, this.signal);
       for (const c of chunks) {
         this.settled.add(c.digest);
         this.claims.markMoved(c.digest);
@@ -322,6 +322,7 @@ export class ChunkMover {
           return true; // stored: the reader may reuse the blob's memory
         },
         batch.map((n) => n.size),
+        this.signal,
       );
       await flush();
       const missing = [...items.keys()];

@@ -136,14 +136,17 @@ class LocalGroupReader implements SourceGroupReader {
   async fetchChunks(
     digests: readonly Digest[],
     onChunk: (digest: Digest, blob: Buffer) => Promise<boolean>,
+    _sizes?: readonly number[],
+    signal?: AbortSignal,
   ): Promise<void> {
     let next = 0;
     const lane = async () => {
       while (next < digests.length) {
+        signal?.throwIfAborted();
         const digest = digests[next++] as Digest;
         const blob = await this.ds.chunks.read(digest, readBuffers);
         await readBuffers.handOver(blob, async (b) => {
-          await this.rate?.take(b.length);
+          await this.rate?.take(b.length, signal);
           return onChunk(digest, b);
         });
       }

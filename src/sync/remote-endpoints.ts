@@ -131,8 +131,12 @@ class RemoteGroupReader implements SourceGroupReader {
     digests: readonly Digest[],
     onChunk: (digest: Digest, blob: Buffer) => Promise<boolean>,
     sizes?: readonly number[],
+    signal?: AbortSignal,
   ): Promise<void> {
-    await this.session.fetchChunks(digests, onChunk, sizes ? { sizes } : {});
+    await this.session.fetchChunks(digests, onChunk, {
+      ...(sizes ? { sizes } : {}),
+      ...(signal ? { signal } : {}),
+    });
   }
 
   async proveChunks(nonce: Buffer, digests: readonly Digest[]): Promise<(Buffer | undefined)[]> {
@@ -275,8 +279,11 @@ class RemoteSnapshotWriter implements TargetSnapshotWriter {
     return out;
   }
 
-  async storeChunks(chunks: readonly ChunkToStore[]): Promise<void> {
-    await this.session.uploadChunks(chunks.map((c) => ({ digest: c.digest, blob: c.blob })));
+  async storeChunks(chunks: readonly ChunkToStore[], signal?: AbortSignal): Promise<void> {
+    await this.session.uploadChunks(
+      chunks.map((c) => ({ digest: c.digest, blob: c.blob })),
+      signal ? { signal } : {},
+    );
   }
 
   async writeArchive(name: ArchiveName, bytes: Buffer, cryptMode: CryptMode): Promise<void> {

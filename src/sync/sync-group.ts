@@ -56,7 +56,11 @@ export interface GroupJob {
   slot: number;
   log: GroupLog;
   clock: Clock;
-  isAborted: () => boolean;
+  /**
+   * Aborted when the job is stopped: the group starts nothing new, and its requests and rate-limit waits in flight
+   * end at once (a rate-limited batch could otherwise hold the stop for as long as its bytes take).
+   */
+  signal: AbortSignal;
 }
 
 export interface GroupResult {
@@ -126,7 +130,7 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
     };
     let mover: ChunkMover | undefined;
     for (const snap of selection.selected) {
-      if (job.isAborted()) throw new FerryError('FERRY_ERR_ABORTED', 'interrupted');
+      if (job.signal.aborted) throw new FerryError('FERRY_ERR_ABORTED', 'interrupted');
       const prefix = formatBackupTime(snap.time);
       const outcome = await inContext(`snapshot ${prefix}`, async () => {
         const existing = local.get(snap.time);
@@ -142,7 +146,7 @@ export async function syncGroup(job: GroupJob): Promise<GroupResult> {
           progress: job.progress,
           slot: job.slot,
           options: job.transfer,
-          isAborted: job.isAborted,
+          signal: job.signal,
         });
         const files = await filesFor(reader, snap);
         return syncSnapshot(job, writer, files, mover, snap, prefix, nextAfter(reader, snap.time));

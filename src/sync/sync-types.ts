@@ -65,12 +65,14 @@ export interface SourceGroupReader {
   /**
    * Delivers the chunk blobs of `digests` (in any order) to `onChunk`; resolves after the last one was handled.
    * `onChunk` resolves true when it no longer refers to the blob (the source may reuse its memory).
-   * `sizes` (plain sizes from the index, same order) help a remote source fill its requests.
+   * `sizes` (plain sizes from the index, same order) help a remote source fill its requests. `signal` ends it at
+   * once, reads, requests and rate-limit waits in flight included.
    */
   fetchChunks(
     digests: readonly Digest[],
     onChunk: (digest: Digest, blob: Buffer) => Promise<boolean>,
     sizes?: readonly number[],
+    signal?: AbortSignal,
   ): Promise<void>;
   /** HMAC-SHA256(nonce, content) per digest — content = plain bytes, or the blob for encrypted chunks — or undefined. */
   proveChunks(nonce: Buffer, digests: readonly Digest[]): Promise<(Buffer | undefined)[]>;
@@ -129,8 +131,11 @@ export interface TargetSnapshotWriter {
    * snapshot's new chunks along with this one's.
    */
   lacks?(digests: readonly Digest[]): Digest[];
-  /** Stores chunks the chain has verified (pull) or that the receiving server verifies (push). */
-  storeChunks(chunks: readonly ChunkToStore[]): Promise<void>;
+  /**
+   * Stores chunks the chain has verified (pull) or that the receiving server verifies (push); `signal` ends an upload
+   * (and its rate-limit waits) at once.
+   */
+  storeChunks(chunks: readonly ChunkToStore[], signal?: AbortSignal): Promise<void>;
   writeArchive(name: ArchiveName, bytes: Buffer, cryptMode: CryptMode): Promise<void>;
   /** Publishes the snapshot with the source's manifest, byte for byte. */
   commit(manifestBlob: Buffer): Promise<void>;

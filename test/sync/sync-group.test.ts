@@ -103,7 +103,7 @@ function pullOfVm100(source: SyncSource, target: SyncTarget, lines: string[] = [
     slot: 0,
     log: { info: (m) => lines.push(m), warn: (m) => lines.push(m) },
     clock: SYSTEM_CLOCK,
-    isAborted: () => false,
+    signal: new AbortController().signal,
   };
 }
 
