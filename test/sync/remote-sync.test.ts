@@ -191,3 +191,58 @@ test("a first pull gets each group's first snapshot files with its reader sessio
     'one reader session each',
   );
 });
+
+test('a rate-limited pull and push over a remote stop at once when the job is stopped, leaving nothing partial', async (t) => {
+  const world = await startServerWorld(t, { stores: ['source1', 'target1'] });
+  const pool = makePool(t);
+  const groups = ['vm/1', 'vm/2', 'vm/3'];
+  await fillDatastore(world.store('source1'), pool, world.dir, { groups, snapshots: 2, blocks: 6 });
+  const local = await Datastore.create(join(world.dir, 'local'));
+  t.after(() => local.close());
+  await fillDatastore(local, pool, world.dir, { groups, snapshots: 2, blocks: 6 });
+  const token = await world.token('sync@pbs!job', [['/', 'admin']]);
+  for (const [direction, remote, rate] of [
+    ['pull', 'source1', 'rate-in'],
+    ['push', 'target1', 'rate-out'],
+  ] as const) {
+    const target = direction === 'pull' ? await Datastore.create(join(world.dir, `pulled`)) : undefined;
+    if (target) t.after(() => target.close());
+    const localSpec: EndpointSpec = { kind: 'local', store: 'local', path: (target ?? local).path };
+    const opener = new EndpointOpener(SYSTEM_CLOCK, log);
+    t.after(() => opener.close());
+    const stop = new AbortController();
+    let stoppedAt = 0;
+    // 2 MiB/s: the batches in flight when the job is stopped would take many seconds to finish.
+    const running = runSync({
+      job: syncJob({
+        store: 'local',
+        'remote-store': remote,
+        remote: 'test',
+        'sync-direction': direction,
+        'worker-threads': 2,
+        [rate]: '2MiB',
+      }),
+      source: direction === 'pull' ? remoteSpec(world, remote, token) : localSpec,
+      target: direction === 'pull' ? localSpec : remoteSpec(world, remote, token),
+      opener,
+      clock: SYSTEM_CLOCK,
+      signal: stop.signal,
+      sink: () => undefined,
+      onProgress: (p) => {
+        if (stoppedAt === 0 && p.total.bytesFetched > 0) {
+          stoppedAt = performance.now();
+          stop.abort();
+        }
+      },
+    });
+    const summary = await running;
+    const seconds = (performance.now() - stoppedAt) / 1000;
+    assert.ok(stoppedAt > 0, `${direction}: stopped before any chunk moved`);
+    assert.equal(summary.aborted, true, direction);
+    assert.ok(seconds < 5, `${direction}: took ${seconds.toFixed(1)} s to stop`);
+    const store = target ?? world.store(remote);
+    const report = await verifyDatastore(store, { pool, log, taskId: 't' });
+    assert.deepEqual(report.problems, [], direction);
+    assert.ok(summary.snapshots.synced < 6, `${direction}: the job was cut short`);
+  }
+});
