@@ -201,11 +201,7 @@ test('a pull killed with SIGKILL at random moments leaves a target that verifies
 });
 
 test('SIGINT stops a pull within 5 s with exit 130, publishes nothing partial, and the next run completes', async (t) => {
-  const groups = Array.from({ length: 6 }, (_, i) => `vm/${200 + i}`);
-  const w = await world(t, groups, { snapshots: 2, blocks: 6 });
-  const child = spawnFerry(w.home, [...localPull(2), '--no-progress', '--rate-in', '20MiB']);
-  const done = finished(child);
-  await firstChunk(w.targetPath, child);
+  const { w, child, done } = await pullUnderWay(t, 200, 6, '20MiB');
   const sent = performance.now();
   child.kill('SIGINT');
   const run = await done;
@@ -215,12 +211,8 @@ test('SIGINT stops a pull within 5 s with exit 130, publishes nothing partial, a
 });
 
 test('`ferry task stop` stops a running pull the same way, at once though it is rate-limited: exit 130, the task recorded as aborted', async (t) => {
-  const groups = Array.from({ length: 4 }, (_, i) => `vm/${300 + i}`);
-  const w = await world(t, groups, { snapshots: 2, blocks: 6 });
   // At 2 MiB/s the reads already booked against the rate limit would take over 20 s: a stop must not wait for them.
-  const child = spawnFerry(w.home, [...localPull(2), '--no-progress', '--rate-in', '2MiB']);
-  const done = finished(child);
-  await firstChunk(w.targetPath, child);
+  const { w, done } = await pullUnderWay(t, 300, 4, '2MiB');
   // The task's id from its state file (as `ferry task list` reads it), without another CLI start in between.
   const states = (await readdir(join(w.home, 'tasks'))).filter((n) => n.endsWith('.json'));
   assert.equal(states.length, 1, states.join(' '));
@@ -237,6 +229,19 @@ test('`ferry task stop` stops a running pull the same way, at once though it is 
   assert.match(again.stderr, /is not running \(aborted\)/);
   await stoppedCleanly(w, 4);
 });
+
+/**
+ * A world of `count` groups (vm/<first>…, two snapshots of six blocks each) and `ferry pull` of it with two threads
+ * at `rate`, past its first chunk.
+ */
+async function pullUnderWay(t: TestContext, first: number, count: number, rate: string) {
+  const groups = Array.from({ length: count }, (_, i) => `vm/${first + i}`);
+  const w = await world(t, groups, { snapshots: 2, blocks: 6 });
+  const child = spawnFerry(w.home, [...localPull(2), '--no-progress', '--rate-in', rate]);
+  const done = finished(child);
+  await firstChunk(w.targetPath, child);
+  return { w, child, done };
+}
 
 interface TaskJson {
   id: string;
