@@ -3,6 +3,7 @@
  * connections. Lines go to the coordinator through the task's MessagePort; progress through shared counters;
  * errors come back serialised (typed errors do not survive postMessage).
  */
+import { setMaxListeners } from 'node:events';
 import { threadId } from 'node:worker_threads';
 import { FerryError, serializeError } from '../src/errors/index.js';
 import { type LogLine, type LogMessage, type LogMethods, ProgressCounters } from '../src/log/index.js';
@@ -53,6 +54,9 @@ const STOP_POLL_MS = 50;
  */
 function stopSignal(control: Int32Array): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
+  // One signal serves every read, request and rate-limit wait of the group that is in flight, dozens at once: past
+  // EventTarget's default of 10 listeners Node warns of a leak that is not one (each listener goes with its operation).
+  setMaxListeners(0, controller.signal);
   const check = () => {
     if (Atomics.load(control, 0) === 0) return;
     clearInterval(timer);
