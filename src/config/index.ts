@@ -68,6 +68,16 @@ export {
   writeSyncConfig,
 } from './sync-config.js';
 export {
+  listTasks,
+  processStart,
+  readTask,
+  stopTask,
+  TASK_ID_RE,
+  type TaskRecord,
+  type TaskState,
+  tasksDir,
+} from './tasks.js';
+export {
   parseTokenConfig,
   parseTokenId,
   readTokenConfig,

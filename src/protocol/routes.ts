@@ -25,6 +25,9 @@ export const ROUTES = {
   writerChunks: '/api2/json/writer/:session/chunks',
   writerFile: '/api2/json/writer/:session/file',
   writerFinish: '/api2/json/writer/:session/finish',
+  /** Tasks of the server's $FERRY_HOME (sync jobs run by the CLI): list, one task with its log, stop. */
+  tasks: '/api2/json/nodes/localhost/tasks',
+  task: '/api2/json/nodes/localhost/tasks/:upid',
   /** The link speed test of `ferry benchmark --remote`: GET sends bytes, POST takes bytes; nothing is stored. */
   speedtest: '/api2/json/speedtest',
 } as const;

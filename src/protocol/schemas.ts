@@ -123,6 +123,21 @@ export const ProofsBody = Type.Object(
 
 // ---------------------------------------------------------------- response data (inside `{ "data": … }`)
 
+export const UpidParams = Type.Object({ upid: Type.String({ maxLength: 512 }) }, strict);
+export const TaskItem = Type.Object({
+  id: Type.String(),
+  type: Type.String(),
+  subject: Type.String(),
+  pid: Type.Integer(),
+  pstart: Type.Optional(Type.Integer()),
+  started: Type.String(),
+  ended: Type.Optional(Type.String()),
+  state: Type.Union(['running', 'ok', 'warnings', 'error', 'aborted'].map((s) => Type.Literal(s))),
+  'exit-status': Type.Optional(Type.Integer()),
+  message: Type.Optional(Type.String()),
+});
+export const TaskLogData = Type.Object({ task: TaskItem, log: Type.Array(Type.String()) });
+
 export const SpeedtestQuery = Type.Object(
   { bytes: Type.Integer({ minimum: 1, maximum: LIMITS.maxSpeedtestBytes }) },
   strict,
@@ -218,6 +233,9 @@ export type ChallengeData = Static<typeof ChallengeData>;
 export type AcceptedData = Static<typeof AcceptedData>;
 export type VersionData = Static<typeof VersionData>;
 export type SpeedtestQuery = Static<typeof SpeedtestQuery>;
+export type UpidParams = Static<typeof UpidParams>;
+export type TaskItem = Static<typeof TaskItem>;
+export type TaskLogData = Static<typeof TaskLogData>;
 export type SpeedtestData = Static<typeof SpeedtestData>;
 export type DatastoreItem = Static<typeof DatastoreItem>;
 export type NamespaceItem = Static<typeof NamespaceItem>;

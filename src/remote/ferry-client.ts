@@ -24,6 +24,8 @@ import {
   routePath,
   SpeedtestData,
   snapshotFromWire,
+  TaskItem,
+  TaskLogData,
   VersionData,
   WriterOpenData,
 } from '../protocol/index.js';
@@ -116,6 +118,33 @@ export class FerryClient {
       'speed test',
     );
     return data.bytes;
+  }
+
+  /** The server's tasks (needs the admin role on `/`). */
+  async listTasks(): Promise<TaskItem[]> {
+    return this.transport.json(
+      { method: 'GET', path: routePath('tasks'), idempotent: true },
+      ListOf(TaskItem),
+      'task list',
+    );
+  }
+
+  /** One task of the server, with its log lines. */
+  async readTask(upid: string): Promise<TaskLogData> {
+    return this.transport.json(
+      { method: 'GET', path: routePath('task', { upid }), idempotent: true },
+      TaskLogData,
+      'task',
+    );
+  }
+
+  /** Asks a running task of the server to stop (SIGTERM to its process, as `ferry task stop` there). */
+  async stopTask(upid: string): Promise<void> {
+    await this.transport.json(
+      { method: 'DELETE', path: routePath('task', { upid }), idempotent: false },
+      EmptyData,
+      'task stop',
+    );
   }
 
   async listDatastores(): Promise<DatastoreInfo[]> {

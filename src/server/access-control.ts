@@ -40,6 +40,18 @@ export class AccessControl {
     return has as Role;
   }
 
+  /**
+   * Throws FERRY_ERR_FORBIDDEN unless `authId` has `role` (or more) on `/`: for what belongs to the whole server, not
+   * to one datastore (its tasks).
+   */
+  async requireRoot(authId: AuthId, role: Role): Promise<void> {
+    if (!roleAllows(roleAt((await this.acl.get()).value, authId, '/'), role)) {
+      throw new FerryError('FERRY_ERR_FORBIDDEN', `${authId} lacks role ${role} on /`, {
+        fields: { path: '/', role },
+      });
+    }
+  }
+
   /** True when `authId` has any role on the namespace or below it: the namespace shows in lists. */
   async canSee(authId: AuthId, store: StoreName, ns: Namespace): Promise<boolean> {
     return hasAnyRoleWithin((await this.acl.get()).value, authId, aclPathFor(store, ns));

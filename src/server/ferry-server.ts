@@ -17,6 +17,7 @@ import { registerReaderRoutes } from './reader-routes.js';
 import { type ServerContext, setAuthId } from './server-context.js';
 import { type SessionLimits, SessionTable } from './session-table.js';
 import { registerSpeedtestRoutes } from './speedtest-routes.js';
+import { registerTaskRoutes } from './task-routes.js';
 import { registerWriterRoutes } from './writer-routes.js';
 
 export interface ServerLimits extends SessionLimits {
@@ -152,6 +153,7 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
   registerReaderRoutes(app, ctx);
   registerWriterRoutes(app, ctx);
   registerSpeedtestRoutes(app);
+  registerTaskRoutes(app, home, ctx.access);
 
   await app.listen({ host: options.listen.host, port: options.listen.port });
   sessions.start();

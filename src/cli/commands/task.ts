@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+import { listTasks, readTask, stopTask } from '../../config/index.js';
 import type { ActionFactory } from '../action.js';
-import { listTasks, readTask, stopTask } from '../task.js';
 
 export function registerTask(program: Command, act: ActionFactory): void {
   const cmd = program.command('task').description('tasks: list, log, stop');

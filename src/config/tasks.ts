@@ -1,0 +1,124 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FerryError } from '../errors/index.js';
+
+/**
+ * Task records under `$FERRY_HOME/tasks`: `<id>.json` (the record) and `<id>.log` (the task's log), written by the CLI
+ * that runs the task (src/cli/task.ts) and read here by `ferry task` and by the server's task routes.
+ */
+
+export type TaskState = 'running' | 'ok' | 'warnings' | 'error' | 'aborted';
+
+export interface TaskRecord {
+  id: string;
+  type: string;
+  /** What it works on: the sync job id, the datastore… */
+  subject: string;
+  pid: number;
+  /**
+   * When the process started, in clock ticks since boot (Linux: field 22 of /proc/<pid>/stat), as PBS's UPID keeps
+   * it: with the pid it names one process, so a later process that was given the same pid is not taken for the
+   * task's. Absent where there is no /proc.
+   */
+  pstart?: number;
+  started: string;
+  ended?: string;
+  state: TaskState;
+  exitStatus?: number;
+  message?: string;
+}
+
+export const TASK_ID_RE = /^UPID:ferry:[0-9a-f]+:[0-9a-f]+:[a-z-]+:[A-Za-z0-9_.:-]*:[0-9a-f]+$/;
+
+export function tasksDir(home: string): string {
+  return join(home, 'tasks');
+}
+
+export async function listTasks(home: string): Promise<TaskRecord[]> {
+  const dir = tasksDir(home);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const records: TaskRecord[] = [];
+  for (const name of names.filter((n) => n.endsWith('.json'))) {
+    try {
+      records.push(await settled(JSON.parse(await readFile(join(dir, name), 'utf8')) as TaskRecord));
+    } catch {
+      // a state file being written right now
+    }
+  }
+  return records.sort((a, b) => a.started.localeCompare(b.started));
+}
+
+export async function readTask(home: string, id: string): Promise<{ record: TaskRecord; log: string }> {
+  if (!TASK_ID_RE.test(id))
+    throw new FerryError('FERRY_ERR_INVALID_VALUE', `invalid task id ${JSON.stringify(id)}`);
+  const dir = tasksDir(home);
+  try {
+    const record = await settled(JSON.parse(await readFile(join(dir, `${id}.json`), 'utf8')) as TaskRecord);
+    const log = await readFile(join(dir, `${id}.log`), 'utf8').catch(() => '');
+    return { record, log };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new FerryError('FERRY_ERR_NOT_FOUND', `task ${id} does not exist`);
+    throw err;
+  }
+}
+
+/**
+ * Asks a running task to stop (SIGTERM: it finishes its in-flight writes and publishes nothing partial). Refused when
+ * the task has ended, or when its process is gone, or the pid now belongs to another process: that one is never
+ * signalled.
+ */
+export async function stopTask(home: string, id: string): Promise<TaskRecord> {
+  const { record } = await readTask(home, id);
+  if (record.state !== 'running') {
+    const why = record.message === undefined ? record.state : `${record.state}: ${record.message}`;
+    throw new FerryError('FERRY_ERR_INVALID_VALUE', `task ${id} is not running (${why})`);
+  }
+  try {
+    process.kill(record.pid, 'SIGTERM');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EPERM')
+      throw new FerryError(
+        'FERRY_ERR_FORBIDDEN',
+        `task ${id}: not allowed to signal its process ${record.pid}`,
+      );
+    throw new FerryError('FERRY_ERR_NOT_FOUND', `task ${id}: its process ${record.pid} is gone`);
+  }
+  return record;
+}
+
+/**
+ * The record as it stands: a task recorded as running whose process is gone (killed, or the machine restarted) ended
+ * without saying how, so it is shown as failed.
+ */
+async function settled(record: TaskRecord): Promise<TaskRecord> {
+  if (record.state !== 'running' || (await taskProcessRuns(record))) return record;
+  return { ...record, state: 'error', message: record.message ?? 'the task ended without recording its end' };
+}
+
+/** True while the task's own process runs: its pid is alive and, where the record has it, started when it did. */
+async function taskProcessRuns(record: TaskRecord): Promise<boolean> {
+  try {
+    process.kill(record.pid, 0);
+  } catch (err) {
+    // EPERM: alive but not ours to signal; whether it is the task's process, its start time tells.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (record.pstart === undefined) return true;
+  const now = await processStart(record.pid);
+  return now === undefined || now === record.pstart;
+}
+
+/** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined without /proc. */
+export async function processStart(pid: number): Promise<number | undefined> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may itself hold spaces or ')': fields after it follow the last ')'.
+  const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  return Number.isSafeInteger(ticks) ? ticks : undefined;
+}

@@ -1,0 +1,98 @@
+/**
+ * The server's tasks as API resources: list, one task with its log, stop; admin on `/` only.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { isFerryError } from '../../src/errors/index.js';
+import { startServerWorld } from '../helpers/server.js';
+
+const DONE = 'UPID:ferry:1f00:6a000000:syncjob:nightly:0000aa';
+
+async function startTicks(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+}
+
+test('an admin on / lists the tasks, reads one with its log and stops a running one; others get 403', {
+  skip: !existsSync('/proc/self/stat') && 'needs /proc',
+}, async (t) => {
+  const world = await startServerWorld(t);
+  const dir = join(world.home, 'tasks');
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    join(dir, `${DONE}.json`),
+    JSON.stringify({
+      id: DONE,
+      type: 'syncjob',
+      subject: 'nightly',
+      pid: 7936,
+      started: '2026-11-27T01:00:00.000Z',
+      ended: '2026-11-27T01:02:00.000Z',
+      state: 'ok',
+      exitStatus: 0,
+    }),
+  );
+  await writeFile(
+    join(dir, `${DONE}.log`),
+    '2026-11-27T01:00:00Z start\n2026-11-27T01:02:00Z [vm/100]: done\n',
+  );
+  // A running task: a real process, with its real start time.
+  const child = spawn('sleep', ['120'], { stdio: 'ignore' });
+  t.after(() => {
+    child.kill('SIGKILL');
+  });
+  const pid = child.pid as number;
+  const running = `UPID:ferry:${pid.toString(16)}:6a000100:syncjob:hourly:0000bb`;
+  await writeFile(
+    join(dir, `${running}.json`),
+    JSON.stringify({
+      id: running,
+      type: 'syncjob',
+      subject: 'hourly',
+      pid,
+      pstart: await startTicks(pid),
+      started: '2026-11-27T02:00:00.000Z',
+      state: 'running',
+    }),
+  );
+
+  const admin = world.client(await world.token('admin@pam!t', [['/', 'admin']]));
+  const tasks = await admin.listTasks();
+  assert.deepEqual(
+    tasks.map((task) => [task.id, task.state, task['exit-status']]),
+    [
+      [DONE, 'ok', 0],
+      [running, 'running', undefined],
+    ],
+  );
+  const one = await admin.readTask(DONE);
+  assert.equal(one.task.subject, 'nightly');
+  assert.deepEqual(one.log, ['2026-11-27T01:00:00Z start', '2026-11-27T01:02:00Z [vm/100]: done']);
+
+  // Not enough: a datastore admin, or a reader on /.
+  for (const grants of [[['/datastore/store1', 'admin']], [['/', 'reader']]] as [string, string][][]) {
+    const other = world.client(await world.token(`u${grants[0]?.[1]}@pam!t`, grants));
+    await assert.rejects(other.listTasks(), (err) => isFerryError(err, 'FERRY_ERR_FORBIDDEN'));
+    await assert.rejects(other.stopTask(running), (err) => isFerryError(err, 'FERRY_ERR_FORBIDDEN'));
+  }
+  assert.equal(child.exitCode, null);
+
+  await assert.rejects(admin.readTask('UPID:ferry:1:2:syncjob:gone:ff'), (err) =>
+    isFerryError(err, 'FERRY_ERR_NOT_FOUND'),
+  );
+  await assert.rejects(admin.readTask('../../etc/passwd'), (err) =>
+    isFerryError(err, 'FERRY_ERR_INVALID_VALUE'),
+  );
+  await assert.rejects(admin.stopTask(DONE), (err) => {
+    assert.ok(isFerryError(err, 'FERRY_ERR_INVALID_VALUE'), String(err));
+    assert.match(err.message, /is not running \(ok\)/);
+    return true;
+  });
+  const gone = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+  await admin.stopTask(running);
+  assert.equal(await gone, 'SIGTERM');
+});
