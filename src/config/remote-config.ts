@@ -52,6 +52,29 @@ export interface RemoteEntry {
 
 const SCHEMAS = { remote: RemoteSchema };
 
+/** A remote as lists show it (`ferry remote list`, the API): everything but the secret, with PBS's key names. */
+export function publicRemote(e: RemoteEntry): PublicRemote {
+  return {
+    name: e.name,
+    host: e.host,
+    port: e.port ?? null,
+    'auth-id': e.authId,
+    fingerprint: e.fingerprint ?? null,
+    scheme: e.scheme,
+    comment: e.comment ?? null,
+  };
+}
+
+export type PublicRemote = {
+  name: string;
+  host: string;
+  port: number | null;
+  'auth-id': string;
+  fingerprint: string | null;
+  scheme: 'https' | 'http';
+  comment: string | null;
+};
+
 export function remoteConfigPath(home: string): string {
   return join(home, 'remote.cfg');
 }

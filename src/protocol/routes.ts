@@ -28,6 +28,9 @@ export const ROUTES = {
   /** Tasks of the server's $FERRY_HOME (sync jobs run by the CLI): list, one task with its log, stop. */
   tasks: '/api2/json/nodes/localhost/tasks',
   task: '/api2/json/nodes/localhost/tasks/:upid',
+  /** Remotes (never their secrets) and sync jobs of the server's $FERRY_HOME, read-only. */
+  remotes: '/api2/json/config/remote',
+  syncJobs: '/api2/json/config/sync',
   /** The link speed test of `ferry benchmark --remote`: GET sends bytes, POST takes bytes; nothing is stored. */
   speedtest: '/api2/json/speedtest',
 } as const;

@@ -138,6 +138,21 @@ export const TaskItem = Type.Object({
 });
 export const TaskLogData = Type.Object({ task: TaskItem, log: Type.Array(Type.String()) });
 
+export const RemoteItem = Type.Object({
+  name: Type.String(),
+  host: Type.String(),
+  port: Type.Union([Type.Integer(), Type.Null()]),
+  'auth-id': Type.String(),
+  fingerprint: Type.Union([Type.String(), Type.Null()]),
+  scheme: Type.Union([Type.Literal('https'), Type.Literal('http')]),
+  comment: Type.Union([Type.String(), Type.Null()]),
+});
+/** A sync job: its id and its sync.cfg keys (PBS's names: `store`, `remote`, `remote-store`, `worker-threads`, …). */
+export const SyncJobItem = Type.Object(
+  { id: Type.String(), store: Type.String(), 'remote-store': Type.String() },
+  { additionalProperties: true },
+);
+
 export const SpeedtestQuery = Type.Object(
   { bytes: Type.Integer({ minimum: 1, maximum: LIMITS.maxSpeedtestBytes }) },
   strict,
@@ -234,6 +249,8 @@ export type AcceptedData = Static<typeof AcceptedData>;
 export type VersionData = Static<typeof VersionData>;
 export type SpeedtestQuery = Static<typeof SpeedtestQuery>;
 export type UpidParams = Static<typeof UpidParams>;
+export type RemoteItem = Static<typeof RemoteItem>;
+export type SyncJobItem = Static<typeof SyncJobItem>;
 export type TaskItem = Static<typeof TaskItem>;
 export type TaskLogData = Static<typeof TaskLogData>;
 export type SpeedtestData = Static<typeof SpeedtestData>;

@@ -20,9 +20,11 @@ import {
   namespaceFromWire,
   ReaderOpenData,
   type RemoteGroup,
+  RemoteItem,
   type RemoteSnapshot,
   routePath,
   SpeedtestData,
+  SyncJobItem,
   snapshotFromWire,
   TaskItem,
   TaskLogData,
@@ -118,6 +120,24 @@ export class FerryClient {
       'speed test',
     );
     return data.bytes;
+  }
+
+  /** The server's remotes, without their secrets (needs the admin role on `/`). */
+  async listRemotes(): Promise<RemoteItem[]> {
+    return this.transport.json(
+      { method: 'GET', path: routePath('remotes'), idempotent: true },
+      ListOf(RemoteItem),
+      'remote list',
+    );
+  }
+
+  /** The server's sync jobs, with their sync.cfg keys (needs the admin role on `/`). */
+  async listSyncJobs(): Promise<SyncJobItem[]> {
+    return this.transport.json(
+      { method: 'GET', path: routePath('syncJobs'), idempotent: true },
+      ListOf(SyncJobItem),
+      'sync job list',
+    );
   }
 
   /** The server's tasks (needs the admin role on `/`). */

@@ -11,6 +11,7 @@ import { AccessControl } from './access-control.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { Authenticator } from './authenticator.js';
 import { ensureCertificate } from './certificate.js';
+import { registerConfigRoutes } from './config-routes.js';
 import { DatastoreRegistry } from './datastore-registry.js';
 import { errorForReply } from './error-reply.js';
 import { registerReaderRoutes } from './reader-routes.js';
@@ -154,6 +155,7 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
   registerWriterRoutes(app, ctx);
   registerSpeedtestRoutes(app);
   registerTaskRoutes(app, home, ctx.access);
+  registerConfigRoutes(app, home, ctx.access);
 
   await app.listen({ host: options.listen.host, port: options.listen.port });
   sessions.start();

@@ -6,6 +6,7 @@ import {
   parseHost,
   parsePort,
   parseRemoteName,
+  publicRemote,
   type RemoteEntry,
   readRemoteConfig,
   remoteUrl,
@@ -51,18 +52,6 @@ function withOptions(base: RemoteEntry, opts: RemoteOptions): RemoteEntry {
 }
 
 /** What list and add print: everything but the secret. */
-function shown(e: RemoteEntry): Record<string, unknown> {
-  return {
-    name: e.name,
-    host: e.host,
-    port: e.port ?? null,
-    'auth-id': e.authId,
-    fingerprint: e.fingerprint ?? null,
-    scheme: e.scheme,
-    comment: e.comment ?? null,
-  };
-}
-
 function remoteOptions(cmd: Command, required: boolean): Command {
   const add = (flags: string, text: string) =>
     required ? cmd.requiredOption(flags, text) : cmd.option(flags, text);
@@ -106,7 +95,7 @@ export function registerRemote(program: Command, act: ActionFactory): void {
       );
       await ensureDir(rt.home);
       await writeRemoteConfig(rt.home, [...entries, entry]);
-      rt.print(shown(entry), () => `added remote ${remoteName} (${remoteUrl(entry)})`);
+      rt.print(publicRemote(entry), () => `added remote ${remoteName} (${remoteUrl(entry)})`);
     }),
   );
 
@@ -116,7 +105,7 @@ export function registerRemote(program: Command, act: ActionFactory): void {
       const updated = withOptions(current, opts);
       const entries = (await readRemoteConfig(rt.home)).map((e) => (e.name === current.name ? updated : e));
       await writeRemoteConfig(rt.home, entries);
-      rt.print(shown(updated), () => `updated remote ${updated.name} (${remoteUrl(updated)})`);
+      rt.print(publicRemote(updated), () => `updated remote ${updated.name} (${remoteUrl(updated)})`);
     }),
   );
 
@@ -125,7 +114,7 @@ export function registerRemote(program: Command, act: ActionFactory): void {
     .description('list remotes (never their secrets)')
     .action(
       act(async (rt) => {
-        const rows = (await readRemoteConfig(rt.home)).map(shown);
+        const rows = (await readRemoteConfig(rt.home)).map(publicRemote);
         rt.printList(rows, ['name', 'host', 'port', 'auth-id', 'fingerprint', 'scheme', 'comment']);
       }),
     );

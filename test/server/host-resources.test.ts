@@ -1,5 +1,6 @@
 /**
- * The server's tasks as API resources: list, one task with its log, stop; admin on `/` only.
+ * What belongs to the server's host as API resources: its tasks (list, one with its log, stop), its remotes (never
+ * their secrets) and its sync jobs; admin on `/` only.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -7,7 +8,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import {
+  type RemoteEntry,
+  validateSyncJobValues,
+  writeRemoteConfig,
+  writeSyncConfig,
+} from '../../src/config/index.js';
 import { isFerryError } from '../../src/errors/index.js';
+import { parseAuthId } from '../../src/model/index.js';
 import { startServerWorld } from '../helpers/server.js';
 
 const DONE = 'UPID:ferry:1f00:6a000000:syncjob:nightly:0000aa';
@@ -95,4 +103,57 @@ test('an admin on / lists the tasks, reads one with its log and stops a running 
   const gone = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
   await admin.stopTask(running);
   assert.equal(await gone, 'SIGTERM');
+});
+
+test('an admin on / lists the remotes without their secrets and the sync jobs with their keys; others get 403', async (t) => {
+  const world = await startServerWorld(t);
+  const secret = 'the-remote-secret-1234';
+  const remote: RemoteEntry = {
+    name: 'site-a',
+    host: 'backup-a.example.com',
+    port: 8007,
+    authId: parseAuthId('sync@pbs!site-b'),
+    secret,
+    fingerprint: undefined,
+    comment: 'offsite',
+    scheme: 'https',
+  };
+  await writeRemoteConfig(world.home, [remote]);
+  await writeSyncConfig(world.home, [
+    validateSyncJobValues('nightly', {
+      store: 'store1',
+      remote: 'site-a',
+      'remote-store': 'store9',
+      'worker-threads': 4,
+      'group-filter': ['type:vm'],
+    }),
+  ]);
+  const admin = world.client(await world.token('admin@pam!t', [['/', 'admin']]));
+  const remotes = await admin.listRemotes();
+  assert.deepEqual(remotes, [
+    {
+      name: 'site-a',
+      host: 'backup-a.example.com',
+      port: 8007,
+      'auth-id': 'sync@pbs!site-b',
+      fingerprint: null,
+      scheme: 'https',
+      comment: 'offsite',
+    },
+  ]);
+  const jobs = (await admin.listSyncJobs()) as Record<string, unknown>[];
+  assert.equal(jobs.length, 1);
+  const job = jobs[0] ?? {};
+  assert.deepEqual(
+    [job['id'], job['store'], job['remote'], job['remote-store'], job['worker-threads'], job['group-filter']],
+    ['nightly', 'store1', 'site-a', 'store9', 4, ['type:vm']],
+  );
+  // The secret is in no answer, plain or as remote.cfg keeps it (base64).
+  const answers = JSON.stringify([remotes, jobs]);
+  for (const form of [secret, Buffer.from(secret).toString('base64')])
+    assert.equal(answers.includes(form), false);
+
+  const other = world.client(await world.token('store-admin@pam!t', [['/datastore/store1', 'admin']]));
+  await assert.rejects(other.listRemotes(), (err) => isFerryError(err, 'FERRY_ERR_FORBIDDEN'));
+  await assert.rejects(other.listSyncJobs(), (err) => isFerryError(err, 'FERRY_ERR_FORBIDDEN'));
 });
