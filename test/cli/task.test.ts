@@ -3,33 +3,19 @@
  * (pids are reused): such a task shows as ended, and `task stop` never signals the stranger.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ferry, ferryJson } from '../helpers/cli.js';
+import { bystander, startTicks, writeTaskRecord } from '../helpers/tasks.js';
 import { tempDir } from '../helpers/world.js';
 
 interface TaskJson {
   id: string;
   state: string;
   message?: string;
-}
-
-/** A real process to stand for a task's (or a stranger holding its pid); killed when the test ends. */
-function bystander(t: TestContext): ChildProcess {
-  const child = spawn('sleep', ['120'], { stdio: 'ignore' });
-  t.after(() => {
-    child.kill('SIGKILL');
-  });
-  return child;
-}
-
-async function startTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
 }
 
 /** Writes a task record as `ferry` itself would, in the state of one still running. */
@@ -49,9 +35,7 @@ async function runningTask(
     started: '2026-11-27T10:00:00.000Z',
     state: 'running',
   };
-  await mkdir(join(home, 'tasks'), { recursive: true });
-  await writeFile(join(home, 'tasks', `${id}.json`), JSON.stringify(record));
-  return id;
+  return writeTaskRecord(home, record);
 }
 
 test('a task whose pid now belongs to another process shows as ended, and task stop leaves that process alone', {

@@ -3,10 +3,7 @@
  * their secrets) and its sync jobs; admin on `/` only.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   type RemoteEntry,
@@ -17,23 +14,17 @@ import {
 import { isFerryError } from '../../src/errors/index.js';
 import { parseAuthId } from '../../src/model/index.js';
 import { startServerWorld } from '../helpers/server.js';
+import { bystander, startTicks, writeTaskRecord } from '../helpers/tasks.js';
 
 const DONE = 'UPID:ferry:1f00:6a000000:syncjob:nightly:0000aa';
-
-async function startTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-}
 
 test('an admin on / lists the tasks, reads one with its log and stops a running one; others get 403', {
   skip: !existsSync('/proc/self/stat') && 'needs /proc',
 }, async (t) => {
   const world = await startServerWorld(t);
-  const dir = join(world.home, 'tasks');
-  await mkdir(dir, { recursive: true });
-  await writeFile(
-    join(dir, `${DONE}.json`),
-    JSON.stringify({
+  await writeTaskRecord(
+    world.home,
+    {
       id: DONE,
       type: 'syncjob',
       subject: 'nightly',
@@ -42,31 +33,21 @@ test('an admin on / lists the tasks, reads one with its log and stops a running 
       ended: '2026-11-27T01:02:00.000Z',
       state: 'ok',
       exitStatus: 0,
-    }),
-  );
-  await writeFile(
-    join(dir, `${DONE}.log`),
+    },
     '2026-11-27T01:00:00Z start\n2026-11-27T01:02:00Z [vm/100]: done\n',
   );
   // A running task: a real process, with its real start time.
-  const child = spawn('sleep', ['120'], { stdio: 'ignore' });
-  t.after(() => {
-    child.kill('SIGKILL');
-  });
+  const child = bystander(t);
   const pid = child.pid as number;
-  const running = `UPID:ferry:${pid.toString(16)}:6a000100:syncjob:hourly:0000bb`;
-  await writeFile(
-    join(dir, `${running}.json`),
-    JSON.stringify({
-      id: running,
-      type: 'syncjob',
-      subject: 'hourly',
-      pid,
-      pstart: await startTicks(pid),
-      started: '2026-11-27T02:00:00.000Z',
-      state: 'running',
-    }),
-  );
+  const running = await writeTaskRecord(world.home, {
+    id: `UPID:ferry:${pid.toString(16)}:6a000100:syncjob:hourly:0000bb`,
+    type: 'syncjob',
+    subject: 'hourly',
+    pid,
+    pstart: await startTicks(pid),
+    started: '2026-11-27T02:00:00.000Z',
+    state: 'running',
+  });
 
   const admin = world.client(await world.token('admin@pam!t', [['/', 'admin']]));
   const tasks = await admin.listTasks();
