@@ -72,6 +72,7 @@ export {
 export {
   listTasks,
   processStart,
+  pruneTasks,
   readTask,
   stopTask,
   TASK_ID_RE,

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 
@@ -46,6 +46,29 @@ export async function listTasks(home: string): Promise<TaskRecord[]> {
     }
   }
   return records.sort((a, b) => a.started.localeCompare(b.started));
+}
+
+/**
+ * Removes the tasks (record and log) that ended before `cutoff` (ms since the epoch); a task that ended without
+ * recording its end counts from its start. A running task is never removed. The task logs are the only copy of what
+ * a job did, so nothing is removed unless asked (`ferry task prune`).
+ */
+export async function pruneTasks(home: string, cutoff: number): Promise<{ removed: number; kept: number }> {
+  const dir = tasksDir(home);
+  let removed = 0;
+  let kept = 0;
+  for (const record of await listTasks(home)) {
+    const ended = Date.parse(record.ended ?? record.started);
+    if (record.state === 'running' || !TASK_ID_RE.test(record.id) || !(ended < cutoff)) {
+      kept++;
+      continue;
+    }
+    // The log first: a record is never left pointing at a log that is gone.
+    await rm(join(dir, `${record.id}.log`), { force: true });
+    await rm(join(dir, `${record.id}.json`), { force: true });
+    removed++;
+  }
+  return { removed, kept };
 }
 
 export async function readTask(home: string, id: string): Promise<{ record: TaskRecord; log: string }> {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -77,4 +78,62 @@ test('a task recorded as running whose process is gone shows as ended, and task 
   const refused = await ferry(home, ['task', 'stop', id]);
   assert.equal(refused.code, 2, refused.stderr);
   assert.match(refused.stderr, /is not running \(error: the task ended without recording its end\)/);
+});
+
+test('task prune removes the records and logs of tasks that ended before the cutoff, never a running one', {
+  skip: !existsSync('/proc/self/stat') && 'needs /proc',
+}, async (t) => {
+  const home = join(await tempDir(t), 'home');
+  const day = 24 * 3600 * 1000;
+  const at = (daysAgo: number) => new Date(Date.now() - daysAgo * day).toISOString();
+  const task = (n: number, fields: Record<string, unknown>) => ({
+    id: `UPID:ferry:1f0${n}:6a000000:syncjob:job-${n}:00000${n}`,
+    type: 'syncjob',
+    subject: `job-${n}`,
+    pid: 7936,
+    ...fields,
+  });
+  const oldDone = await writeTaskRecord(
+    home,
+    task(1, { started: at(41), ended: at(40), state: 'ok' }),
+    'old\n',
+  );
+  const recent = await writeTaskRecord(
+    home,
+    task(2, { started: at(2), ended: at(1), state: 'error' }),
+    'new\n',
+  );
+  // Recorded as running, its process long gone: it ended without recording when, so its start counts.
+  const gone = spawn('true', [], { stdio: 'ignore' });
+  await new Promise((resolve) => gone.once('exit', resolve));
+  const crashed = await writeTaskRecord(home, task(3, { pid: gone.pid, started: at(35), state: 'running' }));
+  // Running for 40 days and still alive: kept, however old.
+  const alive = bystander(t);
+  const running = await writeTaskRecord(
+    home,
+    task(4, {
+      pid: alive.pid,
+      pstart: await startTicks(alive.pid as number),
+      started: at(40),
+      state: 'running',
+    }),
+  );
+
+  const pruned = await ferryJson<{ removed: number; kept: number }>(home, ['task', 'prune']);
+  assert.deepEqual([pruned.removed, pruned.kept], [2, 2]);
+  const left = await readdir(join(home, 'tasks'));
+  for (const id of [oldDone, crashed]) assert.ok(!left.some((n) => n.startsWith(id)), `${id} removed`);
+  for (const id of [recent, running]) assert.ok(left.includes(`${id}.json`), `${id} kept`);
+  assert.ok(left.includes(`${recent}.log`));
+  assert.deepEqual(
+    (await ferryJson<TaskJson[]>(home, ['task', 'list'])).map((r) => [r.id, r.state]),
+    [
+      [running, 'running'],
+      [recent, 'error'],
+    ],
+  );
+  const shorter = await ferryJson<{ removed: number }>(home, ['task', 'prune', '--older-than', '12h']);
+  assert.equal(shorter.removed, 1, 'the task that ended a day ago');
+  assert.equal(alive.exitCode, null);
+  assert.equal((await ferry(home, ['task', 'prune', '--older-than', 'soon'])).code, 2);
 });

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { listTasks, readTask, stopTask } from '../../config/index.js';
+import { listTasks, pruneTasks, readTask, stopTask } from '../../config/index.js';
 import type { ActionFactory } from '../action.js';
+import { parseDurationOption } from '../parse-options.js';
 
 export function registerTask(program: Command, act: ActionFactory): void {
-  const cmd = program.command('task').description('tasks: list, log, stop');
+  const cmd = program.command('task').description('tasks: list, log, stop, prune');
   cmd
     .command('list')
     .description('list tasks (sync jobs…) with their state and exit status')
@@ -42,6 +43,21 @@ export function registerTask(program: Command, act: ActionFactory): void {
       act(async (rt, [id]) => {
         await stopTask(rt.home, id as string);
         rt.print({ id, signalled: true }, () => `asked task ${id} to stop`);
+      }),
+    );
+  cmd
+    .command('prune')
+    .description('remove the records and logs of tasks that ended long ago (never a running one)')
+    .option('--older-than <duration>', 'remove tasks that ended before this long ago (e.g. 30d, 12h)', '30d')
+    .action(
+      act<{ olderThan: string }>(async (rt, _args, opts) => {
+        const cutoff = rt.clock.now() - parseDurationOption('--older-than', opts.olderThan);
+        const r = await pruneTasks(rt.home, cutoff);
+        const before = new Date(cutoff).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        rt.print(
+          { ...r, before },
+          () => `removed ${r.removed} task(s) that ended before ${before}, kept ${r.kept}`,
+        );
       }),
     );
 }
