@@ -30,26 +30,25 @@ export class AccessControl {
 
   /** Throws FERRY_ERR_FORBIDDEN unless `authId` has `role` (or more) on the namespace. */
   async require(authId: AuthId, store: StoreName, ns: Namespace, role: Role): Promise<Role> {
-    const has = await this.roleAt(authId, store, ns);
+    return this.requireAt(authId, aclPathFor(store, ns), role);
+  }
+
+  /**
+   * Throws FERRY_ERR_FORBIDDEN unless `authId` has `role` (or more) on `/`: for what belongs to the whole host, not
+   * to one datastore (its tasks, remotes and sync jobs).
+   */
+  async requireRoot(authId: AuthId, role: Role): Promise<void> {
+    await this.requireAt(authId, '/', role);
+  }
+
+  private async requireAt(authId: AuthId, path: string, role: Role): Promise<Role> {
+    const has = roleAt((await this.acl.get()).value, authId, path);
     if (!roleAllows(has, role)) {
-      const path = aclPathFor(store, ns);
       throw new FerryError('FERRY_ERR_FORBIDDEN', `${authId} lacks role ${role} on ${path}`, {
         fields: { path, role },
       });
     }
     return has as Role;
-  }
-
-  /**
-   * Throws FERRY_ERR_FORBIDDEN unless `authId` has `role` (or more) on `/`: for what belongs to the whole server, not
-   * to one datastore (its tasks).
-   */
-  async requireRoot(authId: AuthId, role: Role): Promise<void> {
-    if (!roleAllows(roleAt((await this.acl.get()).value, authId, '/'), role)) {
-      throw new FerryError('FERRY_ERR_FORBIDDEN', `${authId} lacks role ${role} on /`, {
-        fields: { path: '/', role },
-      });
-    }
   }
 
   /** True when `authId` has any role on the namespace or below it: the namespace shows in lists. */

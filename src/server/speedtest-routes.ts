@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { FerryError } from '../errors/index.js';
 import { CONTENT_TYPE, LIMITS, ROUTES, type SpeedtestData, SpeedtestQuery } from '../protocol/index.js';
 import { sendPieces } from './send-pieces.js';
-import { authIdOf, ok } from './server-context.js';
+import { ok } from './server-context.js';
 
 const PIECE = 1024 * 1024;
 /** What a download sends, over and over: random, so a compressing link or proxy cannot shrink it. */
@@ -12,15 +12,15 @@ let payload: Buffer | undefined;
 
 /**
  * The link speed test of `ferry benchmark --remote` (PBS's client benchmark measures its upload the same way): GET
- * sends `bytes` bytes, POST reads a body and drops it. Nothing touches a datastore; any authenticated caller may use
- * them, within LIMITS.maxSpeedtestBytes per request (the caller of a long test asks again).
+ * sends `bytes` bytes, POST reads a body and drops it. Nothing touches a datastore and no role is needed: any caller
+ * the server's authentication hook lets in may use them, within LIMITS.maxSpeedtestBytes per request (the caller of a
+ * long test asks again).
  */
 export function registerSpeedtestRoutes(app: FastifyInstance): void {
   app.get<{ Querystring: SpeedtestQuery }>(
     ROUTES.speedtest,
     { schema: { querystring: SpeedtestQuery } },
     async (request, reply) => {
-      authIdOf(request);
       payload ??= randomBytes(PIECE);
       const pieces = sendBytes(payload, request.query.bytes);
       const first = await pieces.next();
@@ -34,7 +34,6 @@ export function registerSpeedtestRoutes(app: FastifyInstance): void {
   // The body is read here as it arrives (never buffered whole), so its parser hands over the request stream.
   app.addContentTypeParser(CONTENT_TYPE.speedtest, (_request, body, done) => done(null, body));
   app.post(ROUTES.speedtest, async (request) => {
-    authIdOf(request);
     if (request.headers['content-type'] !== CONTENT_TYPE.speedtest) {
       throw new FerryError('FERRY_ERR_INVALID_VALUE', `expected a body of type ${CONTENT_TYPE.speedtest}`);
     }

@@ -51,7 +51,6 @@ function withOptions(base: RemoteEntry, opts: RemoteOptions): RemoteEntry {
   });
 }
 
-/** What list and add print: everything but the secret. */
 function remoteOptions(cmd: Command, required: boolean): Command {
   const add = (flags: string, text: string) =>
     required ? cmd.requiredOption(flags, text) : cmd.option(flags, text);
