@@ -4,8 +4,8 @@
  * the same simulator. Throughput is bytes moved divided by the job's wall time. Every timed run, Ferry's and
  * rclone's, starts after `recyclePages` (measure.ts), so each writes into memory in the same state.
  * Targets: at 50 ms the best worker-threads setting pulls at ≥ 80% of its own 0 ms throughput, and ≥ 1.0 × rclone.
- * The sweep runs each setting once; the verdict then runs the best setting at 0 and 50 ms and rclone at 50 ms in
- * rounds that take turns (3, or 1 with --quick) and compares medians.
+ * The sweep runs each setting once; the verdict then runs its two best settings at 50 ms (one with --quick) at 0 and
+ * 50 ms, and rclone at 50 ms, in rounds that take turns (3, or 1 with --quick), and compares medians.
  */
 import { spawn } from 'node:child_process';
 import { type AddressInfo, connect, createServer } from 'node:net';
@@ -198,19 +198,34 @@ export const syncLatency: Scenario = {
       const pullAt = (rtt: number, threads: number) =>
         rows.find((r) => r.direction === 'pull' && r.rttMs === rtt && r.threads === threads)?.mibPerSecond ??
         0;
-      const best50 = Math.max(...threadCounts.map((n) => pullAt(50, n)));
-      const bestThreads = threadCounts.find((n) => pullAt(50, n) === best50) ?? 0;
-      // The sweep runs each setting once; this machine's noise is several per cent. The verdict compares the best
-      // setting with its own 0 ms rate and with rclone over rounds that take turns, and quotes the medians.
-      const rounds = { pullAt0: [] as number[], pullAt50: [] as number[], rcloneAt50: [] as number[] };
+      // The sweep runs each setting once, and this machine's noise is several per cent, so the best of five single
+      // runs is often a lucky one. The verdict takes the sweep's two best settings at 50 ms (one with --quick) and
+      // runs each at 0 and 50 ms, and rclone at 50 ms, in rounds that take turns; the best setting is the one with
+      // the higher median at 50 ms, and its medians are compared with its own 0 ms rate and with rclone's.
+      const candidates = [...threadCounts]
+        .sort((a, b) => pullAt(50, b) - pullAt(50, a))
+        .slice(0, quick ? 1 : 2);
+      const perCandidate = new Map(
+        candidates.map((n) => [n, { pullAt0: [] as number[], pullAt50: [] as number[] }]),
+      );
+      const rcloneRounds: number[] = [];
       for (let round = 0; round < verdictRounds; round++) {
-        rounds.pullAt0.push((await ferryRun(world, 'pull', 0, bestThreads)).mibPerSecond);
-        rounds.pullAt50.push((await ferryRun(world, 'pull', 50, bestThreads)).mibPerSecond);
-        if (rclone) rounds.rcloneAt50.push((await rcloneRun(world, 50)).mibPerSecond);
+        for (const [threads, r] of perCandidate) {
+          r.pullAt0.push((await ferryRun(world, 'pull', 0, threads)).mibPerSecond);
+          r.pullAt50.push((await ferryRun(world, 'pull', 50, threads)).mibPerSecond);
+        }
+        if (rclone) rcloneRounds.push((await rcloneRun(world, 50)).mibPerSecond);
       }
-      const pullAt50 = median(rounds.pullAt50);
-      const pullAt0 = median(rounds.pullAt0);
-      const rcloneAt50 = rclone ? median(rounds.rcloneAt50) : undefined;
+      const candidateMedians = candidates.map((threads) => {
+        const r = perCandidate.get(threads) as { pullAt0: number[]; pullAt50: number[] };
+        return { threads, pullAt50: median(r.pullAt50), pullAt0: median(r.pullAt0), perRound: r };
+      });
+      const best = candidateMedians.reduce((a, b) => (b.pullAt50 > a.pullAt50 ? b : a));
+      const bestThreads = best.threads;
+      const rounds = { ...best.perRound, rcloneAt50: rcloneRounds };
+      const pullAt50 = best.pullAt50;
+      const pullAt0 = best.pullAt0;
+      const rcloneAt50 = rclone ? median(rcloneRounds) : undefined;
       const ratioToRclone = rcloneAt50 === undefined ? undefined : pullAt50 / rcloneAt50;
       const verdict = {
         bestThreadsAt50: bestThreads,
@@ -221,13 +236,15 @@ export const syncLatency: Scenario = {
         rcloneAt50,
         ratioToRclone,
         perRound: rounds,
+        candidates: candidateMedians,
       };
       const vsRclone =
         ratioToRclone === undefined
           ? ''
           : `, rclone ${rcloneAt50?.toFixed(1)} MiB/s: ${ratioToRclone.toFixed(2)} × rclone (target ≥ 1.0)`;
       process.stdout.write(
-        `\nbest at 50 ms: ${bestThreads} thread(s); medians of ${verdictRounds} round(s) taking turns: ${pullAt50.toFixed(1)} MiB/s = ${(verdict.ratioTo0 * 100).toFixed(0)}% of its 0 ms rate (target ≥ 80%)${vsRclone}\n`,
+        `\ncandidates (the sweep's best at 50 ms), medians at 50 / 0 ms: ${candidateMedians.map((c) => `${c.threads} thread(s) ${c.pullAt50.toFixed(1)} / ${c.pullAt0.toFixed(1)} MiB/s`).join('; ')}` +
+          `\nbest at 50 ms: ${bestThreads} thread(s); medians of ${verdictRounds} round(s) taking turns: ${pullAt50.toFixed(1)} MiB/s = ${(verdict.ratioTo0 * 100).toFixed(0)}% of its 0 ms rate (target ≥ 80%)${vsRclone}\n`,
       );
       const series = directions.flatMap((direction) =>
         rtts.map((rtt) => ({
