@@ -8,13 +8,14 @@ import {
   fsyncDir,
   isDirectUnsupported,
   readWhole,
+  tryLockFd,
+  unlockFd,
   writeTmp,
   writeTmpDirect,
 } from '../io/index.js';
 import { type Clock, type Digest, shortDigest } from '../model/index.js';
 import { type ChunkEntry, ChunkIndex, UNKNOWN_SIZE } from './chunk-index.js';
 import type { Layout } from './layout.js';
-import { tryLockFd, unlockFd } from './locks.js';
 
 export interface InsertResult {
   /** True when this call wrote the chunk file; false when the store had it already. */

@@ -10,7 +10,16 @@ import {
   parseManifestBlob,
   type VerifyState,
 } from '../format/index.js';
-import { createFileAtomic, ensureDir, exists, readdirOrEmpty, writeFileAtomic } from '../io/index.js';
+import {
+  acquireLock,
+  createFileAtomic,
+  ensureDir,
+  exists,
+  type Lock,
+  type LockMode,
+  readdirOrEmpty,
+  writeFileAtomic,
+} from '../io/index.js';
 import {
   type ArchiveName,
   type AuthId,
@@ -40,7 +49,6 @@ import {
 } from '../model/index.js';
 import { ChunkStore } from './chunk-store.js';
 import { Layout, NOTES_FILE, OWNER_FILE, PROTECTED_FILE } from './layout.js';
-import { acquireLock, type Lock, type LockMode } from './locks.js';
 import { type WriterRegistration, WriterRegistry } from './writer-registry.js';
 
 export interface GroupInfo {

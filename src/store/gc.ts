@@ -2,11 +2,10 @@ import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, inContext } from '../errors/index.js';
 import { parseArchiveIndex } from '../format/index.js';
-import { isTmpName, readdirOrEmpty } from '../io/index.js';
+import { acquireLock, isTmpName, readdirOrEmpty } from '../io/index.js';
 import type { Logger } from '../log/index.js';
 import { type Digest, formatSnapshot, isDigest, parseArchiveName } from '../model/index.js';
 import type { Datastore } from './datastore.js';
-import { acquireLock } from './locks.js';
 
 /** PBS's default: a day and five minutes. */
 export const DEFAULT_GC_GRACE_MS = (24 * 60 + 5) * 60 * 1000;

@@ -26,6 +26,8 @@
  *
  * Must not: import server, remote or sync; read process.env; log to stdout.
  */
+
+export { acquireLock, Lock, type LockMode, type LockOptions } from '../io/index.js';
 export { type ChunkEntry, ChunkIndex, UNKNOWN_SIZE } from './chunk-index.js';
 export { ChunkPool, type ChunkPoolOptions } from './chunk-pool.js';
 export type {
@@ -40,7 +42,6 @@ export { ChunkStore, type InsertResult, shardOf } from './chunk-store.js';
 export { Datastore, type DatastoreOptions, type GroupInfo, type SnapshotInfo } from './datastore.js';
 export { DEFAULT_GC_GRACE_MS, type GcOptions, type GcReport, garbageCollect } from './gc.js';
 export { Layout } from './layout.js';
-export { acquireLock, Lock, type LockMode, type LockOptions } from './locks.js';
 export { type ReindexReport, reindexDatastore } from './reindex.js';
 export { type BeginSnapshotOptions, SnapshotWriter } from './snapshot-writer.js';
 export { type VerifyOptions, type VerifyReport, verifyDatastore } from './verify.js';

@@ -1,12 +1,11 @@
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BLOB_HEADER_SIZE, blobKind, isEncryptedKind, zstdFrameContentSize } from '../format/index.js';
-import { readdirOrEmpty } from '../io/index.js';
+import { acquireLock, readdirOrEmpty } from '../io/index.js';
 import type { Logger } from '../log/index.js';
 import { type Digest, isDigest } from '../model/index.js';
 import { type ChunkEntry, UNKNOWN_SIZE } from './chunk-index.js';
 import type { Datastore } from './datastore.js';
-import { acquireLock } from './locks.js';
 
 export interface ReindexReport {
   chunks: number;

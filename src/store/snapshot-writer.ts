@@ -13,7 +13,7 @@ import {
   parseManifestBlob,
   sha256,
 } from '../format/index.js';
-import { fsyncDir, isTmpName, readdirOrEmpty, writeTmp } from '../io/index.js';
+import { fsyncDir, isTmpName, type Lock, readdirOrEmpty, writeTmp } from '../io/index.js';
 import {
   type ArchiveName,
   type AuthId,
@@ -29,7 +29,6 @@ import {
   shortDigest,
 } from '../model/index.js';
 import type { Datastore } from './datastore.js';
-import type { Lock } from './locks.js';
 import type { WriterRegistration } from './writer-registry.js';
 
 export interface BeginSnapshotOptions {

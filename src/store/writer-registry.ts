@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { readdirOrEmpty } from '../io/index.js';
+import { acquireLock, readdirOrEmpty, tryAcquireLock } from '../io/index.js';
 import type { Clock } from '../model/index.js';
-import { acquireLock, tryAcquireLock } from './locks.js';
 
 export interface WriterRegistration {
   /** When the writer started (ms since the epoch): every chunk it touches has lastUsed ≥ start. */
