@@ -131,13 +131,30 @@ export function parseSectionConfig(text: string, file: string, schemas: SectionS
   return sections;
 }
 
+/**
+ * Formats sections as PBS's text. A value must stay on its line: one with a line break would end it and start
+ * another key (a comment "x\n\tremote evil" would add a remote), so it is refused, as is a malformed key or id.
+ */
 export function formatSectionConfig(sections: readonly Section[]): string {
   const blocks = sections.map((s) => {
+    if (!/^[a-z][a-z0-9-]*$/.test(s.type) || !SAFE_ID_RE.test(s.id))
+      throw new FerryError('FERRY_ERR_INVALID_VALUE', `bad section ${JSON.stringify(`${s.type}: ${s.id}`)}`);
     const lines = [`${s.type}: ${s.id}`];
     for (const [key, value] of Object.entries(s.values as Record<string, unknown>)) {
       if (value === undefined) continue;
+      if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(key))
+        throw new FerryError('FERRY_ERR_INVALID_VALUE', `${s.type} ${s.id}: bad key ${JSON.stringify(key)}`);
       const list = Array.isArray(value) ? value : [value];
-      for (const v of list) lines.push(v === '' ? `\t${key}` : `\t${key} ${String(v)}`);
+      for (const v of list) {
+        const text = String(v);
+        if (/[\r\n]/.test(text))
+          throw new FerryError(
+            'FERRY_ERR_INVALID_VALUE',
+            `${s.type} ${s.id}: key ${key}: ${JSON.stringify(text.slice(0, 80))} is more than one line`,
+            { fields: { key } },
+          );
+        lines.push(text === '' ? `\t${key}` : `\t${key} ${text}`);
+      }
     }
     return lines.join('\n');
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseSyncConfig } from '../../src/config/index.js';
+import { formatSectionConfig, parseSyncConfig } from '../../src/config/index.js';
 import { isFerryError } from '../../src/errors/index.js';
 import { groupPassesFilters, parseGroup, parseGroupFilter } from '../../src/model/index.js';
 
@@ -92,4 +92,26 @@ test('group filters follow PBS: any include, then any exclude; regex is unanchor
   assert.ok(groupPassesFilters(g('vm/123'), f('regex:2')), 'unanchored');
   assert.ok(!groupPassesFilters(g('host/a'), f('exclude:type:host')));
   assert.ok(groupPassesFilters(g('vm/1'), f('exclude:type:host')));
+});
+
+test('a job written back keeps every value on its own line: line breaks, bad keys and bad ids are refused', () => {
+  const job = parseSyncConfig(DESIGN_EXAMPLE, 'sync.cfg')[0];
+  assert.ok(job);
+  const text = formatSectionConfig([{ type: 'sync', id: job.id, values: job.values }]);
+  assert.deepEqual(parseSyncConfig(text, 'again')[0]?.values, job.values);
+  for (const [section, message] of [
+    [
+      { type: 'sync', id: 'j', values: { comment: 'a\n\tremote evil' } },
+      /key comment: .* is more than one line/,
+    ],
+    [{ type: 'sync', id: 'j', values: { comment: 'a\rb' } }, /more than one line/],
+    [{ type: 'sync', id: 'j', values: { 'group-filter': ['type:vm', 'x\ny'] } }, /key group-filter/],
+    [{ type: 'sync', id: 'j', values: { 'bad key': 'x' } }, /bad key "bad key"/],
+    [{ type: 'sync', id: 'j\nremote: x', values: {} }, /bad section/],
+  ] as const) {
+    assert.throws(
+      () => formatSectionConfig([section]),
+      (err) => isFerryError(err, 'FERRY_ERR_INVALID_VALUE') && message.test(err.message),
+    );
+  }
 });
