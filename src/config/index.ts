@@ -22,6 +22,17 @@ export {
   writeAclConfig,
 } from './acl-config.js';
 export {
+  addRemote,
+  createSyncJob,
+  lookupSyncJob,
+  parseSyncJobId,
+  removeRemote,
+  removeSyncJob,
+  SYNC_JOB_KEYS,
+  updateRemote,
+  updateSyncJob,
+} from './config-edit.js';
+export {
   type DatastoreEntry,
   type DatastoreSettings,
   datastoreConfigPath,
@@ -41,14 +52,17 @@ export {
   checkRemoteEntry,
   DEFAULT_REMOTE_PORT,
   lookupRemote,
+  newRemote,
   type PublicRemote,
   parseFingerprint,
   parseRemoteName,
   publicRemote,
   type RemoteEntry,
+  type RemoteSettingsInput,
   readRemoteConfig,
   remoteConfigPath,
   remoteUrl,
+  withRemoteSettings,
   writeRemoteConfig,
 } from './remote-config.js';
 export {

@@ -3,7 +3,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { FerryError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { type AuthId, checkSafeId, invalid, parseAuthId } from '../model/index.js';
-import { hostForUrl, isLoopbackHost, parseHost } from './host-address.js';
+import { hostForUrl, isLoopbackHost, parseHost, parsePort } from './host-address.js';
 import { formatSectionConfig, readSectionConfigFile, type Section } from './section-config.js';
 import { SECRET_FILE_MODE } from './token-config.js';
 
@@ -116,6 +116,55 @@ export function checkRemoteEntry(entry: RemoteEntry): RemoteEntry {
   if (entry.secret === '' || /[\r\n]/.test(entry.secret))
     invalid('secret', '(hidden)', 'must be one non-empty line');
   return entry;
+}
+
+/** A remote's settings as a command or a request gives them; `''` unsets an optional one (port, fingerprint, comment). */
+export interface RemoteSettingsInput {
+  host?: string;
+  port?: string | number;
+  authId?: string;
+  secret?: string;
+  fingerprint?: string;
+  comment?: string;
+  scheme?: string;
+}
+
+/** Applies the given settings over `base`, each checked, then the entry as a whole. */
+export function withRemoteSettings(base: RemoteEntry, s: RemoteSettingsInput): RemoteEntry {
+  return checkRemoteEntry({
+    ...base,
+    ...(s.host !== undefined ? { host: parseHost(s.host) } : {}),
+    ...(s.port !== undefined ? { port: s.port === '' ? undefined : parsePort(s.port) } : {}),
+    ...(s.authId !== undefined ? { authId: parseAuthId(s.authId) } : {}),
+    ...(s.secret !== undefined ? { secret: s.secret } : {}),
+    ...(s.fingerprint !== undefined
+      ? { fingerprint: s.fingerprint === '' ? undefined : parseFingerprint(s.fingerprint) }
+      : {}),
+    ...(s.comment !== undefined ? { comment: s.comment === '' ? undefined : s.comment } : {}),
+    ...(s.scheme !== undefined ? { scheme: parseScheme(s.scheme) } : {}),
+  });
+}
+
+/** A new remote from its name and settings (host, auth id and secret are required). */
+export function newRemote(name: unknown, s: RemoteSettingsInput): RemoteEntry {
+  return withRemoteSettings(
+    {
+      name: parseRemoteName(name),
+      host: '',
+      port: undefined,
+      authId: parseAuthId(s.authId),
+      secret: '',
+      fingerprint: undefined,
+      comment: undefined,
+      scheme: 'https',
+    },
+    s,
+  );
+}
+
+function parseScheme(value: string): 'https' | 'http' {
+  if (value !== 'https' && value !== 'http') invalid('scheme', value, 'expected https or http');
+  return value;
 }
 
 export async function readRemoteConfig(home: string): Promise<RemoteEntry[]> {

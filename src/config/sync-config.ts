@@ -155,10 +155,21 @@ export async function writeSyncConfig(home: string, jobs: readonly SyncJob[]): P
   await writeFileAtomic(syncConfigPath(home), Buffer.from(formatSectionConfig(sections)));
 }
 
-/** Checks raw `--key value` options against the schema (CLI, API), with the same messages as the file. */
+/**
+ * Checks a job's keys given as `--key value` options or in a request's JSON against sync.cfg's schema, by the same
+ * reading as the file: the same conversions and the same messages, without a file and line to name.
+ */
 export function validateSyncJobValues(id: string, values: Record<string, unknown>): SyncJob {
   const text = formatSectionConfig([{ type: 'sync', id, values }]);
-  const [job] = parseSyncConfig(text, 'options');
+  let jobs: SyncJob[];
+  try {
+    jobs = parseSyncConfig(text, 'values'); // messages start `values:<line>: `, dropped below
+  } catch (err) {
+    if (err instanceof FerryError && err.code === 'FERRY_ERR_CONFIG')
+      throw new FerryError('FERRY_ERR_INVALID_VALUE', err.message.replace(/^values:\d+: /, ''));
+    throw err;
+  }
+  const [job] = jobs;
   if (job === undefined) throw new FerryError('FERRY_ERR_INTERNAL', 'no job parsed');
   return job;
 }

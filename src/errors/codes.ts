@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   FERRY_ERR_OWNER_MISMATCH: { kind: 'conflict', text: 'the group is owned by someone else' },
   FERRY_ERR_PROTECTED: { kind: 'conflict', text: 'the snapshot is protected' },
   FERRY_ERR_NOT_EMPTY: { kind: 'conflict', text: 'the object still holds data' },
+  FERRY_ERR_IN_USE: { kind: 'conflict', text: 'the object is still used by another one' },
   FERRY_ERR_LOCKED: { kind: 'locked', text: 'another task holds the lock' },
   FERRY_ERR_BAD_MAGIC: { kind: 'corrupt', text: 'the file does not start with a known magic number' },
   FERRY_ERR_BAD_CRC: { kind: 'corrupt', text: 'the CRC-32 of a blob does not match its data' },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -277,3 +277,94 @@ async function stoppedCleanly(w: { home: string }, groups: number): Promise<void
   assert.equal(next.groups.ok, groups);
   await verifyOk(w.home, 'target');
 }
+
+test('ferry sync-job create, update, show, run and remove: the stored job pulls like `ferry pull`; bad values, line breaks and a remote in use are refused, sync.cfg unchanged', async (t) => {
+  const w = await world(t, ['vm/100', 'vm/101', 'ct/200']);
+  const cfg = join(w.home, 'sync.cfg');
+  const created = await ferryJson<Record<string, unknown>>(w.home, [
+    'sync-job',
+    'create',
+    'nightly',
+    '--store',
+    'target',
+    '--remote-store',
+    'source',
+    '--worker-threads',
+    '2',
+    '--group-filter',
+    'type:vm',
+    '--comment',
+    'local copy',
+  ]);
+  assert.deepEqual(created, {
+    id: 'nightly',
+    store: 'target',
+    'remote-store': 'source',
+    'sync-direction': 'pull',
+    'worker-threads': 2,
+    'group-filter': ['type:vm'],
+    comment: 'local copy',
+  });
+  const saved = await readFile(cfg, 'utf8');
+  const base = ['--store', 'target', '--remote-store', 'source'];
+  for (const [args, code, message] of [
+    // A comment with a line break would have added a key of its own to sync.cfg.
+    [
+      ['create', 'j2', ...base, '--comment', 'x\n\tremote-ns evil'],
+      2,
+      /key comment: .* is more than one line/,
+    ],
+    [['create', 'j2', ...base, '--remote', 'nope'], 2, /remote nope is not configured/],
+    [
+      ['create', 'j2', '--store', 'target', '--remote-store', 'nope'],
+      2,
+      /remote-store nope is not a datastore of this host/,
+    ],
+    [['create', 'j2', ...base, '--worker-threads', '99'], 2, /sync j2: key worker-threads/],
+    [['create', 'nightly', ...base], 1, /sync job nightly exists already/],
+    [['update', 'nightly', '--delete', 'colour'], 2, /no key "colour" to delete/],
+    [['show', 'nope'], 10, /sync job nope does not exist/],
+  ] as const) {
+    const run = await ferry(w.home, ['sync-job', ...args]);
+    assert.equal(run.code, code, `${args.join(' ')}: ${run.stderr}`);
+    assert.match(run.stderr, message);
+    assert.equal(await readFile(cfg, 'utf8'), saved, `${args.join(' ')} changed sync.cfg`);
+  }
+
+  const updated = await ferryJson<Record<string, unknown>>(w.home, [
+    'sync-job',
+    'update',
+    'nightly',
+    '--worker-threads',
+    '4',
+    '--delete',
+    'group-filter',
+  ]);
+  assert.equal(updated['worker-threads'], 4);
+  assert.equal('group-filter' in updated, false);
+  assert.equal(updated['comment'], 'local copy');
+  const summary = await ferryJson<SummaryJson>(w.home, ['sync-job', 'run', 'nightly']);
+  assert.deepEqual(summary.groups, { total: 3, ok: 3, failed: 0 });
+  await verifyOk(w.home, 'target');
+
+  // A remote stays while a job uses it.
+  await ferryJson(w.home, [
+    'remote',
+    'add',
+    'site',
+    '--host',
+    'h.example.com',
+    '--auth-id',
+    'a@pam!t',
+    '--secret',
+    's',
+  ]);
+  await ferryJson(w.home, ['sync-job', 'update', 'nightly', '--remote', 'site', '--remote-store', 'store9']);
+  const inUse = await ferry(w.home, ['remote', 'remove', 'site']);
+  assert.equal(inUse.code, 1, inUse.stderr);
+  assert.match(inUse.stderr, /remote site is used by sync job nightly/);
+  await ferryJson(w.home, ['sync-job', 'remove', 'nightly']);
+  assert.equal((await ferry(w.home, ['sync-job', 'show', 'nightly'])).code, 10);
+  await ferryJson(w.home, ['remote', 'remove', 'site']);
+  assert.deepEqual(await ferryJson(w.home, ['sync-job', 'list']), []);
+});

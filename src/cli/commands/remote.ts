@@ -1,55 +1,20 @@
 import type { Command } from 'commander';
 import {
-  checkRemoteEntry,
+  addRemote,
   lookupRemote,
-  parseFingerprint,
-  parseHost,
-  parsePort,
-  parseRemoteName,
+  newRemote,
   publicRemote,
-  type RemoteEntry,
+  type RemoteSettingsInput,
   readRemoteConfig,
   remoteUrl,
-  writeRemoteConfig,
+  removeRemote,
+  updateRemote,
+  withRemoteSettings,
 } from '../../config/index.js';
-import { FerryError } from '../../errors/index.js';
-import { ensureDir } from '../../io/index.js';
-import { parseAuthId } from '../../model/index.js';
 import { FerryClient, remoteConnection } from '../../remote/index.js';
 import type { ActionFactory } from '../action.js';
 
-interface RemoteOptions {
-  host?: string;
-  port?: string;
-  authId?: string;
-  secret?: string;
-  fingerprint?: string;
-  comment?: string;
-  scheme?: string;
-}
-
-function parseScheme(value: string): 'https' | 'http' {
-  if (value !== 'https' && value !== 'http') {
-    throw new FerryError('FERRY_ERR_USAGE', `--scheme must be https or http, not ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-/** Applies the given options over `base` (update) or builds a new entry (add). */
-function withOptions(base: RemoteEntry, opts: RemoteOptions): RemoteEntry {
-  return checkRemoteEntry({
-    ...base,
-    ...(opts.host !== undefined ? { host: parseHost(opts.host) } : {}),
-    ...(opts.port !== undefined ? { port: parsePort(opts.port) } : {}),
-    ...(opts.authId !== undefined ? { authId: parseAuthId(opts.authId) } : {}),
-    ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
-    ...(opts.fingerprint !== undefined
-      ? { fingerprint: opts.fingerprint === '' ? undefined : parseFingerprint(opts.fingerprint) }
-      : {}),
-    ...(opts.comment !== undefined ? { comment: opts.comment === '' ? undefined : opts.comment } : {}),
-    ...(opts.scheme !== undefined ? { scheme: parseScheme(opts.scheme) } : {}),
-  });
-}
+type RemoteOptions = RemoteSettingsInput;
 
 function remoteOptions(cmd: Command, required: boolean): Command {
   const add = (flags: string, text: string) =>
@@ -74,36 +39,16 @@ export function registerRemote(program: Command, act: ActionFactory): void {
 
   remoteOptions(cmd.command('add <name>').description('add a remote'), true).action(
     act<RemoteOptions>(async (rt, [name], opts) => {
-      const remoteName = parseRemoteName(name);
-      const entries = await readRemoteConfig(rt.home);
-      if (entries.some((e) => e.name === remoteName)) {
-        throw new FerryError('FERRY_ERR_ALREADY_EXISTS', `remote ${remoteName} exists already`);
-      }
-      const entry = withOptions(
-        {
-          name: remoteName,
-          host: '',
-          port: undefined,
-          authId: parseAuthId(opts.authId),
-          secret: '',
-          fingerprint: undefined,
-          comment: undefined,
-          scheme: 'https',
-        },
-        opts,
-      );
-      await ensureDir(rt.home);
-      await writeRemoteConfig(rt.home, [...entries, entry]);
-      rt.print(publicRemote(entry), () => `added remote ${remoteName} (${remoteUrl(entry)})`);
+      const entry = await addRemote(rt.home, newRemote(name, opts));
+      rt.print(publicRemote(entry), () => `added remote ${entry.name} (${remoteUrl(entry)})`);
     }),
   );
 
   remoteOptions(cmd.command('update <name>').description('change some of a remote’s settings'), false).action(
     act<RemoteOptions>(async (rt, [name], opts) => {
-      const current = await lookupRemote(rt.home, name as string);
-      const updated = withOptions(current, opts);
-      const entries = (await readRemoteConfig(rt.home)).map((e) => (e.name === current.name ? updated : e));
-      await writeRemoteConfig(rt.home, entries);
+      const updated = await updateRemote(rt.home, name as string, (current) =>
+        withRemoteSettings(current, opts),
+      );
       rt.print(publicRemote(updated), () => `updated remote ${updated.name} (${remoteUrl(updated)})`);
     }),
   );
@@ -120,14 +65,10 @@ export function registerRemote(program: Command, act: ActionFactory): void {
 
   cmd
     .command('remove <name>')
-    .description('remove a remote')
+    .description('remove a remote (refused while a sync job uses it)')
     .action(
       act(async (rt, [name]) => {
-        const entry = await lookupRemote(rt.home, name as string);
-        await writeRemoteConfig(
-          rt.home,
-          (await readRemoteConfig(rt.home)).filter((e) => e.name !== entry.name),
-        );
+        const entry = await removeRemote(rt.home, name as string);
         rt.print({ name: entry.name, removed: true }, () => `removed remote ${entry.name}`);
       }),
     );

@@ -1,23 +1,19 @@
 import type { Command } from 'commander';
-import { readSyncConfig, type SyncJob, validateSyncJobValues, writeSyncConfig } from '../../config/index.js';
-import { FerryError } from '../../errors/index.js';
-import { ensureDir } from '../../io/index.js';
-import { checkSafeId } from '../../model/index.js';
+import {
+  createSyncJob,
+  lookupSyncJob,
+  readSyncConfig,
+  removeSyncJob,
+  type SyncJob,
+  updateSyncJob,
+} from '../../config/index.js';
 import type { ActionFactory } from '../action.js';
 import { addJobOptions, jobValuesFromOptions } from '../job-options.js';
-import type { Runtime } from '../runtime.js';
 import { runSyncTask } from '../sync-runner.js';
 import { failForStatus } from './sync.js';
 
 function describe(job: SyncJob): Record<string, unknown> {
   return { id: job.id, ...job.values };
-}
-
-async function findJob(rt: Runtime, id: string): Promise<{ jobs: SyncJob[]; job: SyncJob }> {
-  const jobs = await readSyncConfig(rt.home);
-  const job = jobs.find((j) => j.id === checkSafeId('sync job id', id, 64));
-  if (!job) throw new FerryError('FERRY_ERR_NOT_FOUND', `sync job ${id} does not exist`);
-  return { jobs, job };
 }
 
 export function registerSyncJob(program: Command, act: ActionFactory): void {
@@ -35,19 +31,13 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
       .option('--sync-direction <dir>', 'pull or push', 'pull'),
   ).action(
     act<Record<string, unknown>>(async (rt, [id], opts) => {
-      const jobs = await readSyncConfig(rt.home);
-      if (jobs.some((j) => j.id === id))
-        throw new FerryError('FERRY_ERR_ALREADY_EXISTS', `sync job ${id} exists already`);
-      const values = {
+      const job = await createSyncJob(rt.home, id as string, {
         store: opts['store'],
         'remote-store': opts['remoteStore'],
         ...(opts['remote'] ? { remote: opts['remote'] } : {}),
         'sync-direction': opts['syncDirection'],
         ...jobValuesFromOptions(opts),
-      };
-      const job = validateSyncJobValues(checkSafeId('sync job id', id, 64), values);
-      await ensureDir(rt.home);
-      await writeSyncConfig(rt.home, [...jobs, job]);
+      });
       rt.print(describe(job), () => `created sync job ${job.id}`);
     }),
   );
@@ -66,24 +56,19 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
       ]),
   ).action(
     act<Record<string, unknown>>(async (rt, [id], opts) => {
-      const { jobs, job } = await findJob(rt, id as string);
-      const values: Record<string, unknown> = { ...job.values };
-      for (const key of (opts['delete'] as string[] | undefined) ?? []) delete values[key];
+      const set: Record<string, unknown> = {};
       for (const [key, opt] of [
         ['store', 'store'],
         ['remote-store', 'remoteStore'],
         ['remote', 'remote'],
         ['sync-direction', 'syncDirection'],
       ] as const) {
-        if (opts[opt] !== undefined) values[key] = opts[opt];
+        if (opts[opt] !== undefined) set[key] = opts[opt];
       }
-      Object.assign(values, jobValuesFromOptions(opts));
-      const updated = validateSyncJobValues(job.id, values);
-      await writeSyncConfig(
-        rt.home,
-        jobs.map((j) => (j.id === job.id ? updated : j)),
-      );
-      rt.print(describe(updated), () => `updated sync job ${job.id}`);
+      Object.assign(set, jobValuesFromOptions(opts));
+      const remove = (opts['delete'] as string[] | undefined) ?? [];
+      const updated = await updateSyncJob(rt.home, id as string, set, remove);
+      rt.print(describe(updated), () => `updated sync job ${updated.id}`);
     }),
   );
 
@@ -114,7 +99,7 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
     .description('show a sync job')
     .action(
       act(async (rt, [id]) => {
-        const { job } = await findJob(rt, id as string);
+        const job = await lookupSyncJob(rt.home, id as string);
         rt.print(describe(job), () =>
           Object.entries(describe(job))
             .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`)
@@ -128,11 +113,7 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
     .description('remove a sync job')
     .action(
       act(async (rt, [id]) => {
-        const { jobs, job } = await findJob(rt, id as string);
-        await writeSyncConfig(
-          rt.home,
-          jobs.filter((j) => j !== job),
-        );
+        const job = await removeSyncJob(rt.home, id as string);
         rt.print({ id: job.id, removed: true }, () => `removed sync job ${job.id}`);
       }),
     );
@@ -143,7 +124,7 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
     .option('--no-progress', 'no progress display')
     .action(
       act<{ progress: boolean }>(async (rt, [id], opts) => {
-        const { job } = await findJob(rt, id as string);
+        const job = await lookupSyncJob(rt.home, id as string);
         failForStatus(await runSyncTask(rt, job, { progress: opts.progress }), `sync job ${job.id}`);
       }),
     );
