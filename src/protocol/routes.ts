@@ -28,9 +28,11 @@ export const ROUTES = {
   /** Tasks of the server's $FERRY_HOME (sync jobs run by the CLI): list, one task with its log, stop. */
   tasks: '/api2/json/nodes/localhost/tasks',
   task: '/api2/json/nodes/localhost/tasks/:upid',
-  /** Remotes (never their secrets) and sync jobs of the server's $FERRY_HOME, read-only. */
+  /** Remotes (never their secrets) and sync jobs of the server's $FERRY_HOME: list and create, read, change, remove. */
   remotes: '/api2/json/config/remote',
+  remote: '/api2/json/config/remote/:name',
   syncJobs: '/api2/json/config/sync',
+  syncJob: '/api2/json/config/sync/:id',
   /** The link speed test of `ferry benchmark --remote`: GET sends bytes, POST takes bytes; nothing is stored. */
   speedtest: '/api2/json/speedtest',
 } as const;

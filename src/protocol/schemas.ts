@@ -153,6 +153,69 @@ export const SyncJobItem = Type.Object(
   { additionalProperties: true },
 );
 
+/** A remote's settings as a request sets them; `password` is the token's secret (PBS's name), never sent back. */
+const RemoteFields = {
+  host: Type.String({ minLength: 1, maxLength: 255 }),
+  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  'auth-id': Type.String({ minLength: 1, maxLength: 200 }),
+  password: Type.String({ minLength: 1, maxLength: 4096 }),
+  fingerprint: Type.String({ maxLength: 200 }),
+  comment: Type.String({ maxLength: 1024 }),
+  scheme: Type.Union([Type.Literal('https'), Type.Literal('http')]),
+};
+export const RemoteCreateBody = Type.Object(
+  {
+    name: Type.String({ maxLength: 64 }),
+    host: RemoteFields.host,
+    port: Type.Optional(RemoteFields.port),
+    'auth-id': RemoteFields['auth-id'],
+    password: RemoteFields.password,
+    fingerprint: Type.Optional(RemoteFields.fingerprint),
+    comment: Type.Optional(RemoteFields.comment),
+    scheme: Type.Optional(RemoteFields.scheme),
+  },
+  strict,
+);
+/** Keys of a remote that may be unset (`delete`, as PBS's update calls take it). */
+export const REMOTE_DELETABLE = ['port', 'fingerprint', 'comment'] as const;
+export const RemoteUpdateBody = Type.Object(
+  {
+    host: Type.Optional(RemoteFields.host),
+    port: Type.Optional(RemoteFields.port),
+    'auth-id': Type.Optional(RemoteFields['auth-id']),
+    password: Type.Optional(RemoteFields.password),
+    fingerprint: Type.Optional(RemoteFields.fingerprint),
+    comment: Type.Optional(RemoteFields.comment),
+    scheme: Type.Optional(RemoteFields.scheme),
+    delete: Type.Optional(
+      Type.Array(Type.Union(REMOTE_DELETABLE.map((k) => Type.Literal(k))), { maxItems: 8 }),
+    ),
+  },
+  strict,
+);
+export const RemoteParams = Type.Object({ name: Type.String({ maxLength: 64 }) }, strict);
+
+/** A sync-job value as JSON carries it: a string, number or boolean, or a list of strings (`group-filter`). */
+const SyncJobValue = Type.Union([
+  Type.String({ maxLength: 1100 }),
+  Type.Number(),
+  Type.Boolean(),
+  Type.Array(Type.String({ maxLength: 1100 }), { maxItems: 64 }),
+]);
+/**
+ * A sync job's keys as in sync.cfg (`store`, `remote-store`, `worker-threads`, …); which keys exist and what each
+ * takes is checked by the server against sync.cfg's own schema, with the same messages as the file.
+ */
+export const SyncJobCreateBody = Type.Object(
+  { id: Type.String({ maxLength: 64 }) },
+  { additionalProperties: SyncJobValue, maxProperties: 40 },
+);
+export const SyncJobUpdateBody = Type.Object(
+  { delete: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 40 })) },
+  { additionalProperties: SyncJobValue, maxProperties: 40 },
+);
+export const SyncJobParams = Type.Object({ id: Type.String({ maxLength: 64 }) }, strict);
+
 export const SpeedtestQuery = Type.Object(
   { bytes: Type.Integer({ minimum: 1, maximum: LIMITS.maxSpeedtestBytes }) },
   strict,
@@ -250,7 +313,14 @@ export type VersionData = Static<typeof VersionData>;
 export type SpeedtestQuery = Static<typeof SpeedtestQuery>;
 export type UpidParams = Static<typeof UpidParams>;
 export type RemoteItem = Static<typeof RemoteItem>;
-export type SyncJobItem = Static<typeof SyncJobItem>;
+export type SyncJobItem = Static<typeof SyncJobItem> & { [key: string]: unknown };
+export type RemoteCreateBody = Static<typeof RemoteCreateBody>;
+export type RemoteUpdateBody = Static<typeof RemoteUpdateBody>;
+export type RemoteParams = Static<typeof RemoteParams>;
+type SyncJobValueT = Static<typeof SyncJobValue>;
+export type SyncJobCreateBody = { id: string; [key: string]: SyncJobValueT };
+export type SyncJobUpdateBody = { delete?: string[]; [key: string]: SyncJobValueT | undefined };
+export type SyncJobParams = Static<typeof SyncJobParams>;
 export type TaskItem = Static<typeof TaskItem>;
 export type TaskLogData = Static<typeof TaskLogData>;
 export type SpeedtestData = Static<typeof SpeedtestData>;

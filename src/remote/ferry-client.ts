@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { type RemoteEntry, remoteUrl } from '../config/index.js';
 import {
   type AuthId,
@@ -19,12 +19,16 @@ import {
   NamespaceDeleteData,
   namespaceFromWire,
   ReaderOpenData,
+  type RemoteCreateBody,
   type RemoteGroup,
   RemoteItem,
   type RemoteSnapshot,
+  type RemoteUpdateBody,
   routePath,
   SpeedtestData,
+  type SyncJobCreateBody,
   SyncJobItem,
+  type SyncJobUpdateBody,
   snapshotFromWire,
   TaskItem,
   TaskLogData,
@@ -137,6 +141,58 @@ export class FerryClient {
       { method: 'GET', path: routePath('syncJobs'), idempotent: true },
       ListOf(SyncJobItem),
       'sync job list',
+    );
+  }
+
+  /** Adds a remote to the server's remote.cfg (admin on `/`); returns it as the list shows it, without the secret. */
+  async createRemote(remote: RemoteCreateBody): Promise<RemoteItem> {
+    return this.configCall('POST', routePath('remotes'), RemoteItem, 'remote create', remote);
+  }
+
+  async readRemote(name: string): Promise<RemoteItem> {
+    return this.configCall('GET', routePath('remote', { name }), RemoteItem, 'remote');
+  }
+
+  /** Changes the settings given and unsets those in `delete` (port, fingerprint, comment). */
+  async updateRemote(name: string, changes: RemoteUpdateBody): Promise<RemoteItem> {
+    return this.configCall('PUT', routePath('remote', { name }), RemoteItem, 'remote update', changes);
+  }
+
+  /** Removes a remote; refused (409 FERRY_ERR_IN_USE) while a sync job uses it. */
+  async deleteRemote(name: string): Promise<void> {
+    await this.configCall('DELETE', routePath('remote', { name }), EmptyData, 'remote delete');
+  }
+
+  /** Creates a sync job on the server from its sync.cfg keys (admin on `/`). */
+  async createSyncJob(job: SyncJobCreateBody): Promise<SyncJobItem> {
+    return this.configCall('POST', routePath('syncJobs'), SyncJobItem, 'sync job create', job);
+  }
+
+  async readSyncJob(id: string): Promise<SyncJobItem> {
+    return this.configCall('GET', routePath('syncJob', { id }), SyncJobItem, 'sync job');
+  }
+
+  /** Sets the keys given and removes those in `delete`; the rest of the job stays. */
+  async updateSyncJob(id: string, changes: SyncJobUpdateBody): Promise<SyncJobItem> {
+    return this.configCall('PUT', routePath('syncJob', { id }), SyncJobItem, 'sync job update', changes);
+  }
+
+  async deleteSyncJob(id: string): Promise<void> {
+    await this.configCall('DELETE', routePath('syncJob', { id }), EmptyData, 'sync job delete');
+  }
+
+  /** One call on a remote or sync job; only a read is retried on a failed connection. */
+  private configCall<T extends TSchema>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    schema: T,
+    what: string,
+    json?: object,
+  ): Promise<Static<T>> {
+    return this.transport.json(
+      { method, path, idempotent: method === 'GET', ...(json !== undefined ? { json } : {}) },
+      schema,
+      what,
     );
   }
 

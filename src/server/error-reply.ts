@@ -10,9 +10,13 @@ export function errorForReply(err: unknown): FerryError {
   if (err instanceof FerryError) return err;
   const e = err as Partial<FastifyError> | undefined;
   if (e?.validation !== undefined) {
+    // Ajv's message for a key the schema does not have leaves the key out; the caller needs it.
+    const extra = e.validation
+      .map((v) => (v.params as { additionalProperty?: unknown } | undefined)?.additionalProperty)
+      .filter((k): k is string => typeof k === 'string');
     return new FerryError(
       'FERRY_ERR_INVALID_VALUE',
-      `invalid request: ${e.message ?? 'schema validation failed'}`,
+      `invalid request: ${e.message ?? 'schema validation failed'}${extra.length > 0 ? ` (${extra.map((k) => JSON.stringify(k)).join(', ')})` : ''}`,
     );
   }
   const status = e?.statusCode;

@@ -20,7 +20,7 @@ async function documentedRoutes(): Promise<DocRoute[]> {
   const sections = text.split(/^### /m).slice(1);
   const out: DocRoute[] = [];
   for (const section of sections) {
-    const m = /^`(GET|POST|DELETE) (\/api2\/json\/[^`]+)`/.exec(section);
+    const m = /^`(GET|POST|PUT|DELETE) (\/api2\/json\/[^`]+)`/.exec(section);
     if (!m) continue;
     const client = /Client:\s+([^\n]+(?:\n[^\n]+)?)/.exec(section)?.[1] ?? '';
     const clientCalls = [...client.matchAll(/`(?:(ReaderSession|WriterSession)\.)?([a-zA-Z]+)\(/g)].map(
