@@ -24,15 +24,27 @@ import {
  * (`/config/remote`, `/config/sync`). Each is a read-modify-write under the file's lock (`$FERRY_HOME/.remote.lck`,
  * `.sync.lck`, as PBS's `.remote.lck`), so two writers at once, a command on the host and a request to the server or
  * two requests, never lose each other's change. The file itself is replaced atomically, so readers take no lock.
- * Where both files are involved, the locks are taken remote first, then sync.
  */
 
 /** How long a change waits for another writer of the same file before it fails with FERRY_ERR_LOCKED. */
 const CONFIG_LOCK_WAIT_MS = 10_000;
 
-type ConfigFile = 'remote' | 'sync';
+/** The files a change may lock, in the one order locks are taken (so two changes never wait on each other). */
+const CONFIG_FILES = ['datastore', 'remote', 'sync', 'token', 'acl'] as const;
+export type ConfigFile = (typeof CONFIG_FILES)[number];
+const FILE_NAMES: Readonly<Record<ConfigFile, string>> = {
+  datastore: 'datastore.cfg',
+  remote: 'remote.cfg',
+  sync: 'sync.cfg',
+  token: 'token.shadow',
+  acl: 'acl.cfg',
+};
 
-async function withConfigLocks<T>(
+/**
+ * Runs a read-modify-write of config files under their locks (`$FERRY_HOME/.<file>.lck`), taken in a fixed order:
+ * every change to a file in `$FERRY_HOME`, by a command or a request, goes through here.
+ */
+export async function withConfigLocks<T>(
   home: string,
   files: readonly ConfigFile[],
   fn: () => Promise<T>,
@@ -40,10 +52,10 @@ async function withConfigLocks<T>(
   await ensureDir(home);
   const held = [];
   try {
-    for (const file of files) {
+    for (const file of CONFIG_FILES.filter((f) => files.includes(f))) {
       held.push(
         await acquireLock(join(home, `.${file}.lck`), {
-          what: `${file}.cfg`,
+          what: FILE_NAMES[file],
           waitMs: CONFIG_LOCK_WAIT_MS,
         }),
       );

@@ -23,6 +23,7 @@ export {
 } from './acl-config.js';
 export {
   addRemote,
+  type ConfigFile,
   createSyncJob,
   lookupSyncJob,
   parseSyncJobId,
@@ -31,6 +32,7 @@ export {
   SYNC_JOB_KEYS,
   updateRemote,
   updateSyncJob,
+  withConfigLocks,
 } from './config-edit.js';
 export {
   type DatastoreEntry,

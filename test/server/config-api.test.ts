@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   readRemoteConfig,
@@ -279,7 +280,7 @@ test('sync jobs over the API: made with the checks sync.cfg gets, changed key by
   );
 });
 
-test('changes made at once, over the API and by `ferry remote add` on the host, are all kept', async (t) => {
+test('changes made at once, over the API and by `ferry remote add` and `ferry acl set` on the host, are all kept', async (t) => {
   const world = await startServerWorld(t);
   const admin = world.client(await world.token('admin@pam!t', [['/', 'admin']]));
   const add = (client: FerryClient, i: number) =>
@@ -301,13 +302,18 @@ test('changes made at once, over the API and by `ferry remote add` on the host, 
       '--secret',
       `c${i}`,
     ]);
+  // `ferry acl set` on the host at the same time: acl.cfg takes the same kind of lock.
+  const grant = (i: number) =>
+    ferry(world.home, ['acl', 'set', `/datastore/store1/ns${i}`, `u${i}@pam!t`, 'reader']);
   const [cliResults] = await Promise.all([
-    Promise.all([cli(0), cli(1)]),
+    Promise.all([cli(0), cli(1), grant(0), grant(1)]),
     Promise.all(Array.from({ length: 12 }, (_, i) => add(admin, i))),
   ]);
   for (const r of cliResults) assert.equal(r.code, 0, r.stderr);
   const names = (await readRemoteConfig(world.home)).map((r) => r.name).sort();
   assert.deepEqual(names, [...Array.from({ length: 12 }, (_, i) => `api-${i}`).sort(), 'cli-0', 'cli-1']);
+  const acl = await readFile(join(world.home, 'acl.cfg'), 'utf8');
+  for (const i of [0, 1]) assert.match(acl, new RegExp(`/datastore/store1/ns${i}.*u${i}@pam!t`));
   // Each kept its own secret.
   for (const r of await readRemoteConfig(world.home))
     assert.equal(r.secret, r.name.replace(/^api-/, 's').replace(/^cli-/, 'c'));

@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
-import { parseAclPath, parseRole, ROLES, readAclConfig, writeAclConfig } from '../../config/index.js';
+import {
+  parseAclPath,
+  parseRole,
+  ROLES,
+  readAclConfig,
+  withConfigLocks,
+  writeAclConfig,
+} from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
-import { ensureDir } from '../../io/index.js';
 import { parseAuthId } from '../../model/index.js';
 import type { ActionFactory } from '../action.js';
 
@@ -22,12 +28,13 @@ export function registerAcl(program: Command, act: ActionFactory): void {
           role: parseRole(role),
           propagate: opts.propagate,
         };
-        const acl = (await readAclConfig(rt.home)).filter(
-          (e) => !(e.path === entry.path && e.authId === entry.authId),
-        );
-        acl.push(entry);
-        await ensureDir(rt.home);
-        await writeAclConfig(rt.home, acl);
+        await withConfigLocks(rt.home, ['acl'], async () => {
+          const acl = (await readAclConfig(rt.home)).filter(
+            (e) => !(e.path === entry.path && e.authId === entry.authId),
+          );
+          acl.push(entry);
+          await writeAclConfig(rt.home, acl);
+        });
         rt.print(
           entry,
           () =>
@@ -58,11 +65,13 @@ export function registerAcl(program: Command, act: ActionFactory): void {
       act(async (rt, [path, id]) => {
         const aclPath = parseAclPath(path);
         const authId = parseAuthId(id);
-        const acl = await readAclConfig(rt.home);
-        const kept = acl.filter((e) => !(e.path === aclPath && e.authId === authId));
-        if (kept.length === acl.length)
-          throw new FerryError('FERRY_ERR_NOT_FOUND', `no ACL entry for ${authId} on ${aclPath}`);
-        await writeAclConfig(rt.home, kept);
+        await withConfigLocks(rt.home, ['acl'], async () => {
+          const acl = await readAclConfig(rt.home);
+          const kept = acl.filter((e) => !(e.path === aclPath && e.authId === authId));
+          if (kept.length === acl.length)
+            throw new FerryError('FERRY_ERR_NOT_FOUND', `no ACL entry for ${authId} on ${aclPath}`);
+          await writeAclConfig(rt.home, kept);
+        });
         rt.print(
           { path: aclPath, 'auth-id': authId, removed: true },
           () => `removed ${authId} from ${aclPath}`,

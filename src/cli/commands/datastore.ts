@@ -1,9 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { readDatastoreConfig, writeDatastoreConfig } from '../../config/index.js';
+import { readDatastoreConfig, withConfigLocks, writeDatastoreConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
-import { ensureDir } from '../../io/index.js';
 import { parseStoreName } from '../../model/index.js';
 import { Datastore, reindexDatastore } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
@@ -19,21 +18,22 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
     .action(
       act<{ comment?: string; pbsLayout?: boolean }>(async (rt, [name, path], opts) => {
         const storeName = parseStoreName(name);
-        const entries = await readDatastoreConfig(rt.home);
-        if (entries.some((e) => e.name === storeName)) {
-          throw new FerryError('FERRY_ERR_ALREADY_EXISTS', `datastore ${storeName} exists already`);
-        }
         const dir = resolve(path as string);
-        const ds = await Datastore.create(dir, {
-          clock: rt.clock,
-          precreateChunkDirs: opts.pbsLayout === true,
+        await withConfigLocks(rt.home, ['datastore'], async () => {
+          const entries = await readDatastoreConfig(rt.home);
+          if (entries.some((e) => e.name === storeName)) {
+            throw new FerryError('FERRY_ERR_ALREADY_EXISTS', `datastore ${storeName} exists already`);
+          }
+          const ds = await Datastore.create(dir, {
+            clock: rt.clock,
+            precreateChunkDirs: opts.pbsLayout === true,
+          });
+          await ds.close();
+          await writeDatastoreConfig(rt.home, [
+            ...entries,
+            { name: storeName, path: dir, ...(opts.comment ? { comment: opts.comment } : {}) },
+          ]);
         });
-        await ds.close();
-        await ensureDir(rt.home);
-        await writeDatastoreConfig(rt.home, [
-          ...entries,
-          { name: storeName, path: dir, ...(opts.comment ? { comment: opts.comment } : {}) },
-        ]);
         rt.print({ name: storeName, path: dir }, () => `created datastore ${storeName} in ${dir}`);
       }),
     );
@@ -58,13 +58,16 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
     .action(
       act<{ destroyData?: boolean }>(async (rt, [name], opts) => {
         const storeName = parseStoreName(name);
-        const entries = await readDatastoreConfig(rt.home);
-        const entry = entries.find((e) => e.name === storeName);
-        if (!entry) throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${storeName} is not configured`);
-        await writeDatastoreConfig(
-          rt.home,
-          entries.filter((e) => e.name !== storeName),
-        );
+        const entry = await withConfigLocks(rt.home, ['datastore'], async () => {
+          const entries = await readDatastoreConfig(rt.home);
+          const found = entries.find((e) => e.name === storeName);
+          if (!found) throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${storeName} is not configured`);
+          await writeDatastoreConfig(
+            rt.home,
+            entries.filter((e) => e.name !== storeName),
+          );
+          return found;
+        });
         if (opts.destroyData) await rm(entry.path, { recursive: true, force: true });
         rt.print(
           { name: storeName, destroyed: opts.destroyData === true },

@@ -5,11 +5,11 @@ import {
   parseTokenId,
   readAclConfig,
   readTokenConfig,
+  withConfigLocks,
   writeAclConfig,
   writeTokenConfig,
 } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
-import { ensureDir } from '../../io/index.js';
 import { formatBackupTime, nowSeconds } from '../../model/index.js';
 import type { ActionFactory } from '../action.js';
 
@@ -25,19 +25,21 @@ export function registerToken(program: Command, act: ActionFactory): void {
     .action(
       act<{ comment?: string }>(async (rt, [id], opts) => {
         const authId = parseTokenId(id);
-        const tokens = await readTokenConfig(rt.home);
-        if (tokens.some((e) => e.authId === authId)) {
-          throw new FerryError('FERRY_ERR_ALREADY_EXISTS', `token ${authId} exists already`);
-        }
         const secret = generateTokenSecret();
-        tokens.push({
-          authId,
-          hash: await hashTokenSecret(secret),
-          created: nowSeconds(rt.clock),
-          ...(opts.comment !== undefined ? { comment: opts.comment } : {}),
+        const hash = await hashTokenSecret(secret);
+        await withConfigLocks(rt.home, ['token'], async () => {
+          const tokens = await readTokenConfig(rt.home);
+          if (tokens.some((e) => e.authId === authId)) {
+            throw new FerryError('FERRY_ERR_ALREADY_EXISTS', `token ${authId} exists already`);
+          }
+          tokens.push({
+            authId,
+            hash,
+            created: nowSeconds(rt.clock),
+            ...(opts.comment !== undefined ? { comment: opts.comment } : {}),
+          });
+          await writeTokenConfig(rt.home, tokens);
         });
-        await ensureDir(rt.home);
-        await writeTokenConfig(rt.home, tokens);
         rt.print(
           { 'auth-id': authId, secret },
           () => `created token ${authId}\nsecret ${secret}\n(store the secret now: it is not shown again)`,
@@ -67,21 +69,23 @@ export function registerToken(program: Command, act: ActionFactory): void {
     .action(
       act(async (rt, [id]) => {
         const authId = parseTokenId(id);
-        const tokens = await readTokenConfig(rt.home);
-        if (!tokens.some((e) => e.authId === authId)) {
-          throw new FerryError('FERRY_ERR_NOT_FOUND', `token ${authId} does not exist`);
-        }
-        await writeTokenConfig(
-          rt.home,
-          tokens.filter((e) => e.authId !== authId),
-        );
-        const acl = await readAclConfig(rt.home);
-        if (acl.some((e) => e.authId === authId)) {
-          await writeAclConfig(
+        await withConfigLocks(rt.home, ['token', 'acl'], async () => {
+          const tokens = await readTokenConfig(rt.home);
+          if (!tokens.some((e) => e.authId === authId)) {
+            throw new FerryError('FERRY_ERR_NOT_FOUND', `token ${authId} does not exist`);
+          }
+          await writeTokenConfig(
             rt.home,
-            acl.filter((e) => e.authId !== authId),
+            tokens.filter((e) => e.authId !== authId),
           );
-        }
+          const acl = await readAclConfig(rt.home);
+          if (acl.some((e) => e.authId === authId)) {
+            await writeAclConfig(
+              rt.home,
+              acl.filter((e) => e.authId !== authId),
+            );
+          }
+        });
         rt.print({ 'auth-id': authId, removed: true }, () => `removed token ${authId}`);
       }),
     );
