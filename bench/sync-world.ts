@@ -84,7 +84,12 @@ export interface ServerProcess {
 export async function startServerProcess(home: string): Promise<ServerProcess> {
   const child = spawn(FERRY, ['serve', '--listen', '127.0.0.1:0', '--insecure-http'], {
     env: { ...process.env, FERRY_HOME: home, FERRY_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // The server's warnings and errors go to this process's stderr, all but its "stopping" line once we stop it.
+  let stopping = false;
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+    if (!(stopping && /^ferry: SIGTERM: stopping/.test(line))) process.stderr.write(`${line}\n`);
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const url = await new Promise<string>((done, fail) => {
@@ -97,6 +102,7 @@ export async function startServerProcess(home: string): Promise<ServerProcess> {
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((done) => child.once('exit', done));
+      stopping = true;
       child.kill('SIGTERM');
       await exited;
     },
