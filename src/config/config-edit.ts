@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { acquireLock, ensureDir } from '../io/index.js';
-import { checkSafeId } from '../model/index.js';
-import { readDatastoreConfig } from './datastore-config.js';
+import { checkSafeId, type StoreName } from '../model/index.js';
+import { type DatastoreEntry, readDatastoreConfig, writeDatastoreConfig } from './datastore-config.js';
 import {
   checkRemoteEntry,
   lookupRemote,
@@ -66,6 +66,39 @@ export async function withConfigLocks<T>(
   }
 }
 
+/** The sync jobs that would be left pointing at nothing without it. */
+function inUse(what: string, users: readonly SyncJob[], fields: Record<string, string>): FerryError {
+  return new FerryError(
+    'FERRY_ERR_IN_USE',
+    `${what} is used by sync job${users.length > 1 ? 's' : ''} ${users.map((j) => j.id).join(', ')} (remove or change ${users.length > 1 ? 'them' : 'it'} first)`,
+    { fields },
+  );
+}
+
+/**
+ * Unregisters a datastore (its directory is the caller's to keep or delete), unless a sync job uses it: its local
+ * datastore, or either side of a job between two datastores of this host. Returns its entry.
+ */
+export async function removeDatastoreEntry(home: string, name: StoreName): Promise<DatastoreEntry> {
+  return withConfigLocks(home, ['datastore', 'sync'], async () => {
+    const entries = await readDatastoreConfig(home);
+    const entry = entries.find((e) => e.name === name);
+    if (!entry)
+      throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${name} is not configured`, {
+        fields: { store: name },
+      });
+    const users = (await readSyncConfig(home)).filter(
+      (j) => j.store === name || (j.remote === undefined && j.remoteStore === name),
+    );
+    if (users.length > 0) throw inUse(`datastore ${name}`, users, { store: name });
+    await writeDatastoreConfig(
+      home,
+      entries.filter((e) => e.name !== name),
+    );
+    return entry;
+  });
+}
+
 /** Adds a remote; its name must be new. */
 export async function addRemote(home: string, entry: RemoteEntry): Promise<RemoteEntry> {
   checkRemoteEntry(entry);
@@ -103,12 +136,7 @@ export async function removeRemote(home: string, name: string): Promise<RemoteEn
   return withConfigLocks(home, ['remote', 'sync'], async () => {
     const entry = await lookupRemote(home, name);
     const users = (await readSyncConfig(home)).filter((j) => j.remote === entry.name);
-    if (users.length > 0)
-      throw new FerryError(
-        'FERRY_ERR_IN_USE',
-        `remote ${entry.name} is used by sync job${users.length > 1 ? 's' : ''} ${users.map((j) => j.id).join(', ')}`,
-        { fields: { remote: entry.name } },
-      );
+    if (users.length > 0) throw inUse(`remote ${entry.name}`, users, { remote: entry.name });
     await writeRemoteConfig(
       home,
       (await readRemoteConfig(home)).filter((e) => e.name !== entry.name),

@@ -27,6 +27,7 @@ export {
   createSyncJob,
   lookupSyncJob,
   parseSyncJobId,
+  removeDatastoreEntry,
   removeRemote,
   removeSyncJob,
   SYNC_JOB_KEYS,

@@ -278,7 +278,7 @@ async function stoppedCleanly(w: { home: string }, groups: number): Promise<void
   await verifyOk(w.home, 'target');
 }
 
-test('ferry sync-job create, update, show, run and remove: the stored job pulls like `ferry pull`; bad values, line breaks and a remote in use are refused, sync.cfg unchanged', async (t) => {
+test('ferry sync-job create, update, show, run and remove: the stored job pulls like `ferry pull`; bad values, line breaks and removing a remote or datastore in use are refused, sync.cfg unchanged', async (t) => {
   const w = await world(t, ['vm/100', 'vm/101', 'ct/200']);
   const cfg = join(w.home, 'sync.cfg');
   const created = await ferryJson<Record<string, unknown>>(w.home, [
@@ -346,6 +346,14 @@ test('ferry sync-job create, update, show, run and remove: the stored job pulls 
   const summary = await ferryJson<SummaryJson>(w.home, ['sync-job', 'run', 'nightly']);
   assert.deepEqual(summary.groups, { total: 3, ok: 3, failed: 0 });
   await verifyOk(w.home, 'target');
+
+  // So do the datastores: neither side of a local job is unregistered under it.
+  for (const store of ['source', 'target']) {
+    const refusedRemove = await ferry(w.home, ['datastore', 'remove', store, '--destroy-data']);
+    assert.equal(refusedRemove.code, 1, refusedRemove.stderr);
+    assert.match(refusedRemove.stderr, new RegExp(`datastore ${store} is used by sync job nightly`));
+  }
+  await verifyOk(w.home, 'source');
 
   // A remote stays while a job uses it.
   await ferryJson(w.home, [

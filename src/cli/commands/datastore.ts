@@ -1,7 +1,12 @@
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { readDatastoreConfig, withConfigLocks, writeDatastoreConfig } from '../../config/index.js';
+import {
+  readDatastoreConfig,
+  removeDatastoreEntry,
+  withConfigLocks,
+  writeDatastoreConfig,
+} from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import { parseStoreName } from '../../model/index.js';
 import { Datastore, reindexDatastore } from '../../store/index.js';
@@ -53,21 +58,14 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
 
   cmd
     .command('remove <name>')
-    .description('unregister a datastore (its data stays unless --destroy-data)')
+    .description(
+      'unregister a datastore (its data stays unless --destroy-data; refused while a sync job uses it)',
+    )
     .option('--destroy-data', 'also delete the datastore directory')
     .action(
       act<{ destroyData?: boolean }>(async (rt, [name], opts) => {
         const storeName = parseStoreName(name);
-        const entry = await withConfigLocks(rt.home, ['datastore'], async () => {
-          const entries = await readDatastoreConfig(rt.home);
-          const found = entries.find((e) => e.name === storeName);
-          if (!found) throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${storeName} is not configured`);
-          await writeDatastoreConfig(
-            rt.home,
-            entries.filter((e) => e.name !== storeName),
-          );
-          return found;
-        });
+        const entry = await removeDatastoreEntry(rt.home, storeName);
         if (opts.destroyData) await rm(entry.path, { recursive: true, force: true });
         rt.print(
           { name: storeName, destroyed: opts.destroyData === true },
