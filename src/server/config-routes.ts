@@ -66,15 +66,9 @@ export function registerConfigRoutes(app: FastifyInstance, home: string, access:
     async (request) => {
       await requireAdmin(request);
       const { delete: unset = [], ...settings } = request.body;
+      checkUnset(`remote ${request.params.name}`, settings, unset);
       const changes = remoteSettings(settings);
-      for (const key of unset) {
-        if (settings[key] !== undefined)
-          throw new FerryError(
-            'FERRY_ERR_INVALID_VALUE',
-            `remote ${request.params.name}: ${key} is both set and deleted`,
-          );
-        changes[key] = '';
-      }
+      for (const key of unset) changes[key] = '';
       const updated = await updateRemote(home, request.params.name, (current) =>
         withRemoteSettings(current, changes),
       );
@@ -123,17 +117,12 @@ export function registerConfigRoutes(app: FastifyInstance, home: string, access:
     async (request) => {
       await requireAdmin(request);
       const { delete: unset = [], ...values } = request.body;
+      checkUnset(`sync job ${request.params.id}`, values, unset);
       if ('id' in values)
         throw new FerryError(
           'FERRY_ERR_INVALID_VALUE',
           `sync job ${request.params.id}: its id cannot be changed`,
         );
-      for (const key of unset)
-        if (key in values)
-          throw new FerryError(
-            'FERRY_ERR_INVALID_VALUE',
-            `sync job ${request.params.id}: ${key} is both set and deleted`,
-          );
       return ok(syncJobToWire(await updateSyncJob(home, request.params.id, values, unset)));
     },
   );
@@ -147,6 +136,13 @@ export function registerConfigRoutes(app: FastifyInstance, home: string, access:
       return ok(null);
     },
   );
+}
+
+/** A change may set a key or delete it, not both. */
+function checkUnset(what: string, set: object, unset: readonly string[]): void {
+  for (const key of unset)
+    if ((set as Record<string, unknown>)[key] !== undefined)
+      throw new FerryError('FERRY_ERR_INVALID_VALUE', `${what}: ${key} is both set and deleted`);
 }
 
 /** The request's remote settings with the config's names (`password` is the secret). */
