@@ -15,7 +15,7 @@ import { registerConfigRoutes } from './config-routes.js';
 import { DatastoreRegistry } from './datastore-registry.js';
 import { errorForReply } from './error-reply.js';
 import { registerReaderRoutes } from './reader-routes.js';
-import { type ServerContext, setAuthId } from './server-context.js';
+import { authIdOf, type ServerContext, setAuthId } from './server-context.js';
 import { type SessionLimits, SessionTable } from './session-table.js';
 import { registerSpeedtestRoutes } from './speedtest-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
@@ -154,8 +154,13 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
   registerReaderRoutes(app, ctx);
   registerWriterRoutes(app, ctx);
   registerSpeedtestRoutes(app);
-  registerTaskRoutes(app, home, ctx.access);
-  registerConfigRoutes(app, home, ctx.access);
+  // What belongs to the whole host, not to one datastore (its tasks, remotes and sync jobs): every route of this scope
+  // needs the admin role on `/`, checked before the request is validated, so a token without it learns nothing.
+  app.register(async (host) => {
+    host.addHook('preValidation', async (request) => ctx.access.requireRoot(authIdOf(request), 'admin'));
+    registerTaskRoutes(host, home);
+    registerConfigRoutes(host, home);
+  });
 
   await app.listen({ host: options.listen.host, port: options.listen.port });
   sessions.start();

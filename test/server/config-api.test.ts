@@ -145,6 +145,14 @@ test('an admin on / adds, reads, changes and removes a remote over the API; the 
   await refused(() => storeAdmin.updateRemote('site-a', { port: 1 }), 'FERRY_ERR_FORBIDDEN', /./, file);
   await refused(() => storeAdmin.deleteRemote('site-a'), 'FERRY_ERR_FORBIDDEN', /./, file);
   await refused(() => storeAdmin.readRemote('site-a'), 'FERRY_ERR_FORBIDDEN', /./, file);
+  // The role is checked before the body: a request it could not make anyway learns nothing of what a valid one is.
+  await refused(() => admin.createRemote({ name: 'x' } as never), 'FERRY_ERR_INVALID_VALUE', /body/, file);
+  await refused(
+    () => storeAdmin.createRemote({ name: 'x' } as never),
+    'FERRY_ERR_FORBIDDEN',
+    /lacks role admin on \//,
+    file,
+  );
 
   // A remote a sync job uses stays until the job is gone.
   await admin.createSyncJob({ id: 'nightly', store: 'store1', remote: 'site-a', 'remote-store': 'store9' });
