@@ -156,10 +156,11 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
   registerSpeedtestRoutes(app);
   // What belongs to the whole host, not to one datastore (its tasks, remotes and sync jobs): every route of this scope
   // needs the admin role on `/`, checked before the request is validated, so a token without it learns nothing.
-  app.register(async (host) => {
+  app.register((host, _options, done) => {
     host.addHook('preValidation', async (request) => ctx.access.requireRoot(authIdOf(request), 'admin'));
     registerTaskRoutes(host, home);
     registerConfigRoutes(host, home);
+    done();
   });
 
   await app.listen({ host: options.listen.host, port: options.listen.port });
