@@ -66,7 +66,6 @@ export {
   ProofsBody,
   ProveBody,
   ProveData,
-  REMOTE_DELETABLE,
   ReaderOpenBody,
   ReaderOpenData,
   RemoteCreateBody,

@@ -154,41 +154,27 @@ export const SyncJobItem = Type.Object(
 );
 
 /** A remote's settings as a request sets them; `password` is the token's secret (PBS's name), never sent back. */
-const RemoteFields = {
+const RemoteSettings = Type.Object({
   host: Type.String({ minLength: 1, maxLength: 255 }),
-  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   'auth-id': Type.String({ minLength: 1, maxLength: 200 }),
   password: Type.String({ minLength: 1, maxLength: 4096 }),
-  fingerprint: Type.String({ maxLength: 200 }),
-  comment: Type.String({ maxLength: 1024 }),
-  scheme: Type.Union([Type.Literal('https'), Type.Literal('http')]),
-};
+  fingerprint: Type.Optional(Type.String({ maxLength: 200 })),
+  comment: Type.Optional(Type.String({ maxLength: 1024 })),
+  scheme: Type.Optional(Type.Union([Type.Literal('https'), Type.Literal('http')])),
+});
 export const RemoteCreateBody = Type.Object(
-  {
-    name: Type.String({ maxLength: 64 }),
-    host: RemoteFields.host,
-    port: Type.Optional(RemoteFields.port),
-    'auth-id': RemoteFields['auth-id'],
-    password: RemoteFields.password,
-    fingerprint: Type.Optional(RemoteFields.fingerprint),
-    comment: Type.Optional(RemoteFields.comment),
-    scheme: Type.Optional(RemoteFields.scheme),
-  },
+  { name: Type.String({ maxLength: 64 }), ...RemoteSettings.properties },
   strict,
 );
-/** Keys of a remote that may be unset (`delete`, as PBS's update calls take it). */
-export const REMOTE_DELETABLE = ['port', 'fingerprint', 'comment'] as const;
+/** Any of the settings, and `delete`: the optional ones to unset (as PBS's update calls take it). */
 export const RemoteUpdateBody = Type.Object(
   {
-    host: Type.Optional(RemoteFields.host),
-    port: Type.Optional(RemoteFields.port),
-    'auth-id': Type.Optional(RemoteFields['auth-id']),
-    password: Type.Optional(RemoteFields.password),
-    fingerprint: Type.Optional(RemoteFields.fingerprint),
-    comment: Type.Optional(RemoteFields.comment),
-    scheme: Type.Optional(RemoteFields.scheme),
+    ...Type.Partial(RemoteSettings).properties,
     delete: Type.Optional(
-      Type.Array(Type.Union(REMOTE_DELETABLE.map((k) => Type.Literal(k))), { maxItems: 8 }),
+      Type.Array(Type.Union((['port', 'fingerprint', 'comment'] as const).map((k) => Type.Literal(k))), {
+        maxItems: 8,
+      }),
     ),
   },
   strict,

@@ -128,61 +128,53 @@ export class FerryClient {
 
   /** The server's remotes, without their secrets (needs the admin role on `/`). */
   async listRemotes(): Promise<RemoteItem[]> {
-    return this.transport.json(
-      { method: 'GET', path: routePath('remotes'), idempotent: true },
-      ListOf(RemoteItem),
-      'remote list',
-    );
+    return this.hostCall('GET', routePath('remotes'), ListOf(RemoteItem), 'remote list');
   }
 
   /** The server's sync jobs, with their sync.cfg keys (needs the admin role on `/`). */
   async listSyncJobs(): Promise<SyncJobItem[]> {
-    return this.transport.json(
-      { method: 'GET', path: routePath('syncJobs'), idempotent: true },
-      ListOf(SyncJobItem),
-      'sync job list',
-    );
+    return this.hostCall('GET', routePath('syncJobs'), ListOf(SyncJobItem), 'sync job list');
   }
 
   /** Adds a remote to the server's remote.cfg (admin on `/`); returns it as the list shows it, without the secret. */
   async createRemote(remote: RemoteCreateBody): Promise<RemoteItem> {
-    return this.configCall('POST', routePath('remotes'), RemoteItem, 'remote create', remote);
+    return this.hostCall('POST', routePath('remotes'), RemoteItem, 'remote create', remote);
   }
 
   async readRemote(name: string): Promise<RemoteItem> {
-    return this.configCall('GET', routePath('remote', { name }), RemoteItem, 'remote');
+    return this.hostCall('GET', routePath('remote', { name }), RemoteItem, 'remote');
   }
 
   /** Changes the settings given and unsets those in `delete` (port, fingerprint, comment). */
   async updateRemote(name: string, changes: RemoteUpdateBody): Promise<RemoteItem> {
-    return this.configCall('PUT', routePath('remote', { name }), RemoteItem, 'remote update', changes);
+    return this.hostCall('PUT', routePath('remote', { name }), RemoteItem, 'remote update', changes);
   }
 
   /** Removes a remote; refused (409 FERRY_ERR_IN_USE) while a sync job uses it. */
   async deleteRemote(name: string): Promise<void> {
-    await this.configCall('DELETE', routePath('remote', { name }), EmptyData, 'remote delete');
+    await this.hostCall('DELETE', routePath('remote', { name }), EmptyData, 'remote delete');
   }
 
   /** Creates a sync job on the server from its sync.cfg keys (admin on `/`). */
   async createSyncJob(job: SyncJobCreateBody): Promise<SyncJobItem> {
-    return this.configCall('POST', routePath('syncJobs'), SyncJobItem, 'sync job create', job);
+    return this.hostCall('POST', routePath('syncJobs'), SyncJobItem, 'sync job create', job);
   }
 
   async readSyncJob(id: string): Promise<SyncJobItem> {
-    return this.configCall('GET', routePath('syncJob', { id }), SyncJobItem, 'sync job');
+    return this.hostCall('GET', routePath('syncJob', { id }), SyncJobItem, 'sync job');
   }
 
   /** Sets the keys given and removes those in `delete`; the rest of the job stays. */
   async updateSyncJob(id: string, changes: SyncJobUpdateBody): Promise<SyncJobItem> {
-    return this.configCall('PUT', routePath('syncJob', { id }), SyncJobItem, 'sync job update', changes);
+    return this.hostCall('PUT', routePath('syncJob', { id }), SyncJobItem, 'sync job update', changes);
   }
 
   async deleteSyncJob(id: string): Promise<void> {
-    await this.configCall('DELETE', routePath('syncJob', { id }), EmptyData, 'sync job delete');
+    await this.hostCall('DELETE', routePath('syncJob', { id }), EmptyData, 'sync job delete');
   }
 
-  /** One call on a remote or sync job; only a read is retried on a failed connection. */
-  private configCall<T extends TSchema>(
+  /** One call on what belongs to the server's host (tasks, remotes, sync jobs); only a read is retried. */
+  private hostCall<T extends TSchema>(
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     schema: T,
@@ -198,29 +190,17 @@ export class FerryClient {
 
   /** The server's tasks (needs the admin role on `/`). */
   async listTasks(): Promise<TaskItem[]> {
-    return this.transport.json(
-      { method: 'GET', path: routePath('tasks'), idempotent: true },
-      ListOf(TaskItem),
-      'task list',
-    );
+    return this.hostCall('GET', routePath('tasks'), ListOf(TaskItem), 'task list');
   }
 
   /** One task of the server, with its log lines. */
   async readTask(upid: string): Promise<TaskLogData> {
-    return this.transport.json(
-      { method: 'GET', path: routePath('task', { upid }), idempotent: true },
-      TaskLogData,
-      'task',
-    );
+    return this.hostCall('GET', routePath('task', { upid }), TaskLogData, 'task');
   }
 
   /** Asks a running task of the server to stop (SIGTERM to its process, as `ferry task stop` there). */
   async stopTask(upid: string): Promise<void> {
-    await this.transport.json(
-      { method: 'DELETE', path: routePath('task', { upid }), idempotent: false },
-      EmptyData,
-      'task stop',
-    );
+    await this.hostCall('DELETE', routePath('task', { upid }), EmptyData, 'task stop');
   }
 
   async listDatastores(): Promise<DatastoreInfo[]> {

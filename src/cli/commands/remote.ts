@@ -14,8 +14,6 @@ import {
 import { FerryClient, remoteConnection } from '../../remote/index.js';
 import type { ActionFactory } from '../action.js';
 
-type RemoteOptions = RemoteSettingsInput;
-
 function remoteOptions(cmd: Command, required: boolean): Command {
   const add = (flags: string, text: string) =>
     required ? cmd.requiredOption(flags, text) : cmd.option(flags, text);
@@ -38,14 +36,14 @@ export function registerRemote(program: Command, act: ActionFactory): void {
     .description('remote Ferry (or PBS-style) servers to pull from and push to');
 
   remoteOptions(cmd.command('add <name>').description('add a remote'), true).action(
-    act<RemoteOptions>(async (rt, [name], opts) => {
+    act<RemoteSettingsInput>(async (rt, [name], opts) => {
       const entry = await addRemote(rt.home, newRemote(name, opts));
       rt.print(publicRemote(entry), () => `added remote ${entry.name} (${remoteUrl(entry)})`);
     }),
   );
 
   remoteOptions(cmd.command('update <name>').description('change some of a remote’s settings'), false).action(
-    act<RemoteOptions>(async (rt, [name], opts) => {
+    act<RemoteSettingsInput>(async (rt, [name], opts) => {
       const updated = await updateRemote(rt.home, name as string, (current) =>
         withRemoteSettings(current, opts),
       );
