@@ -10,6 +10,7 @@ import { registerDatastore } from './commands/datastore.js';
 import { registerGc } from './commands/gc.js';
 import { registerGroups } from './commands/groups.js';
 import { registerNamespace } from './commands/namespace.js';
+import { registerPrune } from './commands/prune.js';
 import { registerRemote } from './commands/remote.js';
 import { registerRestore } from './commands/restore.js';
 import { registerServe } from './commands/serve.js';
@@ -41,6 +42,7 @@ export function buildProgram(environment: CliEnvironment, stderr: (text: string)
   registerGroups(program, act);
   registerSnapshots(program, act);
   registerVerify(program, act);
+  registerPrune(program, act);
   registerGc(program, act);
   registerSync(program, act);
   registerSyncJob(program, act);

@@ -1,6 +1,6 @@
 /**
  * model — Ferry's vocabulary as types: Digest, GroupRef, SnapshotRef, Namespace, ArchiveName, StoreName, AuthId,
- * backup times, byte sizes and the injected Clock.
+ * backup times, byte sizes, retention rules and the injected Clock.
  *
  * Every `parse*` turns untrusted input into a branded or checked value, or throws FERRY_ERR_INVALID_VALUE naming the
  * value; nothing outside this module builds those brands by hand (except hashing, which makes digests).
@@ -56,6 +56,20 @@ export {
   parseNamespace,
   ROOT_NAMESPACE,
 } from './namespace.js';
+export {
+  checkKeepOptions,
+  formatKeepOptions,
+  isoWeek,
+  KEEP_OPTIONS,
+  type KeepOption,
+  type KeepOptions,
+  keepsSomething,
+  MAX_KEEP,
+  type PruneCandidate,
+  type PruneDecision,
+  type PruneMark,
+  selectPrune,
+} from './prune.js';
 export { checkSafeId, invalid, SAFE_ID_RE } from './safe-id.js';
 export { formatSnapshot, makeSnapshot, parseSnapshot, type SnapshotRef } from './snapshot.js';
 export { parseStoreName, type StoreName } from './store-name.js';

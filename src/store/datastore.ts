@@ -15,6 +15,7 @@ import {
   createFileAtomic,
   ensureDir,
   exists,
+  fsyncDir,
   type Lock,
   type LockMode,
   readdirOrEmpty,
@@ -355,12 +356,14 @@ export class Datastore {
         let removedSnapshots = 0;
         let protectedKept = 0;
         for (const s of await this.listSnapshots(ns, group, { manifests: false })) {
-          if (s.protected) {
+          try {
+            if (s.protected) throw new FerryError('FERRY_ERR_PROTECTED', 'protected');
+            await this.removeSnapshotLocked(ns, s.snapshot, { refuseProtected: true });
+            removedSnapshots++;
+          } catch (err) {
+            if (!(err instanceof FerryError && err.code === 'FERRY_ERR_PROTECTED')) throw err;
             protectedKept++;
-            continue;
           }
-          await this.removeSnapshotLocked(ns, s.snapshot);
-          removedSnapshots++;
         }
         if (protectedKept === 0) await rm(this.layout.groupPath(ns, group), { recursive: true, force: true });
         return { removedSnapshots, protectedKept };
@@ -485,11 +488,21 @@ export class Datastore {
     }
   }
 
+  /**
+   * Protects a finished snapshot from removal (prune, forget, remove-vanished, group and namespace removal), or lifts
+   * that. Under the snapshot lock (shared), so it cannot interleave with a removal.
+   */
   async setProtected(ns: Namespace, snapshot: SnapshotRef, value: boolean): Promise<void> {
     if (!(await this.snapshotFinished(ns, snapshot))) await this.readManifestBytes(ns, snapshot);
-    const marker = join(this.layout.snapshotPath(ns, snapshot), PROTECTED_FILE);
-    if (value) await writeFile(marker, '');
-    else await unlink(marker).catch(() => undefined);
+    const lock = await this.lockSnapshot(ns, snapshot, 'shared');
+    try {
+      const dir = this.layout.snapshotPath(ns, snapshot);
+      if (value) await writeFile(join(dir, PROTECTED_FILE), '');
+      else await unlink(join(dir, PROTECTED_FILE)).catch(() => undefined);
+      await fsyncDir(dir);
+    } finally {
+      await lock.release();
+    }
   }
 
   async isProtected(ns: Namespace, snapshot: SnapshotRef): Promise<boolean> {
@@ -505,15 +518,19 @@ export class Datastore {
     if (!(await exists(this.layout.snapshotPath(ns, snapshot)))) {
       throw new FerryError('FERRY_ERR_NOT_FOUND', `snapshot ${formatSnapshot(snapshot)} does not exist`);
     }
-    if (await this.isProtected(ns, snapshot)) {
-      throw new FerryError('FERRY_ERR_PROTECTED', `snapshot ${formatSnapshot(snapshot)} is protected`);
-    }
-    await this.removeSnapshotLocked(ns, snapshot);
+    await this.removeSnapshotLocked(ns, snapshot, { refuseProtected: true });
   }
 
-  private async removeSnapshotLocked(ns: Namespace, snapshot: SnapshotRef): Promise<void> {
+  private async removeSnapshotLocked(
+    ns: Namespace,
+    snapshot: SnapshotRef,
+    options: { refuseProtected?: boolean } = {},
+  ): Promise<void> {
     const lock = await this.lockSnapshot(ns, snapshot, 'exclusive');
     try {
+      // Checked under the lock: protection set a moment ago (setProtected takes the lock too) is honoured.
+      if (options.refuseProtected && (await this.isProtected(ns, snapshot)))
+        throw new FerryError('FERRY_ERR_PROTECTED', `snapshot ${formatSnapshot(snapshot)} is protected`);
       const dir = this.layout.snapshotPath(ns, snapshot);
       // The manifest goes first: from that instant readers see no snapshot, whatever a crash leaves behind.
       await unlink(join(dir, MANIFEST_NAME)).catch(() => undefined);

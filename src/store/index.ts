@@ -16,7 +16,8 @@
  *   |------------------------------|----------------------------------------------------|---------------------------------|
  *   | backup / pull of a group     | group (excl), snapshot (excl), writer registration | readers of other snapshots, GC  |
  *   | read a snapshot (verify, …)  | snapshot (shared)                                  | other readers, writers of others|
- *   | remove a snapshot            | snapshot (excl)                                    | anything but its readers        |
+ *   | remove a snapshot (prune, …) | snapshot (excl)                                    | anything but its readers        |
+ *   | protect / unprotect          | snapshot (shared)                                  | readers; not a removal          |
  *   | update manifest unprotected  | manifest lock (excl, waits 5 s)                    | readers (they read it once)     |
  *   | chunk insert                 | chunk shard (shared), per insert                   | other inserts, GC of other shards|
  *   | GC                           | gc (excl); each chunk shard (excl) while sweeping  | backups, pulls (see gc.ts)      |
@@ -42,6 +43,7 @@ export { ChunkStore, type InsertResult, shardOf } from './chunk-store.js';
 export { Datastore, type DatastoreOptions, type GroupInfo, type SnapshotInfo } from './datastore.js';
 export { DEFAULT_GC_GRACE_MS, type GcOptions, type GcReport, garbageCollect } from './gc.js';
 export { Layout } from './layout.js';
+export { type PruneOptions, type PruneOutcome, pruneGroup, pruneTargets } from './prune.js';
 export { type ReindexReport, reindexDatastore } from './reindex.js';
 export { type BeginSnapshotOptions, SnapshotWriter } from './snapshot-writer.js';
 export { type VerifyOptions, type VerifyReport, verifyDatastore } from './verify.js';

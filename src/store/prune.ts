@@ -1,0 +1,81 @@
+import { type ErrorCode, FerryError } from '../errors/index.js';
+import {
+  formatGroup,
+  type GroupRef,
+  type KeepOptions,
+  type Namespace,
+  type PruneMark,
+  type SnapshotRef,
+  selectPrune,
+} from '../model/index.js';
+import type { Datastore } from './datastore.js';
+
+export interface PruneOptions {
+  keep: KeepOptions;
+  /** Decide and report, remove nothing. */
+  dryRun?: boolean;
+  /** IANA zone the periods are counted in (default: the host's). */
+  timeZone?: string;
+}
+
+export interface PruneOutcome {
+  snapshot: SnapshotRef;
+  mark: PruneMark;
+  /** The option that kept it, for `keep`. */
+  reason?: string;
+  /** True once removed (never in a dry run). */
+  removed: boolean;
+  /** Why a snapshot marked `remove` is still there (a reader holds it, it was protected meanwhile). */
+  error?: { code: ErrorCode; message: string };
+}
+
+/**
+ * Applies retention to one group: decides with selectPrune, then removes each snapshot marked `remove`, each under
+ * its own lock. The group is not locked: a backup may run meanwhile (its unfinished snapshot is the newest, kept as
+ * `keep-partial`, and its lock would refuse removal anyway). A snapshot that cannot be removed (a reader holds it,
+ * it was protected in the meantime) is reported with the cause and the rest go on; nothing else is touched.
+ */
+export async function pruneGroup(
+  ds: Datastore,
+  ns: Namespace,
+  group: GroupRef,
+  options: PruneOptions,
+): Promise<PruneOutcome[]> {
+  const snapshots = await ds.listSnapshots(ns, group, { manifests: false });
+  const decisions = selectPrune(
+    snapshots.map((s) => ({ ...s, time: s.snapshot.time })),
+    options.keep,
+    options.timeZone,
+  );
+  const out: PruneOutcome[] = [];
+  for (const d of decisions) {
+    const outcome: PruneOutcome = {
+      snapshot: d.snapshot.snapshot,
+      mark: d.mark,
+      ...(d.reason ? { reason: d.reason } : {}),
+      removed: false,
+    };
+    if (d.mark === 'remove' && !options.dryRun) {
+      try {
+        await ds.removeSnapshot(ns, d.snapshot.snapshot);
+        outcome.removed = true;
+      } catch (err) {
+        if (!(err instanceof FerryError)) throw err;
+        if (err.code !== 'FERRY_ERR_NOT_FOUND') outcome.error = { code: err.code, message: err.message };
+        else outcome.removed = true; // gone already (another prune): what was asked for holds
+      }
+    }
+    out.push(outcome);
+  }
+  return out;
+}
+
+/** The groups a prune of `group` (or, without it, of the whole namespace) covers. */
+export async function pruneTargets(ds: Datastore, ns: Namespace, group?: GroupRef): Promise<GroupRef[]> {
+  if (group !== undefined) {
+    const known = (await ds.listGroups(ns)).some((g) => formatGroup(g.group) === formatGroup(group));
+    if (!known) throw new FerryError('FERRY_ERR_NOT_FOUND', `group ${formatGroup(group)} does not exist`);
+    return [group];
+  }
+  return (await ds.listGroups(ns)).map((g) => g.group);
+}
