@@ -11,6 +11,9 @@ export const ROUTES = {
   namespace: '/api2/json/admin/datastore/:store/namespace',
   groups: '/api2/json/admin/datastore/:store/groups',
   snapshots: '/api2/json/admin/datastore/:store/snapshots',
+  /** Retention of one group (PBS's keep options), and a snapshot's protection. */
+  prune: '/api2/json/admin/datastore/:store/prune',
+  protected: '/api2/json/admin/datastore/:store/protected',
   readerOpen: '/api2/json/admin/datastore/:store/reader',
   writerOpen: '/api2/json/admin/datastore/:store/writer',
   reader: '/api2/json/reader/:session',

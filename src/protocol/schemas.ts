@@ -61,6 +61,34 @@ export const SnapshotQuery = Type.Object(
   strict,
 );
 
+const KeepCount = Type.Integer({ minimum: 0, maximum: 365_000 });
+/** PBS's prune parameters for one group; counts of 0 are as if not given, and no count at all keeps everything. */
+export const PruneBody = Type.Object(
+  {
+    ns: Type.Optional(NsString),
+    'backup-type': BackupType,
+    'backup-id': BackupId,
+    'dry-run': Type.Optional(Type.Boolean()),
+    'keep-last': Type.Optional(KeepCount),
+    'keep-hourly': Type.Optional(KeepCount),
+    'keep-daily': Type.Optional(KeepCount),
+    'keep-weekly': Type.Optional(KeepCount),
+    'keep-monthly': Type.Optional(KeepCount),
+    'keep-yearly': Type.Optional(KeepCount),
+  },
+  strict,
+);
+export const ProtectedBody = Type.Object(
+  {
+    ns: Type.Optional(NsString),
+    'backup-type': BackupType,
+    'backup-id': BackupId,
+    'backup-time': BackupTime,
+    protected: Type.Boolean(),
+  },
+  strict,
+);
+
 export const ReaderOpenBody = Type.Object(
   {
     ns: Type.Optional(NsString),
@@ -252,6 +280,23 @@ export const GroupDeleteData = Type.Object({
   'removed-snapshots': Type.Integer({ minimum: 0 }),
   'protected-kept': Type.Integer({ minimum: 0 }),
 });
+/** One snapshot of a prune, newest first: PBS's fields (`keep`, `protected`) and why, and what became of it. */
+export const PruneItem = Type.Object({
+  'backup-type': BackupType,
+  'backup-id': BackupId,
+  'backup-time': BackupTime,
+  keep: Type.Boolean(),
+  protected: Type.Boolean(),
+  mark: Type.Union([
+    Type.Literal('keep'),
+    Type.Literal('protected'),
+    Type.Literal('keep-partial'),
+    Type.Literal('remove'),
+  ]),
+  reason: Type.Optional(Type.String({ maxLength: 32 })),
+  removed: Type.Boolean(),
+  error: Type.Optional(Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String() })),
+});
 export const ReaderOpenData = Type.Object({
   session: Type.String({ pattern: '^[0-9a-f]{32}$' }),
   /** The prefetched files the server could send, base64, each as its download would have returned it. */
@@ -316,6 +361,9 @@ export type GroupItem = Static<typeof GroupItem>;
 export type SnapshotItem = Static<typeof SnapshotItem>;
 export type NamespaceDeleteData = Static<typeof NamespaceDeleteData>;
 export type GroupDeleteData = Static<typeof GroupDeleteData>;
+export type PruneBody = Static<typeof PruneBody>;
+export type ProtectedBody = Static<typeof ProtectedBody>;
+export type PruneItem = Static<typeof PruneItem>;
 export type ReaderOpenData = Static<typeof ReaderOpenData>;
 export type WriterOpenData = Static<typeof WriterOpenData>;
 export type UploadData = Static<typeof UploadData>;

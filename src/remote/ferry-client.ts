@@ -3,6 +3,7 @@ import { type RemoteEntry, remoteUrl } from '../config/index.js';
 import {
   type AuthId,
   type GroupRef,
+  type KeepOptions,
   type Namespace,
   namespaceComponents,
   namespaceParent,
@@ -18,6 +19,7 @@ import {
   groupFromWire,
   NamespaceDeleteData,
   namespaceFromWire,
+  PruneItem,
   ReaderOpenData,
   type RemoteCreateBody,
   type RemoteGroup,
@@ -326,6 +328,55 @@ export class FerryClient {
       },
       EmptyData,
       'snapshot delete',
+    );
+  }
+
+  /**
+   * Applies retention to one group on the server (PBS's keep options; none keeps everything). Every snapshot comes
+   * back newest first with its decision, and whether it was removed or why not.
+   */
+  async prune(
+    store: string,
+    ns: Namespace,
+    group: GroupRef,
+    keep: KeepOptions,
+    options: { dryRun?: boolean } = {},
+  ): Promise<PruneItem[]> {
+    return this.transport.json<PruneItem[]>(
+      {
+        method: 'POST',
+        path: routePath('prune', { store }),
+        json: {
+          ...(ns ? { ns } : {}),
+          'backup-type': group.type,
+          'backup-id': group.id,
+          ...(options.dryRun ? { 'dry-run': true } : {}),
+          ...Object.fromEntries(Object.entries(keep).map(([option, n]) => [`keep-${option}`, n])),
+        },
+        idempotent: false,
+      },
+      ListOf(PruneItem),
+      'prune',
+    );
+  }
+
+  /** Protects a snapshot on the server from removal, or lifts that. */
+  async setProtected(store: string, ns: Namespace, snapshot: SnapshotRef, value: boolean): Promise<void> {
+    await this.transport.json(
+      {
+        method: 'PUT',
+        path: routePath('protected', { store }),
+        json: {
+          ...(ns ? { ns } : {}),
+          'backup-type': snapshot.group.type,
+          'backup-id': snapshot.group.id,
+          'backup-time': snapshot.time,
+          protected: value,
+        },
+        idempotent: true,
+      },
+      EmptyData,
+      'protected update',
     );
   }
 

@@ -5,6 +5,7 @@ import { protectedCsum } from '../format/index.js';
 import { FERRY_VERSION, isTmpName } from '../io/index.js';
 import {
   type ArchiveName,
+  checkKeepOptions,
   formatGroup,
   type GroupRef,
   joinNamespace,
@@ -27,6 +28,9 @@ import {
   NamespaceListQuery,
   NsQuery,
   namespaceToWire,
+  ProtectedBody,
+  PruneBody,
+  type PruneItem,
   type RemoteSnapshot,
   ROUTES,
   SnapshotQuery,
@@ -35,7 +39,7 @@ import {
   snapshotToWire,
   type VersionData,
 } from '../protocol/index.js';
-import type { Datastore, SnapshotInfo } from '../store/index.js';
+import { type Datastore, pruneGroup, type SnapshotInfo } from '../store/index.js';
 import { authIdOf, ok, openStoreFor, type ServerContext } from './server-context.js';
 
 interface StoreParamsT {
@@ -172,11 +176,56 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       return ok(null);
     },
   );
+
+  app.post<{ Params: StoreParamsT; Body: PruneBody }>(
+    ROUTES.prune,
+    { schema: { params: StoreParams, body: PruneBody } },
+    async (request) => {
+      const b = request.body;
+      const ns = parseNamespace(b.ns);
+      const group = makeGroup(b['backup-type'], b['backup-id']);
+      const ds = await openForDelete(ctx, request, ns, group);
+      const keep = checkKeepOptions({
+        last: b['keep-last'],
+        hourly: b['keep-hourly'],
+        daily: b['keep-daily'],
+        weekly: b['keep-weekly'],
+        monthly: b['keep-monthly'],
+        yearly: b['keep-yearly'],
+      });
+      const outcomes = await pruneGroup(ds, ns, group, { keep, dryRun: b['dry-run'] === true });
+      const data: PruneItem[] = outcomes.map((o) => ({
+        'backup-type': o.snapshot.group.type,
+        'backup-id': o.snapshot.group.id,
+        'backup-time': o.snapshot.time,
+        keep: o.mark !== 'remove',
+        protected: o.mark === 'protected',
+        mark: o.mark,
+        ...(o.reason ? { reason: o.reason } : {}),
+        removed: o.removed,
+        ...(o.error ? { error: o.error } : {}),
+      }));
+      return ok(data);
+    },
+  );
+
+  app.put<{ Params: StoreParamsT; Body: ProtectedBody }>(
+    ROUTES.protected,
+    { schema: { params: StoreParams, body: ProtectedBody } },
+    async (request) => {
+      const b = request.body;
+      const ns = parseNamespace(b.ns);
+      const snapshot = makeSnapshot(makeGroup(b['backup-type'], b['backup-id']), b['backup-time']);
+      const ds = await openForDelete(ctx, request, ns, snapshot.group);
+      await ds.setProtected(ns, snapshot, b.protected);
+      return ok(null);
+    },
+  );
 }
 
 /**
- * The datastore, for deleting in `group`: the token needs role admin on the namespace, or role backup and to own
- * the group (as PBS lets a backup user prune its own groups).
+ * The datastore, for deleting (or pruning, or protecting) in `group`: the token needs role admin on the namespace, or
+ * role backup and to own the group (as PBS lets a backup user prune its own groups).
  */
 async function openForDelete(
   ctx: ServerContext,
