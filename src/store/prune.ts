@@ -72,6 +72,7 @@ export async function pruneGroup(
 
 /** The groups a prune of `group` (or, without it, of the whole namespace) covers. */
 export async function pruneTargets(ds: Datastore, ns: Namespace, group?: GroupRef): Promise<GroupRef[]> {
+  await ds.requireNamespace(ns); // a mistyped namespace is an error, not "0 groups pruned"
   if (group !== undefined) {
     const known = (await ds.listGroups(ns)).some((g) => formatGroup(g.group) === formatGroup(group));
     if (!known) throw new FerryError('FERRY_ERR_NOT_FOUND', `group ${formatGroup(group)} does not exist`);

@@ -208,6 +208,9 @@ test('ferry forget removes one snapshot; protect guards it; refusals change noth
   const noGroup = await ferry(home, ['prune', 'store', 'vm/2', '--keep-last', '1']);
   assert.equal(noGroup.code, 10);
   assert.match(noGroup.stderr, /group vm\/2 does not exist/);
+  const noNs = await ferry(home, ['prune', 'store', '--ns', 'nope', '--keep-last', '1']);
+  assert.equal(noNs.code, 10);
+  assert.match(noNs.stderr, /namespace nope/);
   for (const bad of [
     ['--keep-daily', '-1'],
     ['--keep-last', 'x'],
