@@ -356,14 +356,8 @@ export class Datastore {
         let removedSnapshots = 0;
         let protectedKept = 0;
         for (const s of await this.listSnapshots(ns, group, { manifests: false })) {
-          try {
-            if (s.protected) throw new FerryError('FERRY_ERR_PROTECTED', 'protected');
-            await this.removeSnapshotLocked(ns, s.snapshot, { refuseProtected: true });
-            removedSnapshots++;
-          } catch (err) {
-            if (!(err instanceof FerryError && err.code === 'FERRY_ERR_PROTECTED')) throw err;
-            protectedKept++;
-          }
+          if (!s.protected && (await this.removeSnapshotLocked(ns, s.snapshot, 'keep'))) removedSnapshots++;
+          else protectedKept++;
         }
         if (protectedKept === 0) await rm(this.layout.groupPath(ns, group), { recursive: true, force: true });
         return { removedSnapshots, protectedKept };
@@ -518,23 +512,30 @@ export class Datastore {
     if (!(await exists(this.layout.snapshotPath(ns, snapshot)))) {
       throw new FerryError('FERRY_ERR_NOT_FOUND', `snapshot ${formatSnapshot(snapshot)} does not exist`);
     }
-    await this.removeSnapshotLocked(ns, snapshot, { refuseProtected: true });
+    await this.removeSnapshotLocked(ns, snapshot, 'refuse');
   }
 
+  /**
+   * Removes a snapshot under its lock, unless it is protected: then `refuse` throws FERRY_ERR_PROTECTED and `keep`
+   * returns false. Protection is looked at under the lock, which setProtected takes too, so a snapshot protected a
+   * moment ago is never removed.
+   */
   private async removeSnapshotLocked(
     ns: Namespace,
     snapshot: SnapshotRef,
-    options: { refuseProtected?: boolean } = {},
-  ): Promise<void> {
+    ifProtected: 'refuse' | 'keep',
+  ): Promise<boolean> {
     const lock = await this.lockSnapshot(ns, snapshot, 'exclusive');
     try {
-      // Checked under the lock: protection set a moment ago (setProtected takes the lock too) is honoured.
-      if (options.refuseProtected && (await this.isProtected(ns, snapshot)))
+      if (await this.isProtected(ns, snapshot)) {
+        if (ifProtected === 'keep') return false;
         throw new FerryError('FERRY_ERR_PROTECTED', `snapshot ${formatSnapshot(snapshot)} is protected`);
+      }
       const dir = this.layout.snapshotPath(ns, snapshot);
       // The manifest goes first: from that instant readers see no snapshot, whatever a crash leaves behind.
       await unlink(join(dir, MANIFEST_NAME)).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
+      return true;
     } finally {
       await lock.release();
     }

@@ -74,8 +74,8 @@ export async function pruneGroup(
 export async function pruneTargets(ds: Datastore, ns: Namespace, group?: GroupRef): Promise<GroupRef[]> {
   await ds.requireNamespace(ns); // a mistyped namespace is an error, not "0 groups pruned"
   if (group !== undefined) {
-    const known = (await ds.listGroups(ns)).some((g) => formatGroup(g.group) === formatGroup(group));
-    if (!known) throw new FerryError('FERRY_ERR_NOT_FOUND', `group ${formatGroup(group)} does not exist`);
+    if (!(await ds.groupExists(ns, group)))
+      throw new FerryError('FERRY_ERR_NOT_FOUND', `group ${formatGroup(group)} does not exist`);
     return [group];
   }
   return (await ds.listGroups(ns)).map((g) => g.group);
