@@ -39,7 +39,7 @@ export class Task {
     const dir = tasksDir(home);
     await mkdir(dir, { recursive: true });
     const now = clock.now();
-    const id = `UPID:ferry:${process.pid.toString(16)}:${Math.floor(now / 1000).toString(16)}:${type}:${subject.replace(/[^A-Za-z0-9_.:-]/g, '_')}:${randomBytes(3).toString('hex')}`;
+    const id = taskUpid(type, subject, now);
     const pstart = await processStart(process.pid);
     const task = new Task(
       {
@@ -77,4 +77,12 @@ export class Task {
       syncDir: false,
     });
   }
+}
+
+/**
+ * A task id in PBS's UPID style: `UPID:ferry:PID:STARTTIME:TYPE:SUBJECT:RANDOM` (hex pid, start time in hex epoch
+ * seconds). Verification records it in each manifest's `verify_state`, where `verify --outdated-after` reads the time.
+ */
+export function taskUpid(type: string, subject: string, nowMs: number): string {
+  return `UPID:ferry:${process.pid.toString(16)}:${Math.floor(nowMs / 1000).toString(16)}:${type}:${subject.replace(/[^A-Za-z0-9_.:-]/g, '_')}:${randomBytes(3).toString('hex')}`;
 }

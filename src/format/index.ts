@@ -60,6 +60,7 @@ export {
   manifestEncrypted,
   manifestSnapshotMatches,
   manifestVerifyState,
+  manifestVerifyTime,
   parseManifestBlob,
   parseManifestJson,
   protectedCsum,

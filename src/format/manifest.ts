@@ -129,6 +129,27 @@ export function manifestVerifyState(m: Manifest): VerifyState | undefined {
   return vs['state'] === 'ok' || vs['state'] === 'failed' ? vs['state'] : undefined;
 }
 
+/**
+ * When the manifest's last verification ran (epoch seconds), read from its `verify_state.upid`: a PBS UPID
+ * (`UPID:node:PID:PSTART:TASK:STARTTIME:type:id:auth:`, four 8-digit hex fields, the start time last, as PBS's
+ * `outdated-after` reads it; a pull brings these along), a Ferry task id (`UPID:ferry:PID:STARTTIME:…`), or the
+ * `verify:STORE:MS` ids Ferry wrote before (hex milliseconds). Undefined when there is no verification or its time
+ * cannot be read.
+ */
+export function manifestVerifyTime(m: Manifest): number | undefined {
+  const vs = m.unprotected['verify_state'];
+  const upid = isObject(vs) ? vs['upid'] : undefined;
+  if (typeof upid !== 'string') return undefined;
+  const parts = upid.split(':');
+  const hex = (i: number, digits: string) => new RegExp(`^[0-9A-Fa-f]{${digits}}$`).test(parts[i] ?? '');
+  if (parts[0] === 'UPID' && parts.length >= 9 && [2, 3, 4, 5].every((i) => hex(i, '8')))
+    return Number.parseInt(parts[5] as string, 16);
+  if (parts[0] === 'UPID' && parts[1] === 'ferry' && hex(3, '1,12'))
+    return Number.parseInt(parts[3] as string, 16);
+  const legacy = /^verify:[^:]+:([0-9a-f]{1,13})$/.exec(upid);
+  return legacy ? Math.floor(Number.parseInt(legacy[1] as string, 16) / 1000) : undefined;
+}
+
 /** Same protected content (everything but `unprotected`). */
 export function sameProtectedContent(a: Manifest, b: Manifest): boolean {
   const strip = (m: Manifest) => encodeManifestJson({ ...m, unprotected: {} });

@@ -6,6 +6,8 @@ import {
   checkBlob,
   chunksEncrypted,
   type Manifest,
+  manifestVerifyState,
+  manifestVerifyTime,
   parseArchiveIndex,
   sha256,
 } from '../format/index.js';
@@ -18,6 +20,7 @@ import {
   formatSnapshot,
   isDigest,
   type Namespace,
+  nowSeconds,
   ROOT_NAMESPACE,
   type SnapshotRef,
   shortDigest,
@@ -33,7 +36,14 @@ export interface VerifyOptions {
   ns?: Namespace;
   /** Verify only this snapshot (in `ns`). */
   snapshot?: SnapshotRef;
-  /** The id recorded as `upid` in the manifests' verify state. */
+  /**
+   * Skip snapshots whose last verification passed (PBS's `ignore-verified`), unless it ran more than
+   * `outdatedAfterDays` days ago (0: verify them all the same; with it, one whose verification time cannot be read
+   * is verified). A snapshot whose last verification failed is always verified again (PBS would skip it; an operator
+   * wants to know whether it is still damaged). A snapshot named with `snapshot` is always verified.
+   */
+  ignoreVerified?: { outdatedAfterDays?: number };
+  /** The id recorded as `upid` in the manifests' verify state (a PBS UPID: its start time is the verify time). */
   taskId: string;
   signal?: AbortSignal;
 }
@@ -45,6 +55,8 @@ export interface VerifyReport {
   chunksFailed: number;
   /** Chunk files that have no index entry (left by an interrupted insert; harmless, GC removes them). */
   unindexedFiles: number;
+  /** Snapshots left out because their last verification passed recently enough (`ignoreVerified`). */
+  skipped: number;
   /** One line per problem, with its full context. */
   problems: string[];
 }
@@ -62,6 +74,7 @@ export async function verifyDatastore(ds: Datastore, options: VerifyOptions): Pr
   const report: VerifyReport = {
     snapshots: 0,
     snapshotsFailed: 0,
+    skipped: 0,
     chunks: 0,
     chunksFailed: 0,
     unindexedFiles: 0,
@@ -73,9 +86,19 @@ export async function verifyDatastore(ds: Datastore, options: VerifyOptions): Pr
   if (options.snapshot) {
     targets.push({ ns: anchor, snapshot: options.snapshot });
   } else {
+    const skip = options.ignoreVerified;
     for await (const { ns, group } of ds.walkGroups(anchor)) {
-      for (const s of await ds.listSnapshots(ns, group, { manifests: false })) {
-        if (s.finished) targets.push({ ns, snapshot: s.snapshot });
+      for (const s of await ds.listSnapshots(ns, group, { manifests: skip !== undefined })) {
+        if (!s.finished) continue;
+        if (
+          skip &&
+          s.manifest &&
+          verifiedRecently(s.manifest, skip.outdatedAfterDays, nowSeconds(ds.clock))
+        ) {
+          report.skipped++;
+          continue;
+        }
+        targets.push({ ns, snapshot: s.snapshot });
       }
     }
   }
@@ -93,6 +116,14 @@ export async function verifyDatastore(ds: Datastore, options: VerifyOptions): Pr
   }
   if (!options.snapshot && anchor === ROOT_NAMESPACE) await crossCheckIndex(ds, report, options);
   return report;
+}
+
+/** Whether a snapshot's last verification passed and is not older than `outdatedAfterDays` (if given, and not 0). */
+function verifiedRecently(manifest: Manifest, outdatedAfterDays: number | undefined, now: number): boolean {
+  if (manifestVerifyState(manifest) !== 'ok') return false;
+  if (outdatedAfterDays === undefined) return true;
+  const at = manifestVerifyTime(manifest);
+  return outdatedAfterDays > 0 && at !== undefined && Math.floor((now - at) / 86_400) <= outdatedAfterDays;
 }
 
 async function verifySnapshot(
