@@ -13,6 +13,8 @@ import {
 import { type ChunkPool, Datastore } from '../../src/store/index.js';
 import { ferry, ferryJson } from '../helpers/cli.js';
 import { seededBytes } from '../helpers/random.js';
+import { startServerWorld } from '../helpers/server.js';
+import { writeTestSnapshot } from '../helpers/snapshots.js';
 import { log, makePool, tempDir } from '../helpers/world.js';
 
 interface PruneJson {
@@ -224,4 +226,94 @@ test('ferry forget removes one snapshot; protect guards it; refusals change noth
   const keepAll = await ferryJson<PruneJson>(home, ['prune', 'store']);
   assert.equal(keepAll.removed, 0);
   assert.deepEqual(await listSnapshots(home), ['vm/1/2026-11-02T00:00:00Z']);
+});
+
+test('prune, protect and forget with --remote act on a server through its API, with the same decisions and refusals', async (t) => {
+  const world = await startServerWorld(t);
+  const ds = world.store('store1');
+  const day = (d: number) => Date.UTC(2026, 10, d, 12) / 1000;
+  for (const d of [1, 2, 3, 4])
+    await writeTestSnapshot(ds, {
+      group: 'vm/100',
+      time: day(d),
+      chunks: 1,
+      seed: d,
+      owner: 'ops@pam!prune',
+    });
+  await writeTestSnapshot(ds, { group: 'ct/7', time: day(1), chunks: 1, seed: 9, owner: 'ops@pam!prune' });
+  const creds = await world.token('ops@pam!prune', [['/datastore/store1', 'backup']]);
+  const home = join(await tempDir(t), 'home');
+  const url = new URL(world.server.url);
+  await ferryJson(home, [
+    'remote',
+    'add',
+    'site-a',
+    '--host',
+    url.hostname,
+    '--port',
+    url.port,
+    '--auth-id',
+    creds.authId,
+    '--secret',
+    creds.secret,
+    '--fingerprint',
+    world.server.fingerprint ?? '',
+  ]);
+  const remaining = async () =>
+    (await ds.listSnapshots(parseNamespace(''), parseGroup('vm/100'))).map((s) => s.snapshot.time);
+
+  const plan = await ferryJson<PruneJson>(home, [
+    'prune',
+    'store1',
+    'vm/100',
+    '--remote',
+    'site-a',
+    '--keep-last',
+    '2',
+    '--dry-run',
+  ]);
+  assert.deepEqual(
+    plan.snapshots.map((s) => [s.mark, s.removed]),
+    [
+      ['keep', false],
+      ['keep', false],
+      ['remove', false],
+      ['remove', false],
+    ],
+  );
+  assert.equal((await remaining()).length, 4);
+
+  await ferryJson(home, ['protect', 'store1', 'vm/100/2026-11-01T12:00:00Z', '--remote', 'site-a']);
+  const done = await ferryJson<PruneJson>(home, [
+    'prune',
+    'store1',
+    '--remote',
+    'site-a',
+    '--keep-last',
+    '2',
+  ]);
+  assert.equal(done.removed, 1);
+  assert.deepEqual(await remaining(), [day(1), day(3), day(4)]);
+  assert.equal(
+    (await ds.listSnapshots(parseNamespace(''), parseGroup('ct/7'))).length,
+    1,
+    'one snapshot: kept',
+  );
+
+  const refused = await ferry(home, [
+    'forget',
+    'store1',
+    'vm/100/2026-11-01T12:00:00Z',
+    '--remote',
+    'site-a',
+  ]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /is protected/);
+  await ferryJson(home, ['protect', 'store1', 'vm/100/2026-11-01T12:00:00Z', '--remote', 'site-a', '--off']);
+  await ferryJson(home, ['forget', 'store1', 'vm/100/2026-11-01T12:00:00Z', '--remote', 'site-a']);
+  assert.deepEqual(await remaining(), [day(3), day(4)]);
+  const missing = await ferry(home, ['prune', 'store1', 'vm/404', '--remote', 'site-a', '--keep-last', '1']);
+  assert.equal(missing.code, 10, missing.stderr);
+  const unknownRemote = await ferry(home, ['prune', 'store1', '--remote', 'nowhere', '--keep-last', '1']);
+  assert.equal(unknownRemote.code, 10, unknownRemote.stderr);
 });

@@ -1,21 +1,29 @@
 import type { Command } from 'commander';
-import { FerryError } from '../../errors/index.js';
+import { lookupRemote } from '../../config/index.js';
+import { type ErrorCode, FerryError, isErrorCode } from '../../errors/index.js';
 import {
   formatGroup,
   formatKeepOptions,
   formatSnapshot,
+  type GroupRef,
   KEEP_OPTIONS,
   type KeepOptions,
   keepsSomething,
   MAX_KEEP,
+  makeGroup,
+  type Namespace,
+  type PruneMark,
   parseGroup,
   parseNamespace,
   parseSnapshot,
+  type SnapshotRef,
 } from '../../model/index.js';
+import { FerryClient, remoteConnection } from '../../remote/index.js';
 import { type PruneOutcome, pruneGroup, pruneTargets } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
 import { formatTable } from '../output.js';
 import { parseIntOption } from '../parse-options.js';
+import type { Runtime } from '../runtime.js';
 
 type KeepFlags = Partial<Record<`keep${Capitalize<(typeof KEEP_OPTIONS)[number]>}`, string>>;
 
@@ -37,6 +45,54 @@ const KEEP_HELP: Record<(typeof KEEP_OPTIONS)[number], string> = {
   yearly: 'keep the newest snapshot of each of the last N years that have one',
 };
 
+/**
+ * Where the retention commands act: a local datastore, or with `--remote NAME` a datastore of that remote through its
+ * API (the same decisions, made by the server, in the server's time zone).
+ */
+interface Place {
+  groups(ns: Namespace, group?: GroupRef): Promise<GroupRef[]>;
+  prune(ns: Namespace, group: GroupRef, keep: KeepOptions, dryRun: boolean): Promise<PruneOutcome[]>;
+  forget(ns: Namespace, snapshot: SnapshotRef): Promise<void>;
+  protect(ns: Namespace, snapshot: SnapshotRef, value: boolean): Promise<void>;
+}
+
+async function placeFor(rt: Runtime, store: string, remote: string | undefined): Promise<Place> {
+  if (remote === undefined) {
+    const ds = await rt.openDatastore(store);
+    return {
+      groups: (ns, group) => pruneTargets(ds, ns, group),
+      prune: (ns, group, keep, dryRun) => pruneGroup(ds, ns, group, { keep, dryRun }),
+      forget: (ns, snapshot) => ds.removeSnapshot(ns, snapshot),
+      protect: (ns, snapshot, value) => ds.setProtected(ns, snapshot, value),
+    };
+  }
+  const client = new FerryClient({ ...remoteConnection(await lookupRemote(rt.home, remote)), log: rt.log });
+  rt.onClose(() => client.close());
+  return {
+    groups: async (ns, group) =>
+      group !== undefined ? [group] : (await client.listGroups(store, ns)).map((g) => g.group),
+    prune: async (ns, group, keep, dryRun) =>
+      (await client.prune(store, ns, group, keep, { dryRun })).map((item) => ({
+        snapshot: { group: makeGroup(item['backup-type'], item['backup-id']), time: item['backup-time'] },
+        mark: item.mark as PruneMark,
+        ...(item.reason ? { reason: item.reason } : {}),
+        removed: item.removed,
+        ...(item.error
+          ? {
+              error: {
+                code: (isErrorCode(item.error.code) ? item.error.code : 'FERRY_ERR_INTERNAL') as ErrorCode,
+                message: item.error.message,
+              },
+            }
+          : {}),
+      })),
+    forget: (ns, snapshot) => client.deleteSnapshot(store, ns, snapshot),
+    protect: (ns, snapshot, value) => client.setProtected(store, ns, snapshot, value),
+  };
+}
+
+const REMOTE_HELP = "act on this remote's datastore <store> through its API";
+
 export function registerPrune(program: Command, act: ActionFactory): void {
   const prune = program
     .command('prune <store> [group]')
@@ -44,20 +100,21 @@ export function registerPrune(program: Command, act: ActionFactory): void {
       'remove the snapshots of a group (or of every group in the namespace) that no keep rule keeps, as PBS does; protected snapshots stay',
     )
     .option('--ns <ns>', 'namespace', '')
+    .option('--remote <name>', REMOTE_HELP)
     .option('--dry-run', 'say what would be kept and removed, remove nothing');
   for (const o of KEEP_OPTIONS) prune.option(`--keep-${o} <n>`, KEEP_HELP[o]);
   prune.action(
-    act<{ ns: string; dryRun?: boolean } & KeepFlags>(async (rt, [store, group], opts) => {
+    act<{ ns: string; remote?: string; dryRun?: boolean } & KeepFlags>(async (rt, [store, group], opts) => {
       const keep = keepFromFlags(opts);
-      const ds = await rt.openDatastore(store as string);
       const ns = parseNamespace(opts.ns);
-      const groups = await pruneTargets(ds, ns, group === undefined ? undefined : parseGroup(group));
+      const dryRun = opts.dryRun === true;
+      const place = await placeFor(rt, store as string, opts.remote);
+      const groups = await place.groups(ns, group === undefined ? undefined : parseGroup(group));
       const outcomes: PruneOutcome[] = [];
       for (const g of groups) {
         rt.signal.throwIfAborted();
-        outcomes.push(...(await pruneGroup(ds, ns, g, { keep, dryRun: opts.dryRun === true })));
+        outcomes.push(...(await place.prune(ns, g, keep, dryRun)));
       }
-      const dryRun = opts.dryRun === true;
       const failed = outcomes.filter((o) => o.error !== undefined);
       const removed = outcomes.filter((o) => o.mark === 'remove' && (dryRun || o.removed)).length;
       const summary = keepsSomething(keep)
@@ -72,6 +129,7 @@ export function registerPrune(program: Command, act: ActionFactory): void {
       rt.print(
         {
           store,
+          ...(opts.remote ? { remote: opts.remote } : {}),
           ns,
           dryRun,
           keep,
@@ -103,11 +161,12 @@ export function registerPrune(program: Command, act: ActionFactory): void {
     .command('forget <store> <snapshot>')
     .description('remove one snapshot (not a protected one, nor one being read)')
     .option('--ns <ns>', 'namespace', '')
+    .option('--remote <name>', REMOTE_HELP)
     .action(
-      act<{ ns: string }>(async (rt, [store, snapshot], opts) => {
-        const ds = await rt.openDatastore(store as string);
+      act<{ ns: string; remote?: string }>(async (rt, [store, snapshot], opts) => {
         const ref = parseSnapshot(snapshot);
-        await ds.removeSnapshot(parseNamespace(opts.ns), ref);
+        const place = await placeFor(rt, store as string, opts.remote);
+        await place.forget(parseNamespace(opts.ns), ref);
         rt.print({ store, ns: opts.ns, snapshot: formatSnapshot(ref), removed: true }, () => {
           return `removed snapshot ${formatSnapshot(ref)}`;
         });
@@ -119,12 +178,13 @@ export function registerPrune(program: Command, act: ActionFactory): void {
     .description('protect a snapshot from prune, forget and remove-vanished (--off lifts it)')
     .option('--ns <ns>', 'namespace', '')
     .option('--off', 'lift the protection')
+    .option('--remote <name>', REMOTE_HELP)
     .action(
-      act<{ ns: string; off?: boolean }>(async (rt, [store, snapshot], opts) => {
-        const ds = await rt.openDatastore(store as string);
+      act<{ ns: string; off?: boolean; remote?: string }>(async (rt, [store, snapshot], opts) => {
         const ref = parseSnapshot(snapshot);
         const value = opts.off !== true;
-        await ds.setProtected(parseNamespace(opts.ns), ref, value);
+        const place = await placeFor(rt, store as string, opts.remote);
+        await place.protect(parseNamespace(opts.ns), ref, value);
         rt.print({ store, ns: opts.ns, snapshot: formatSnapshot(ref), protected: value }, () => {
           return `${value ? 'protected' : 'unprotected'} snapshot ${formatSnapshot(ref)}`;
         });
