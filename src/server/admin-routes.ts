@@ -16,6 +16,7 @@ import {
   parseArchiveName,
   parseNamespace,
   parseStoreName,
+  type SnapshotRef,
 } from '../model/index.js';
 import {
   type DatastoreItem,
@@ -168,10 +169,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     ROUTES.snapshots,
     { schema: { params: StoreParams, querystring: SnapshotQuery } },
     async (request) => {
-      const q = request.query;
-      const ns = parseNamespace(q.ns);
-      const snapshot = makeSnapshot(makeGroup(q['backup-type'], q['backup-id']), q['backup-time']);
-      const ds = await openForDelete(ctx, request, ns, snapshot.group);
+      const { ds, ns, snapshot } = await snapshotForChange(ctx, request, request.query);
       await ds.removeSnapshot(ns, snapshot);
       return ok(null);
     },
@@ -213,11 +211,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     ROUTES.protected,
     { schema: { params: StoreParams, body: ProtectedBody } },
     async (request) => {
-      const b = request.body;
-      const ns = parseNamespace(b.ns);
-      const snapshot = makeSnapshot(makeGroup(b['backup-type'], b['backup-id']), b['backup-time']);
-      const ds = await openForDelete(ctx, request, ns, snapshot.group);
-      await ds.setProtected(ns, snapshot, b.protected);
+      const { ds, ns, snapshot } = await snapshotForChange(ctx, request, request.body);
+      await ds.setProtected(ns, snapshot, request.body.protected);
       return ok(null);
     },
   );
@@ -243,6 +238,17 @@ async function openForDelete(
     );
   }
   return ds;
+}
+
+/** The snapshot a request names, and its datastore opened for changing it (the roles of openForDelete). */
+async function snapshotForChange(
+  ctx: ServerContext,
+  request: FastifyRequest<{ Params: StoreParamsT }>,
+  f: Pick<SnapshotQuery, 'ns' | 'backup-type' | 'backup-id' | 'backup-time'>,
+): Promise<{ ds: Datastore; ns: Namespace; snapshot: SnapshotRef }> {
+  const ns = parseNamespace(f.ns);
+  const snapshot = makeSnapshot(makeGroup(f['backup-type'], f['backup-id']), f['backup-time']);
+  return { ds: await openForDelete(ctx, request, ns, snapshot.group), ns, snapshot };
 }
 
 async function requireGroup(ds: Datastore, ns: Namespace, group: GroupRef): Promise<void> {
