@@ -97,7 +97,7 @@ export function registerPrune(program: Command, act: ActionFactory): void {
   const prune = program
     .command('prune <store> [group]')
     .description(
-      'remove the snapshots of a group (or of every group in the namespace) that no keep rule keeps, as PBS does; protected snapshots stay',
+      'remove the snapshots of a group (or of every group in the namespace, not below it) that no keep rule keeps, as PBS does; protected snapshots stay',
     )
     .option('--ns <ns>', 'namespace', '')
     .option('--remote <name>', REMOTE_HELP)
