@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { processStart, type TaskRecord, type TaskState, tasksDir } from '../config/index.js';
 import { writeFileAtomic } from '../io/index.js';
-import type { LogLine } from '../log/index.js';
+import type { LogLine, LogMethods } from '../log/index.js';
 import type { Clock } from '../model/index.js';
 
 /** Formats one task log line: `<RFC3339 time> [vm/100]: <message>`, job lines without a label. */
@@ -60,6 +60,19 @@ export class Task {
 
   write(lines: readonly LogLine[]): void {
     for (const line of lines) this.destination.write(`${formatTaskLine(line)}\n`);
+  }
+
+  /** Log methods for work that logs as it goes (verify): each info, warning and error line also goes to this task's log. */
+  logMethods(also: LogMethods): LogMethods {
+    const tee = (level: 'info' | 'warn' | 'error') =>
+      ((fieldsOrMsg: unknown, msg?: string) => {
+        const text = typeof fieldsOrMsg === 'string' ? fieldsOrMsg : (msg ?? '');
+        this.write([{ label: undefined, level, msg: text, time: this.clock.now() }]);
+        const log = also[level] as (a: unknown, b?: string) => void;
+        if (msg === undefined) log.call(also, fieldsOrMsg);
+        else log.call(also, fieldsOrMsg, msg);
+      }) as LogMethods['info'];
+    return { debug: also.debug.bind(also), info: tee('info'), warn: tee('warn'), error: tee('error') };
   }
 
   async finish(state: TaskState, exitStatus: number, message?: string): Promise<void> {

@@ -12,7 +12,7 @@ import {
   sha256,
 } from '../format/index.js';
 import { readdirOrEmpty, TaskWindow } from '../io/index.js';
-import type { Logger } from '../log/index.js';
+import type { LogMethods } from '../log/index.js';
 import {
   archiveKind,
   type Digest,
@@ -31,7 +31,7 @@ import type { Datastore } from './datastore.js';
 
 export interface VerifyOptions {
   pool: ChunkPool;
-  log: Logger;
+  log: LogMethods;
   /** Verify this namespace and those below it (default: the whole datastore). */
   ns?: Namespace;
   /** Verify only this snapshot (in `ns`). */

@@ -68,6 +68,26 @@ test('ferry verify --ignore-verified skips what passed, re-verifies what failed 
   assert.deepEqual([r.snapshots, r.skipped], [0, 3], 'all three passed a moment ago');
   const stamped = await ds.readManifest(root, snaps[0] as SnapshotRef);
   assert.ok(Math.abs((manifestVerifyTime(stamped) ?? 0) - Date.now() / 1000) < 600, 'the verify time is now');
+  // Each run is a task: the manifests name the one that verified them, and its log says what it found.
+  const tasks = await ferryJson<{ id: string; type: string; subject: string; state: string }[]>(home, [
+    'task',
+    'list',
+  ]);
+  assert.deepEqual(
+    tasks.map((x) => [x.type, x.subject, x.state]),
+    [
+      ['verify', 'store', 'ok'],
+      ['verify', 'store', 'ok'],
+    ],
+  );
+  const upid = (stamped.unprotected['verify_state'] as { upid: string }).upid;
+  assert.ok(
+    tasks.some((x) => x.id === upid),
+    `${upid} is one of the two tasks`,
+  );
+  const taskLog = await ferryJson<{ log: string }>(home, ['task', 'log', upid]);
+  assert.match(taskLog.log, /snapshot vm\/1\/2026-11-01T00:00:00Z: ok/);
+  assert.match(taskLog.log, /snapshot vm\/1\/2026-11-03T00:00:00Z: ok/);
 
   // One last verified 40 days ago (by a PBS, say), one whose verification failed.
   const old = Math.floor(Date.now() / 1000) - 40 * DAY;

@@ -3,8 +3,9 @@ import { FerryError } from '../../errors/index.js';
 import { parseNamespace, parseSnapshot } from '../../model/index.js';
 import { verifyDatastore } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
+import { EXIT } from '../exit-codes.js';
 import { parseIntOption } from '../parse-options.js';
-import { taskUpid } from '../task.js';
+import { Task } from '../task.js';
 
 export function registerVerify(program: Command, act: ActionFactory): void {
   program
@@ -28,25 +29,42 @@ export function registerVerify(program: Command, act: ActionFactory): void {
             opts.outdatedAfter === undefined
               ? undefined
               : parseIntOption('--outdated-after', opts.outdatedAfter, 0, 36_500);
+          const ns = parseNamespace(opts.ns);
+          const target = snapshot ? parseSnapshot(snapshot) : undefined;
           const ds = await rt.openDatastore(store as string);
-          const report = await verifyDatastore(ds, {
-            pool: rt.pool(),
-            log: rt.log,
-            ns: parseNamespace(opts.ns),
-            ...(snapshot ? { snapshot: parseSnapshot(snapshot) } : {}),
-            ...(opts.ignoreVerified
-              ? { ignoreVerified: outdatedAfterDays === undefined ? {} : { outdatedAfterDays } }
-              : {}),
-            taskId: taskUpid('verify', store as string, rt.clock.now()),
-            signal: rt.signal,
-          });
-          rt.print(report, () =>
+          // A task, as in PBS: its id is what each verified manifest records, and its log says what was found.
+          const task = await Task.start(rt.home, 'verify', store as string, rt.clock);
+          let report: Awaited<ReturnType<typeof verifyDatastore>>;
+          try {
+            report = await verifyDatastore(ds, {
+              pool: rt.pool(),
+              log: task.logMethods(rt.log),
+              ns,
+              ...(target ? { snapshot: target } : {}),
+              ...(opts.ignoreVerified
+                ? { ignoreVerified: outdatedAfterDays === undefined ? {} : { outdatedAfterDays } }
+                : {}),
+              taskId: task.record.id,
+              signal: rt.signal,
+            });
+          } catch (err) {
+            const aborted = rt.signal.aborted;
+            await task.finish(
+              aborted ? 'aborted' : 'error',
+              aborted ? EXIT.interrupted : EXIT.failed,
+              String(err),
+            );
+            throw err;
+          }
+          const failed = report.problems.length > 0;
+          await task.finish(failed ? 'error' : 'ok', failed ? EXIT.failed : EXIT.ok);
+          rt.print({ ...report, task: task.record.id }, () =>
             [
-              `verified ${report.snapshots} snapshot(s), ${report.chunks} chunk(s): ${report.problems.length === 0 ? 'ok' : `${report.problems.length} problem(s)`}${report.skipped > 0 ? `; skipped ${report.skipped} verified before` : ''}`,
+              `verified ${report.snapshots} snapshot(s), ${report.chunks} chunk(s): ${failed ? `${report.problems.length} problem(s)` : 'ok'}${report.skipped > 0 ? `; skipped ${report.skipped} verified before` : ''} (task ${task.record.id})`,
               ...report.problems.map((p) => `  ${p}`),
             ].join('\n'),
           );
-          if (report.problems.length > 0) {
+          if (failed) {
             throw new FerryError(
               'FERRY_ERR_VERIFY_FAILED',
               `verify found ${report.problems.length} problem(s) in datastore ${store}`,
