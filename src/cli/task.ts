@@ -6,6 +6,8 @@ import { processStart, type TaskRecord, type TaskState, tasksDir } from '../conf
 import { writeFileAtomic } from '../io/index.js';
 import type { LogLine, LogMethods } from '../log/index.js';
 import type { Clock } from '../model/index.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import type { Runtime } from './runtime.js';
 
 /** Formats one task log line: `<RFC3339 time> [vm/100]: <message>`, job lines without a label. */
 export function formatTaskLine(line: LogLine): string {
@@ -66,7 +68,9 @@ export class Task {
   logMethods(also: LogMethods): LogMethods {
     const tee = (level: 'info' | 'warn' | 'error') =>
       ((fieldsOrMsg: unknown, msg?: string) => {
-        const text = typeof fieldsOrMsg === 'string' ? fieldsOrMsg : (msg ?? '');
+        const fields =
+          typeof fieldsOrMsg === 'object' && fieldsOrMsg !== null ? ` ${JSON.stringify(fieldsOrMsg)}` : '';
+        const text = typeof fieldsOrMsg === 'string' ? fieldsOrMsg : `${msg ?? ''}${fields}`;
         this.write([{ label: undefined, level, msg: text, time: this.clock.now() }]);
         const log = also[level] as (a: unknown, b?: string) => void;
         if (msg === undefined) log.call(also, fieldsOrMsg);
@@ -98,4 +102,34 @@ export class Task {
  */
 export function taskUpid(type: string, subject: string, nowMs: number): string {
   return `UPID:ferry:${process.pid.toString(16)}:${Math.floor(nowMs / 1000).toString(16)}:${type}:${subject.replace(/[^A-Za-z0-9_.:-]/g, '_')}:${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Runs maintenance work (verify, prune, gc) as a task, as PBS does: `ferry task list` shows it, its log lines (through
+ * the log methods it is given) go to `ferry task log` too, and it ends with the exit status `status` gives its
+ * result (0: ok), or as failed or aborted when it throws.
+ */
+export async function runAsTask<T>(
+  rt: Pick<Runtime, 'home' | 'clock' | 'log' | 'signal'>,
+  type: string,
+  subject: string,
+  work: (task: Task, log: LogMethods) => Promise<T>,
+  status: (result: T) => number,
+): Promise<{ result: T; task: Task }> {
+  const task = await Task.start(rt.home, type, subject, rt.clock);
+  let result: T;
+  try {
+    result = await work(task, task.logMethods(rt.log));
+  } catch (err) {
+    const aborted = rt.signal.aborted;
+    await task.finish(
+      aborted ? 'aborted' : 'error',
+      aborted ? EXIT.interrupted : exitCodeFor(err),
+      String(err),
+    );
+    throw err;
+  }
+  const code = status(result);
+  await task.finish(code === EXIT.ok ? 'ok' : 'error', code);
+  return { result, task };
 }

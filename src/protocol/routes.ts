@@ -28,7 +28,7 @@ export const ROUTES = {
   writerChunks: '/api2/json/writer/:session/chunks',
   writerFile: '/api2/json/writer/:session/file',
   writerFinish: '/api2/json/writer/:session/finish',
-  /** Tasks of the server's $FERRY_HOME (sync jobs and verifications run by the CLI): list, one task with its log, stop. */
+  /** Tasks of the server's $FERRY_HOME (sync jobs, verify, prune and gc runs of the CLI): list, one task with its log, stop. */
   tasks: '/api2/json/nodes/localhost/tasks',
   task: '/api2/json/nodes/localhost/tasks/:upid',
   /** Remotes (never their secrets) and sync jobs of the server's $FERRY_HOME: list and create, read, change, remove. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { FerryError, inContext } from '../errors/index.js';
 import { parseArchiveIndex } from '../format/index.js';
 import { acquireLock, isTmpName, readdirOrEmpty } from '../io/index.js';
-import type { Logger } from '../log/index.js';
+import type { LogMethods } from '../log/index.js';
 import { type Digest, formatSnapshot, isDigest, parseArchiveName } from '../model/index.js';
 import type { Datastore } from './datastore.js';
 
@@ -14,7 +14,7 @@ const WRITER_MARGIN_MS = 5 * 60 * 1000;
 const MARK_BATCH = 8192;
 
 export interface GcOptions {
-  log: Logger;
+  log: LogMethods;
   /** Unreferenced chunks younger than this are kept (default 24 h 5 min). */
   graceMs?: number;
   signal?: AbortSignal;

@@ -169,8 +169,32 @@ test('ferry prune keeps what the keep rules select (PBS semantics), dry runs cha
   );
 
   // GC frees the five removed snapshots' own chunks, and what is left verifies and restores.
-  const gc = await ferryJson<{ removedChunks: number }>(home, ['gc', 'store', '--grace', '0']);
+  const gc = await ferryJson<{ removedChunks: number; task: string }>(home, ['gc', 'store', '--grace', '0']);
   assert.equal(gc.removedChunks, 5, JSON.stringify(gc));
+
+  // The prunes that removed and the gc are tasks with logs (the dry run is not).
+  const tasks = await ferryJson<{ id: string; type: string; state: string; exitStatus?: number }[]>(home, [
+    'task',
+    'list',
+  ]);
+  assert.deepEqual(tasks.map((x) => [x.type, x.state, x.exitStatus]).sort(), [
+    ['gc', 'ok', 0],
+    ['prune', 'error', 11],
+    ['prune', 'ok', 0],
+  ]);
+  const pruneLogs = await Promise.all(
+    tasks
+      .filter((x) => x.type === 'prune')
+      .map((x) => ferryJson<{ log: string }>(home, ['task', 'log', x.id])),
+  );
+  const logs = pruneLogs.map((l) => l.log).join('\n');
+  assert.match(logs, /vm\/100\/2026-11-25T06:00:00Z: keep \(keep-last\)/);
+  assert.match(logs, /WARN: vm\/100\/2026-11-21T06:00:00Z: remove failed: .*lock/);
+  assert.match(logs, /vm\/100\/2026-11-21T06:00:00Z: removed/);
+  assert.match(
+    (await ferryJson<{ log: string }>(home, ['task', 'log', gc.task])).log,
+    /gc: done .*"removedChunks":5/,
+  );
   const verify = await ferry(home, ['verify', 'store']);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   const restored = join(dir, 'restored.img');

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { formatBytes } from '../../model/index.js';
 import { DEFAULT_GC_GRACE_MS, garbageCollect } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
+import { EXIT } from '../exit-codes.js';
 import { parseDurationOption } from '../parse-options.js';
+import { runAsTask } from '../task.js';
 
 export function registerGc(program: Command, act: ActionFactory): void {
   program
@@ -17,11 +19,17 @@ export function registerGc(program: Command, act: ActionFactory): void {
         const ds = await rt.openDatastore(store as string);
         const graceMs =
           opts.grace === undefined ? DEFAULT_GC_GRACE_MS : parseDurationOption('--grace', opts.grace);
-        const report = await garbageCollect(ds, { log: rt.log, graceMs, signal: rt.signal });
-        rt.print(report, () =>
+        const { result: report, task } = await runAsTask(
+          rt,
+          'gc',
+          store as string,
+          (_t, log) => garbageCollect(ds, { log, graceMs, signal: rt.signal }),
+          () => EXIT.ok,
+        );
+        rt.print({ ...report, task: task.record.id }, () =>
           [
             `removed ${report.removedChunks} chunk(s) (${formatBytes(report.removedBytes)})`,
-            `kept ${report.keptChunks} chunk(s) (${formatBytes(report.keptBytes)}), ${report.pendingChunks} unreferenced within the grace period`,
+            `kept ${report.keptChunks} chunk(s) (${formatBytes(report.keptBytes)}), ${report.pendingChunks} unreferenced within the grace period (task ${task.record.id})`,
           ].join('\n'),
         );
       }),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { lookupRemote } from '../../config/index.js';
 import { type ErrorCode, FerryError, isErrorCode } from '../../errors/index.js';
+import type { LogMethods } from '../../log/index.js';
 import {
   formatGroup,
   formatKeepOptions,
@@ -21,9 +22,11 @@ import {
 import { FerryClient, remoteConnection } from '../../remote/index.js';
 import { type PruneOutcome, pruneGroup, pruneTargets } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
+import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { formatTable } from '../output.js';
 import { parseIntOption } from '../parse-options.js';
 import type { Runtime } from '../runtime.js';
+import { runAsTask } from '../task.js';
 
 type KeepFlags = Partial<Record<`keep${Capitalize<(typeof KEEP_OPTIONS)[number]>}`, string>>;
 
@@ -93,6 +96,11 @@ async function placeFor(rt: Runtime, store: string, remote: string | undefined):
 
 const REMOTE_HELP = "act on this remote's datastore <store> through its API";
 
+function actionOf(o: PruneOutcome, dryRun: boolean): string {
+  if (o.mark !== 'remove') return o.mark;
+  return o.error ? 'remove failed' : dryRun ? 'would remove' : 'removed';
+}
+
 export function registerPrune(program: Command, act: ActionFactory): void {
   const prune = program
     .command('prune <store> [group]')
@@ -110,11 +118,34 @@ export function registerPrune(program: Command, act: ActionFactory): void {
       const dryRun = opts.dryRun === true;
       const place = await placeFor(rt, store as string, opts.remote);
       const groups = await place.groups(ns, group === undefined ? undefined : parseGroup(group));
-      const outcomes: PruneOutcome[] = [];
-      for (const g of groups) {
-        rt.signal.throwIfAborted();
-        outcomes.push(...(await place.prune(ns, g, keep, dryRun)));
-      }
+      const pruneAll = async (log?: LogMethods): Promise<PruneOutcome[]> => {
+        const out: PruneOutcome[] = [];
+        for (const g of groups) {
+          rt.signal.throwIfAborted();
+          for (const o of await place.prune(ns, g, keep, dryRun)) {
+            out.push(o);
+            const line = `${formatSnapshot(o.snapshot)}: ${actionOf(o, dryRun)}${o.reason ? ` (${o.reason})` : ''}`;
+            if (o.error) log?.warn(`${line}: ${o.error.message}`);
+            else log?.info(line);
+          }
+        }
+        return out;
+      };
+      // A prune that removes is a task (ferry task list / log), as in PBS; a dry run only answers.
+      const outcomes = dryRun
+        ? await pruneAll()
+        : (
+            await runAsTask(
+              rt,
+              'prune',
+              opts.remote === undefined ? (store as string) : `${opts.remote}:${store}`,
+              (_t, log) => pruneAll(log),
+              (result) => {
+                const first = result.find((o) => o.error)?.error;
+                return first ? exitCodeFor(new FerryError(first.code, first.message)) : EXIT.ok;
+              },
+            )
+          ).result;
       const failed = outcomes.filter((o) => o.error !== undefined);
       const removed = outcomes.filter((o) => o.mark === 'remove' && (dryRun || o.removed)).length;
       const summary = keepsSomething(keep)
@@ -122,8 +153,7 @@ export function registerPrune(program: Command, act: ActionFactory): void {
         : `no keep option given: kept all ${outcomes.length} snapshot(s)`;
       const rows = outcomes.map((o) => ({
         snapshot: formatSnapshot(o.snapshot),
-        action:
-          o.mark !== 'remove' ? o.mark : o.error ? 'remove failed' : dryRun ? 'would remove' : 'removed',
+        action: actionOf(o, dryRun),
         reason: o.reason ?? o.error?.message,
       }));
       rt.print(

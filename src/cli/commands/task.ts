@@ -7,7 +7,7 @@ export function registerTask(program: Command, act: ActionFactory): void {
   const cmd = program.command('task').description('tasks: list, log, stop, prune');
   cmd
     .command('list')
-    .description('list tasks (sync jobs, verifications) with their state and exit status')
+    .description('list tasks (sync jobs, verify, prune, gc) with their state and exit status')
     .action(
       act(async (rt) => {
         const tasks = await listTasks(rt.home);

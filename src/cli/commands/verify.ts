@@ -5,7 +5,7 @@ import { verifyDatastore } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
 import { EXIT } from '../exit-codes.js';
 import { parseIntOption } from '../parse-options.js';
-import { Task } from '../task.js';
+import { runAsTask } from '../task.js';
 
 export function registerVerify(program: Command, act: ActionFactory): void {
   program
@@ -33,31 +33,25 @@ export function registerVerify(program: Command, act: ActionFactory): void {
           const target = snapshot ? parseSnapshot(snapshot) : undefined;
           const ds = await rt.openDatastore(store as string);
           // A task, as in PBS: its id is what each verified manifest records, and its log says what was found.
-          const task = await Task.start(rt.home, 'verify', store as string, rt.clock);
-          let report: Awaited<ReturnType<typeof verifyDatastore>>;
-          try {
-            report = await verifyDatastore(ds, {
-              pool: rt.pool(),
-              log: task.logMethods(rt.log),
-              ns,
-              ...(target ? { snapshot: target } : {}),
-              ...(opts.ignoreVerified
-                ? { ignoreVerified: outdatedAfterDays === undefined ? {} : { outdatedAfterDays } }
-                : {}),
-              taskId: task.record.id,
-              signal: rt.signal,
-            });
-          } catch (err) {
-            const aborted = rt.signal.aborted;
-            await task.finish(
-              aborted ? 'aborted' : 'error',
-              aborted ? EXIT.interrupted : EXIT.failed,
-              String(err),
-            );
-            throw err;
-          }
+          const { result: report, task } = await runAsTask(
+            rt,
+            'verify',
+            store as string,
+            (t, log) =>
+              verifyDatastore(ds, {
+                pool: rt.pool(),
+                log,
+                ns,
+                ...(target ? { snapshot: target } : {}),
+                ...(opts.ignoreVerified
+                  ? { ignoreVerified: outdatedAfterDays === undefined ? {} : { outdatedAfterDays } }
+                  : {}),
+                taskId: t.record.id,
+                signal: rt.signal,
+              }),
+            (r) => (r.problems.length > 0 ? EXIT.failed : EXIT.ok),
+          );
           const failed = report.problems.length > 0;
-          await task.finish(failed ? 'error' : 'ok', failed ? EXIT.failed : EXIT.ok);
           rt.print({ ...report, task: task.record.id }, () =>
             [
               `verified ${report.snapshots} snapshot(s), ${report.chunks} chunk(s): ${failed ? `${report.problems.length} problem(s)` : 'ok'}${report.skipped > 0 ? `; skipped ${report.skipped} verified before` : ''} (task ${task.record.id})`,
