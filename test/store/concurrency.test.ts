@@ -8,6 +8,7 @@ import { digestOf, parseAuthId, parseDigest, parseGroup, ROOT_NAMESPACE } from '
 import { Datastore, SnapshotWriter } from '../../src/store/index.js';
 import { ferry, ferryJson, finished, ROOT } from '../helpers/cli.js';
 import { seededBytes } from '../helpers/random.js';
+import { writeTestSnapshot } from '../helpers/snapshots.js';
 import { tempDir } from '../helpers/world.js';
 
 const CHUNK_BYTES = 64 * 1024;
@@ -98,4 +99,41 @@ test('a second writer on a locked group fails at once with exit status 11 naming
     '2026-01-02T00:00:00Z',
   ]);
   assert.equal(other.code, 0, 'other groups stay writable');
+});
+
+test('protecting a snapshot while it is being removed: never both succeed, and a protected snapshot is never removed', async (t) => {
+  const dir = await tempDir(t);
+  const ds = await Datastore.create(join(dir, 'store'));
+  t.after(() => ds.close());
+  const group = parseGroup('vm/1');
+  let protectedFirst = 0;
+  let removedFirst = 0;
+  for (let i = 0; i < 30; i++) {
+    const time = 1767225600 + i * 60;
+    await writeTestSnapshot(ds, { group: 'vm/1', time, chunks: 1, seed: i });
+    const snapshot = { group, time };
+    // Started together, each after a few turns of the event loop (a different mix each round): their file system
+    // calls interleave, as a protect from one process and a prune from another would.
+    const turns = async (n: number) => {
+      for (let k = 0; k < n; k++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    const [protect, remove] = await Promise.allSettled([
+      turns(i % 6).then(() => ds.setProtected(ROOT_NAMESPACE, snapshot, true)),
+      turns(Math.floor(i / 6)).then(() => ds.removeSnapshot(ROOT_NAMESPACE, snapshot)),
+    ]);
+    const exists = (await ds.listSnapshots(ROOT_NAMESPACE, group)).some((s) => s.snapshot.time === time);
+    assert.ok(
+      !(protect.status === 'fulfilled' && remove.status === 'fulfilled'),
+      `round ${i}: the snapshot was protected and removed`,
+    );
+    if (protect.status === 'fulfilled') {
+      protectedFirst++;
+      assert.ok(exists, `round ${i}: protected, yet gone`);
+      assert.ok(remove.status === 'rejected' && /protected|lock/.test(String(remove.reason)), String(remove));
+    } else {
+      removedFirst++;
+      assert.ok(!exists, `round ${i}: protection failed, yet the snapshot is still there`);
+    }
+  }
+  assert.equal(protectedFirst + removedFirst, 30);
 });
