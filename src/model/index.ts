@@ -68,6 +68,7 @@ export {
   type PruneCandidate,
   type PruneDecision,
   type PruneMark,
+  type PruneOutcome,
   selectPrune,
 } from './prune.js';
 export { checkSafeId, invalid, SAFE_ID_RE } from './safe-id.js';

@@ -1,4 +1,6 @@
+import type { ErrorCode } from '../errors/index.js';
 import { invalid } from './safe-id.js';
+import type { SnapshotRef } from './snapshot.js';
 
 /**
  * Retention ("prune") as PBS decides it, so an operator's keep options mean here what they mean there:
@@ -33,6 +35,18 @@ export interface PruneDecision<T extends PruneCandidate> {
   mark: PruneMark;
   /** The option that kept it (`keep-daily`, …); for `keep` only. */
   reason?: `keep-${KeepOption}`;
+}
+
+/** What a prune decided for one snapshot and what became of it (locally, or as a server answered). */
+export interface PruneOutcome {
+  snapshot: SnapshotRef;
+  mark: PruneMark;
+  /** The option that kept it, for `keep`. */
+  reason?: string;
+  /** True once removed (never in a dry run). */
+  removed: boolean;
+  /** Why a snapshot marked `remove` is still there (a reader holds it, it was protected meanwhile). */
+  error?: { code: ErrorCode; message: string };
 }
 
 /** Largest keep count accepted (a thousand years of daily snapshots). */

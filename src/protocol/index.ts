@@ -29,6 +29,8 @@ export {
   groupToWire,
   namespaceFromWire,
   namespaceToWire,
+  pruneOutcomeFromWire,
+  pruneOutcomeToWire,
   type RemoteGroup,
   type RemoteSnapshot,
   type RemoteSnapshotFile,

@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { FerryError } from '../errors/index.js';
+import { FerryError, isErrorCode } from '../errors/index.js';
 import type { CryptMode, VerifyState } from '../format/index.js';
 import {
   type ArchiveName,
@@ -8,12 +8,13 @@ import {
   type GroupRef,
   makeGroup,
   type Namespace,
+  type PruneOutcome,
   parseArchiveName,
   parseAuthId,
   parseNamespace,
   type SnapshotRef,
 } from '../model/index.js';
-import { GroupItem, NamespaceItem, SnapshotItem } from './schemas.js';
+import { GroupItem, NamespaceItem, PruneItem, SnapshotItem } from './schemas.js';
 
 /**
  * Listing results as the client hands them to its callers (model types), and their wire form. The server builds the
@@ -131,5 +132,40 @@ export function snapshotFromWire(item: unknown): RemoteSnapshot {
       size: f.size,
       cryptMode: f['crypt-mode'],
     })),
+  }));
+}
+
+/** A prune's outcome for one snapshot: PBS's fields (`keep`, `protected`), and the mark, reason and result. */
+export function pruneOutcomeToWire(o: PruneOutcome): PruneItem {
+  return {
+    'backup-type': o.snapshot.group.type,
+    'backup-id': o.snapshot.group.id,
+    'backup-time': o.snapshot.time,
+    keep: o.mark !== 'remove',
+    protected: o.mark === 'protected',
+    mark: o.mark,
+    ...(o.reason ? { reason: o.reason } : {}),
+    removed: o.removed,
+    ...(o.error ? { error: o.error } : {}),
+  };
+}
+
+export function pruneOutcomeFromWire(item: unknown): PruneOutcome {
+  checkResponse(PruneItem, item, 'prune result');
+  const p = item as PruneItem;
+  return fromServer('prune result', () => ({
+    snapshot: { group: makeGroup(p['backup-type'], p['backup-id']), time: p['backup-time'] },
+    mark: p.mark,
+    ...(p.reason ? { reason: p.reason } : {}),
+    removed: p.removed,
+    // A code this client does not know is still a failure to report, not a protocol error.
+    ...(p.error
+      ? {
+          error: {
+            code: isErrorCode(p.error.code) ? p.error.code : 'FERRY_ERR_INTERNAL',
+            message: p.error.message,
+          },
+        }
+      : {}),
   }));
 }

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { MAX_KEEP } from '../model/index.js';
 import { LIMITS } from './limits.js';
 
 /**
@@ -61,7 +62,7 @@ export const SnapshotQuery = Type.Object(
   strict,
 );
 
-const KeepCount = Type.Integer({ minimum: 0, maximum: 365_000 });
+const KeepCount = Type.Integer({ minimum: 0, maximum: MAX_KEEP });
 /** PBS's prune parameters for one group; counts of 0 are as if not given, and no count at all keeps everything. */
 export const PruneBody = Type.Object(
   {

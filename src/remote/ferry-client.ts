@@ -7,6 +7,7 @@ import {
   type Namespace,
   namespaceComponents,
   namespaceParent,
+  type PruneOutcome,
   parseStoreName,
   type SnapshotRef,
   type StoreName,
@@ -19,7 +20,7 @@ import {
   groupFromWire,
   NamespaceDeleteData,
   namespaceFromWire,
-  PruneItem,
+  pruneOutcomeFromWire,
   ReaderOpenData,
   type RemoteCreateBody,
   type RemoteGroup,
@@ -341,8 +342,8 @@ export class FerryClient {
     group: GroupRef,
     keep: KeepOptions,
     options: { dryRun?: boolean } = {},
-  ): Promise<PruneItem[]> {
-    return this.transport.json<PruneItem[]>(
+  ): Promise<PruneOutcome[]> {
+    const items = await this.transport.json<unknown[]>(
       {
         method: 'POST',
         path: routePath('prune', { store }),
@@ -355,9 +356,10 @@ export class FerryClient {
         },
         idempotent: false,
       },
-      ListOf(PruneItem),
+      ListOf(Type.Unknown()),
       'prune',
     );
+    return items.map(pruneOutcomeFromWire);
   }
 
   /** Protects a snapshot on the server from removal, or lifts that. */

@@ -6,7 +6,6 @@ import { FERRY_VERSION, isTmpName } from '../io/index.js';
 import {
   type ArchiveName,
   checkKeepOptions,
-  formatGroup,
   type GroupRef,
   joinNamespace,
   MAX_NAMESPACE_DEPTH,
@@ -31,7 +30,7 @@ import {
   namespaceToWire,
   ProtectedBody,
   PruneBody,
-  type PruneItem,
+  pruneOutcomeToWire,
   type RemoteSnapshot,
   ROUTES,
   SnapshotQuery,
@@ -151,7 +150,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       let groups: GroupRef[];
       if (q['backup-type'] !== undefined || q['backup-id'] !== undefined) {
         const group = makeGroup(q['backup-type'], q['backup-id']);
-        await requireGroup(ds, ns, group);
+        await ds.requireGroup(ns, group);
         groups = [group];
       } else {
         groups = (await ds.listGroups(ns)).map((g) => g.group);
@@ -192,18 +191,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         yearly: b['keep-yearly'],
       });
       const outcomes = await pruneGroup(ds, ns, group, { keep, dryRun: b['dry-run'] === true });
-      const data: PruneItem[] = outcomes.map((o) => ({
-        'backup-type': o.snapshot.group.type,
-        'backup-id': o.snapshot.group.id,
-        'backup-time': o.snapshot.time,
-        keep: o.mark !== 'remove',
-        protected: o.mark === 'protected',
-        mark: o.mark,
-        ...(o.reason ? { reason: o.reason } : {}),
-        removed: o.removed,
-        ...(o.error ? { error: o.error } : {}),
-      }));
-      return ok(data);
+      return ok(outcomes.map(pruneOutcomeToWire));
     },
   );
 
@@ -229,7 +217,7 @@ async function openForDelete(
   group: GroupRef,
 ): Promise<Datastore> {
   const { ds, authId, store } = await openStoreFor(ctx, request, request.params.store, ns, 'backup');
-  await requireGroup(ds, ns, group);
+  await ds.requireGroup(ns, group);
   const isAdmin = roleAllows(await ctx.access.roleAt(authId, store, ns), 'admin');
   if (!isAdmin && (await ds.readOwner(ns, group)) !== authId) {
     throw new FerryError(
@@ -249,15 +237,6 @@ async function snapshotForChange(
   const ns = parseNamespace(f.ns);
   const snapshot = makeSnapshot(makeGroup(f['backup-type'], f['backup-id']), f['backup-time']);
   return { ds: await openForDelete(ctx, request, ns, snapshot.group), ns, snapshot };
-}
-
-async function requireGroup(ds: Datastore, ns: Namespace, group: GroupRef): Promise<void> {
-  await ds.requireNamespace(ns);
-  if (!(await ds.groupExists(ns, group))) {
-    throw new FerryError('FERRY_ERR_NOT_FOUND', `group ${formatGroup(group)} does not exist`, {
-      fields: { group: formatGroup(group) },
-    });
-  }
 }
 
 /** A snapshot as the API lists it: files from the manifest, or (in progress) the archives written so far. */

@@ -55,13 +55,7 @@ export class ReaderSession implements ServerSession {
 
   /** Opens a session; the group must exist. */
   static async open(fields: SessionScope & { group: GroupRef }): Promise<ReaderSession> {
-    await fields.ds.requireNamespace(fields.ns);
-    if (!(await fields.ds.groupExists(fields.ns, fields.group))) {
-      throw new FerryError(
-        'FERRY_ERR_NOT_FOUND',
-        `group ${fields.group.type}/${fields.group.id} does not exist`,
-      );
-    }
+    await fields.ds.requireGroup(fields.ns, fields.group);
     return new ReaderSession(fields);
   }
 

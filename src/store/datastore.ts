@@ -191,6 +191,16 @@ export class Datastore {
     }
   }
 
+  /** Fails with FERRY_ERR_NOT_FOUND naming the namespace or the group, whichever does not exist. */
+  async requireGroup(ns: Namespace, group: GroupRef): Promise<void> {
+    await this.requireNamespace(ns);
+    if (!(await this.groupExists(ns, group))) {
+      throw new FerryError('FERRY_ERR_NOT_FOUND', `group ${formatGroup(group)} does not exist`, {
+        fields: { group: formatGroup(group) },
+      });
+    }
+  }
+
   async createNamespace(ns: Namespace): Promise<void> {
     const parent = namespaceParent(ns);
     if (parent === undefined)

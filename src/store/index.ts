@@ -43,7 +43,7 @@ export { ChunkStore, type InsertResult, shardOf } from './chunk-store.js';
 export { Datastore, type DatastoreOptions, type GroupInfo, type SnapshotInfo } from './datastore.js';
 export { DEFAULT_GC_GRACE_MS, type GcOptions, type GcReport, garbageCollect } from './gc.js';
 export { Layout } from './layout.js';
-export { type PruneOptions, type PruneOutcome, pruneGroup, pruneTargets } from './prune.js';
+export { type PruneOptions, pruneGroup, pruneTargets } from './prune.js';
 export { type ReindexReport, reindexDatastore } from './reindex.js';
 export { type BeginSnapshotOptions, SnapshotWriter } from './snapshot-writer.js';
 export { type VerifyOptions, type VerifyReport, verifyDatastore } from './verify.js';

@@ -1,11 +1,9 @@
-import { type ErrorCode, FerryError } from '../errors/index.js';
+import { FerryError } from '../errors/index.js';
 import {
-  formatGroup,
   type GroupRef,
   type KeepOptions,
   type Namespace,
-  type PruneMark,
-  type SnapshotRef,
+  type PruneOutcome,
   selectPrune,
 } from '../model/index.js';
 import type { Datastore } from './datastore.js';
@@ -16,17 +14,6 @@ export interface PruneOptions {
   dryRun?: boolean;
   /** IANA zone the periods are counted in (default: the host's). */
   timeZone?: string;
-}
-
-export interface PruneOutcome {
-  snapshot: SnapshotRef;
-  mark: PruneMark;
-  /** The option that kept it, for `keep`. */
-  reason?: string;
-  /** True once removed (never in a dry run). */
-  removed: boolean;
-  /** Why a snapshot marked `remove` is still there (a reader holds it, it was protected meanwhile). */
-  error?: { code: ErrorCode; message: string };
 }
 
 /**
@@ -72,11 +59,11 @@ export async function pruneGroup(
 
 /** The groups a prune of `group` (or, without it, of the whole namespace) covers. */
 export async function pruneTargets(ds: Datastore, ns: Namespace, group?: GroupRef): Promise<GroupRef[]> {
-  await ds.requireNamespace(ns); // a mistyped namespace is an error, not "0 groups pruned"
+  // A mistyped namespace or group is "not found", not "0 groups pruned".
   if (group !== undefined) {
-    if (!(await ds.groupExists(ns, group)))
-      throw new FerryError('FERRY_ERR_NOT_FOUND', `group ${formatGroup(group)} does not exist`);
+    await ds.requireGroup(ns, group);
     return [group];
   }
+  await ds.requireNamespace(ns);
   return (await ds.listGroups(ns)).map((g) => g.group);
 }

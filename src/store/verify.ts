@@ -87,14 +87,11 @@ export async function verifyDatastore(ds: Datastore, options: VerifyOptions): Pr
     targets.push({ ns: anchor, snapshot: options.snapshot });
   } else {
     const skip = options.ignoreVerified;
+    const now = nowSeconds(ds.clock);
     for await (const { ns, group } of ds.walkGroups(anchor)) {
       for (const s of await ds.listSnapshots(ns, group, { manifests: skip !== undefined })) {
         if (!s.finished) continue;
-        if (
-          skip &&
-          s.manifest &&
-          verifiedRecently(s.manifest, skip.outdatedAfterDays, nowSeconds(ds.clock))
-        ) {
+        if (skip && s.manifest && verifiedRecently(s.manifest, skip.outdatedAfterDays, now)) {
           report.skipped++;
           continue;
         }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Pool } from 'undici';
 import { isFerryError } from '../../src/errors/index.js';
 import { formatBackupTime, parseGroup, parseNamespace } from '../../src/model/index.js';
+import { authorizationHeader, CONTENT_TYPE } from '../../src/protocol/index.js';
 import { startServerWorld } from '../helpers/server.js';
 import { writeTestSnapshot } from '../helpers/snapshots.js';
 
@@ -23,7 +25,28 @@ test('prune over the API: PBS keep options per group, dry run, protection, a hel
     });
   await writeTestSnapshot(ds, { group: 'ct/7', time: T0, chunks: 1, seed: 9, owner: 'other@pam' });
   const admin = world.client(await world.token('admin@pam!t', [['/', 'admin']]));
-  const owner = world.client(await world.token('ops@pam!backup', [['/datastore/store1', 'backup']]));
+  const ownerCreds = await world.token('ops@pam!backup', [['/datastore/store1', 'backup']]);
+  const owner = world.client(ownerCreds);
+  // What a PBS client reads: the wire form of a dry run, `keep` and `protected` per snapshot, newest first.
+  const pool = new Pool(world.server.url, { connect: { rejectUnauthorized: false } });
+  t.after(() => pool.close());
+  const wireDryRun = async () => {
+    const res = await pool.request({
+      method: 'POST',
+      path: '/api2/json/admin/datastore/store1/prune',
+      headers: {
+        authorization: authorizationHeader(ownerCreds.authId, ownerCreds.secret),
+        'content-type': CONTENT_TYPE.json,
+      },
+      body: JSON.stringify({ 'backup-type': 'vm', 'backup-id': '100', 'dry-run': true, 'keep-last': 2 }),
+    });
+    const items = ((await res.body.json()) as { data: Record<string, unknown>[] }).data;
+    return items.map((i) => [
+      formatBackupTime(i['backup-time'] as number).slice(0, 10),
+      i['keep'],
+      i['protected'],
+    ]);
+  };
   const reader = world.client(await world.token('r@pam!t', [['/datastore/store1', 'reader']]));
   const times = async () =>
     (await ds.listSnapshots(root, vm)).map((s) => formatBackupTime(s.snapshot.time).slice(0, 10));
@@ -31,15 +54,22 @@ test('prune over the API: PBS keep options per group, dry run, protection, a hel
   // A dry run: decisions, newest first, and nothing removed.
   const plan = await owner.prune('store1', root, vm, { last: 2 }, { dryRun: true });
   assert.deepEqual(
-    plan.map((p) => [formatBackupTime(p['backup-time']).slice(0, 10), p.mark, p.keep, p.removed]),
+    plan.map((p) => [formatBackupTime(p.snapshot.time).slice(0, 10), p.mark, p.removed]),
     [
-      ['2026-11-05', 'keep', true, false],
-      ['2026-11-04', 'keep', true, false],
-      ['2026-11-03', 'remove', false, false],
-      ['2026-11-02', 'remove', false, false],
-      ['2026-11-01', 'remove', false, false],
+      ['2026-11-05', 'keep', false],
+      ['2026-11-04', 'keep', false],
+      ['2026-11-03', 'remove', false],
+      ['2026-11-02', 'remove', false],
+      ['2026-11-01', 'remove', false],
     ],
   );
+  assert.deepEqual(await wireDryRun(), [
+    ['2026-11-05', true, false],
+    ['2026-11-04', true, false],
+    ['2026-11-03', false, false],
+    ['2026-11-02', false, false],
+    ['2026-11-01', false, false],
+  ]);
   assert.equal((await times()).length, 5);
 
   // The owner protects the oldest; a reader holds the 2nd; the prune removes the 3rd only, and says why not the 2nd.
@@ -52,21 +82,21 @@ test('prune over the API: PBS keep options per group, dry run, protection, a hel
     await held.release();
   }
   assert.deepEqual(
-    result.map((p) => [
-      formatBackupTime(p['backup-time']).slice(0, 10),
-      p.mark,
-      p.protected,
-      p.removed,
-      p.error?.code,
-    ]),
+    result.map((p) => [formatBackupTime(p.snapshot.time).slice(0, 10), p.mark, p.removed, p.error?.code]),
     [
-      ['2026-11-05', 'keep', false, false, undefined],
-      ['2026-11-04', 'keep', false, false, undefined],
-      ['2026-11-03', 'remove', false, true, undefined],
-      ['2026-11-02', 'remove', false, false, 'FERRY_ERR_LOCKED'],
-      ['2026-11-01', 'protected', true, false, undefined],
+      ['2026-11-05', 'keep', false, undefined],
+      ['2026-11-04', 'keep', false, undefined],
+      ['2026-11-03', 'remove', true, undefined],
+      ['2026-11-02', 'remove', false, 'FERRY_ERR_LOCKED'],
+      ['2026-11-01', 'protected', false, undefined],
     ],
   );
+  assert.deepEqual(await wireDryRun(), [
+    ['2026-11-05', true, false],
+    ['2026-11-04', true, false],
+    ['2026-11-02', false, false],
+    ['2026-11-01', true, true],
+  ]);
   assert.deepEqual(await times(), ['2026-11-01', '2026-11-02', '2026-11-04', '2026-11-05']);
   assert.equal(await ds.isProtected(root, { group: vm, time: T0 }), true);
 
@@ -75,7 +105,7 @@ test('prune over the API: PBS keep options per group, dry run, protection, a hel
   await admin.prune('store1', root, vm, { last: 2 });
   assert.deepEqual(await times(), ['2026-11-04', '2026-11-05']);
   // No keep option keeps everything.
-  assert.ok((await admin.prune('store1', root, vm, {})).every((p) => p.keep && !p.removed));
+  assert.ok((await admin.prune('store1', root, vm, {})).every((p) => p.mark === 'keep' && !p.removed));
 
   const forbidden = (err: unknown) => isFerryError(err, 'FERRY_ERR_FORBIDDEN');
   await assert.rejects(reader.prune('store1', root, vm, { last: 1 }), forbidden);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { lookupRemote } from '../../config/index.js';
-import { type ErrorCode, FerryError, isErrorCode } from '../../errors/index.js';
+import { FerryError } from '../../errors/index.js';
 import type { LogMethods } from '../../log/index.js';
 import {
   formatGroup,
@@ -11,16 +11,15 @@ import {
   type KeepOptions,
   keepsSomething,
   MAX_KEEP,
-  makeGroup,
   type Namespace,
-  type PruneMark,
+  type PruneOutcome,
   parseGroup,
   parseNamespace,
   parseSnapshot,
   type SnapshotRef,
 } from '../../model/index.js';
 import { FerryClient, remoteConnection } from '../../remote/index.js';
-import { type PruneOutcome, pruneGroup, pruneTargets } from '../../store/index.js';
+import { pruneGroup, pruneTargets } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { formatTable } from '../output.js';
@@ -74,27 +73,24 @@ async function placeFor(rt: Runtime, store: string, remote: string | undefined):
   return {
     groups: async (ns, group) =>
       group !== undefined ? [group] : (await client.listGroups(store, ns)).map((g) => g.group),
-    prune: async (ns, group, keep, dryRun) =>
-      (await client.prune(store, ns, group, keep, { dryRun })).map((item) => ({
-        snapshot: { group: makeGroup(item['backup-type'], item['backup-id']), time: item['backup-time'] },
-        mark: item.mark as PruneMark,
-        ...(item.reason ? { reason: item.reason } : {}),
-        removed: item.removed,
-        ...(item.error
-          ? {
-              error: {
-                code: (isErrorCode(item.error.code) ? item.error.code : 'FERRY_ERR_INTERNAL') as ErrorCode,
-                message: item.error.message,
-              },
-            }
-          : {}),
-      })),
+    prune: (ns, group, keep, dryRun) => client.prune(store, ns, group, keep, { dryRun }),
     forget: (ns, snapshot) => client.deleteSnapshot(store, ns, snapshot),
     protect: (ns, snapshot, value) => client.setProtected(store, ns, snapshot, value),
   };
 }
 
 const REMOTE_HELP = "act on this remote's datastore <store> through its API";
+
+/** The error a prune ends with when snapshots it meant to remove stayed: the first one's code (a lock: exit 11). */
+function pruneFailure(outcomes: readonly PruneOutcome[]): FerryError | undefined {
+  const failed = outcomes.filter((o) => o.error !== undefined);
+  const first = failed[0];
+  if (first?.error === undefined) return undefined;
+  return new FerryError(
+    first.error.code,
+    `prune: ${failed.length} snapshot(s) could not be removed; first ${formatSnapshot(first.snapshot)}: ${first.error.message}`,
+  );
+}
 
 function actionOf(o: PruneOutcome, dryRun: boolean): string {
   if (o.mark !== 'remove') return o.mark;
@@ -141,8 +137,8 @@ export function registerPrune(program: Command, act: ActionFactory): void {
               opts.remote === undefined ? (store as string) : `${opts.remote}:${store}`,
               (_t, log) => pruneAll(log),
               (result) => {
-                const first = result.find((o) => o.error)?.error;
-                return first ? exitCodeFor(new FerryError(first.code, first.message)) : EXIT.ok;
+                const failure = pruneFailure(result);
+                return failure ? exitCodeFor(failure) : EXIT.ok;
               },
             )
           ).result;
@@ -177,13 +173,8 @@ export function registerPrune(program: Command, act: ActionFactory): void {
         () =>
           `${rows.length === 0 ? '' : `${formatTable(rows, ['snapshot', 'action', 'reason'])}\n`}${summary}`,
       );
-      const first = failed[0];
-      if (first?.error) {
-        throw new FerryError(
-          first.error.code,
-          `prune: ${failed.length} snapshot(s) could not be removed; first ${formatSnapshot(first.snapshot)}: ${first.error.message}`,
-        );
-      }
+      const failure = pruneFailure(outcomes);
+      if (failure) throw failure;
     }),
   );
 
