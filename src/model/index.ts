@@ -19,6 +19,12 @@ export {
 export { type AuthId, isTokenId, parseAuthId, userOf } from './auth-id.js';
 export { checkBackupTime, formatBackupTime, parseBackupTime } from './backup-time.js';
 export { formatBytes, parseByteSize } from './byte-size.js';
+export {
+  type CalendarEvent,
+  type CalendarRange,
+  nextCalendarEvent,
+  parseCalendarEvent,
+} from './calendar-event.js';
 export { type Clock, nowSeconds, SYSTEM_CLOCK } from './clock.js';
 export {
   type Digest,
