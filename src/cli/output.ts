@@ -34,3 +34,8 @@ export function formatTable(
       .trimEnd();
   return [render(names), render(widths.map((w) => '-'.repeat(w))), ...cells.map(render)].join('\n');
 }
+
+/** An epoch-seconds time (a job's last or next run) as RFC 3339 UTC, or `-`. */
+export function formatEpochSeconds(seconds: unknown): string {
+  return typeof seconds === 'number' ? new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') : '-';
+}

@@ -1,4 +1,4 @@
-import { lookupDatastore, lookupRemote, type SyncJob } from '../config/index.js';
+import { type JobRef, lookupDatastore, lookupRemote, type SyncJob } from '../config/index.js';
 import type { LogLine } from '../log/index.js';
 import { formatBytes } from '../model/index.js';
 import { remoteConnection } from '../remote/index.js';
@@ -6,7 +6,7 @@ import { EndpointOpener, type EndpointSpec, runSync, type SyncSummary } from '..
 import { EXIT } from './exit-codes.js';
 import { ProgressDisplay } from './progress-display.js';
 import type { Runtime } from './runtime.js';
-import { Task } from './task.js';
+import { asJobRun, Task } from './task.js';
 
 /** The name `-` (or no remote in a job) means "this host": a sync between two local datastores. */
 export const LOCAL_REMOTE = '-';
@@ -40,13 +40,33 @@ async function endpoint(rt: Runtime, remote: string | undefined, store: string):
 export async function runSyncTask(
   rt: Runtime,
   job: SyncJob,
-  options: { progress: boolean },
+  options: { progress: boolean; configured?: boolean },
 ): Promise<number> {
-  const local = await endpoint(rt, undefined, job.store);
-  const remote = await endpoint(rt, job.remote, job.remoteStore);
-  const [source, target] = job.direction === 'pull' ? [remote, local] : [local, remote];
-  const task = await Task.start(rt.home, 'syncjob', job.id, rt.clock);
-  const display = new ProgressDisplay(process.stderr, options.progress);
+  const jobRef: JobRef | undefined = options.configured === true ? { kind: 'sync', id: job.id } : undefined;
+  return asJobRun(rt.home, jobRef, async () => {
+    const task = await Task.start(rt.home, 'syncjob', job.id, rt.clock, jobRef);
+    let ends: [EndpointSpec, EndpointSpec];
+    try {
+      // Resolved inside the task: a job whose remote or datastore is gone fails as a task that says so.
+      const local = await endpoint(rt, undefined, job.store);
+      const remote = await endpoint(rt, job.remote, job.remoteStore);
+      ends = job.direction === 'pull' ? [remote, local] : [local, remote];
+    } catch (err) {
+      await task.failed(err, rt.signal);
+      throw err;
+    }
+    return runInTask(rt, job, task, ends, options.progress);
+  });
+}
+
+async function runInTask(
+  rt: Runtime,
+  job: SyncJob,
+  task: Task,
+  [source, target]: [EndpointSpec, EndpointSpec],
+  progress: boolean,
+): Promise<number> {
+  const display = new ProgressDisplay(process.stderr, progress);
   const opener = new EndpointOpener(rt.clock, rt.log);
   let summary: SyncSummary | undefined;
   try {
@@ -66,11 +86,7 @@ export async function runSyncTask(
     });
   } catch (err) {
     display.stop();
-    await task.finish(
-      rt.signal.aborted ? 'aborted' : 'error',
-      rt.signal.aborted ? EXIT.interrupted : EXIT.failed,
-      String(err),
-    );
+    await task.failed(err, rt.signal);
     throw err;
   } finally {
     display.stop();

@@ -2,7 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { processStart, type TaskRecord, type TaskState, tasksDir } from '../config/index.js';
+import {
+  type JobRef,
+  lockJob,
+  processStart,
+  recordJobRun,
+  type TaskRecord,
+  type TaskState,
+  tasksDir,
+} from '../config/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import type { LogLine, LogMethods } from '../log/index.js';
 import type { Clock } from '../model/index.js';
@@ -28,16 +36,25 @@ export class Task {
   private readonly statePath: string;
   private readonly destination: ReturnType<typeof pino.destination>;
   private readonly clock: Clock;
+  private readonly home: string;
+  private readonly job: JobRef | undefined;
 
-  private constructor(record: TaskRecord, dir: string, clock: Clock) {
+  private constructor(record: TaskRecord, home: string, clock: Clock, job: JobRef | undefined) {
+    const dir = tasksDir(home);
     this.record = record;
     this.logPath = join(dir, `${record.id}.log`);
     this.statePath = join(dir, `${record.id}.json`);
     this.destination = pino.destination({ dest: this.logPath, sync: false, mkdir: true });
     this.clock = clock;
+    this.home = home;
+    this.job = job;
   }
 
-  static async start(home: string, type: string, subject: string, clock: Clock): Promise<Task> {
+  /**
+   * Starts a task. With `job`, the task is a run of that scheduled job (a sync job, a datastore's GC): its start and
+   * end go to the job's state, from which the scheduler counts the next run. The caller holds the job's lock.
+   */
+  static async start(home: string, type: string, subject: string, clock: Clock, job?: JobRef): Promise<Task> {
     const dir = tasksDir(home);
     await mkdir(dir, { recursive: true });
     const now = clock.now();
@@ -53,10 +70,12 @@ export class Task {
         started: new Date(now).toISOString(),
         state: 'running',
       },
-      dir,
+      home,
       clock,
+      job,
     );
     await task.save();
+    await task.saveJobRun();
     return task;
   }
 
@@ -87,6 +106,30 @@ export class Task {
     await new Promise<void>((resolve) => this.destination.flush(() => resolve()));
     this.destination.end();
     await this.save();
+    await this.saveJobRun();
+  }
+
+  /** Ends the task as failed by `err` (its exit status), or as aborted when `signal` says it was interrupted. */
+  async failed(err: unknown, signal: AbortSignal): Promise<void> {
+    const aborted = signal.aborted;
+    await this.finish(
+      aborted ? 'aborted' : 'error',
+      aborted ? EXIT.interrupted : exitCodeFor(err),
+      String(err),
+    );
+  }
+
+  private async saveJobRun(): Promise<void> {
+    if (this.job === undefined) return;
+    const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+    const { id, started, ended, state, exitStatus } = this.record;
+    await recordJobRun(this.home, this.job.kind, this.job.id, {
+      task: id,
+      started: seconds(started),
+      ...(ended !== undefined
+        ? { ended: seconds(ended), state, ...(exitStatus !== undefined ? { exitStatus } : {}) }
+        : {}),
+    });
   }
 
   private async save(): Promise<void> {
@@ -115,21 +158,34 @@ export async function runAsTask<T>(
   subject: string,
   work: (task: Task, log: LogMethods) => Promise<T>,
   status: (result: T) => number,
+  job?: JobRef,
 ): Promise<{ result: T; task: Task }> {
-  const task = await Task.start(rt.home, type, subject, rt.clock);
-  let result: T;
+  return asJobRun(rt.home, job, async () => {
+    const task = await Task.start(rt.home, type, subject, rt.clock, job);
+    let result: T;
+    try {
+      result = await work(task, task.logMethods(rt.log));
+    } catch (err) {
+      await task.failed(err, rt.signal);
+      throw err;
+    }
+    const code = status(result);
+    await task.finish(code === EXIT.ok ? 'ok' : 'error', code);
+    return { result, task };
+  });
+}
+
+/**
+ * Runs `body` as a run of a scheduled job (a sync job, a datastore's GC), holding the job's lock throughout: a second
+ * run of the same job, by hand or by the scheduler, fails at once with FERRY_ERR_LOCKED naming the job. Without
+ * `job`, just runs `body`.
+ */
+export async function asJobRun<T>(home: string, job: JobRef | undefined, body: () => Promise<T>): Promise<T> {
+  if (job === undefined) return body();
+  const lock = await lockJob(home, job.kind, job.id);
   try {
-    result = await work(task, task.logMethods(rt.log));
-  } catch (err) {
-    const aborted = rt.signal.aborted;
-    await task.finish(
-      aborted ? 'aborted' : 'error',
-      aborted ? EXIT.interrupted : exitCodeFor(err),
-      String(err),
-    );
-    throw err;
+    return await body();
+  } finally {
+    await lock.release();
   }
-  const code = status(result);
-  await task.finish(code === EXIT.ok ? 'ok' : 'error', code);
-  return { result, task };
 }

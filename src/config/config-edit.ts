@@ -3,6 +3,7 @@ import { FerryError } from '../errors/index.js';
 import { acquireLock, ensureDir } from '../io/index.js';
 import { checkSafeId, type StoreName } from '../model/index.js';
 import { type DatastoreEntry, readDatastoreConfig, writeDatastoreConfig } from './datastore-config.js';
+import { removeJobState } from './job-state.js';
 import {
   checkRemoteEntry,
   lookupRemote,
@@ -95,6 +96,7 @@ export async function removeDatastoreEntry(home: string, name: StoreName): Promi
       home,
       entries.filter((e) => e.name !== name),
     );
+    await removeJobState(home, 'gc', name);
     return entry;
   });
 }
@@ -260,6 +262,8 @@ export async function removeSyncJob(home: string, id: string): Promise<SyncJob> 
       home,
       jobs.filter((j) => j !== job),
     );
+    // A job created again under this id starts afresh, not from the old one's last run.
+    await removeJobState(home, 'sync', job.id);
     return job;
   });
 }

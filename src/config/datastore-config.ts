@@ -2,13 +2,15 @@ import { join } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { FerryError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/index.js';
-import { parseStoreName, type StoreName } from '../model/index.js';
+import { parseCalendarEvent, parseStoreName, type StoreName } from '../model/index.js';
 import { formatSectionConfig, readSectionConfigFile, type Section } from './section-config.js';
 
 const DatastoreSchema = Type.Object(
   {
     path: Type.String({ minLength: 1, pattern: '^/' }),
     comment: Type.Optional(Type.String({ maxLength: 1024 })),
+    /** When `ferry serve` runs garbage collection: a calendar event, as PBS's `gc-schedule`. */
+    'gc-schedule': Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   },
   { additionalProperties: false },
 );
@@ -27,7 +29,22 @@ export function datastoreConfigPath(home: string): string {
 /** `$FERRY_HOME/datastore.cfg`: datastore name → directory. */
 export async function readDatastoreConfig(home: string): Promise<DatastoreEntry[]> {
   const sections = await readSectionConfigFile(datastoreConfigPath(home), SCHEMAS);
-  return sections.map((s) => ({ name: parseStoreName(s.id), ...(s.values as DatastoreSettings) }));
+  return sections.map((s) => {
+    const values = s.values as DatastoreSettings;
+    const schedule = values['gc-schedule'];
+    if (schedule !== undefined) {
+      try {
+        parseCalendarEvent(schedule);
+      } catch (err) {
+        const line = s.origin ? `${s.origin.file}:${s.origin.keys['gc-schedule'] ?? s.origin.line}: ` : '';
+        throw new FerryError(
+          'FERRY_ERR_CONFIG',
+          `${line}datastore ${s.id}: key gc-schedule: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+    return { name: parseStoreName(s.id), ...values };
+  });
 }
 
 export async function writeDatastoreConfig(home: string, entries: readonly DatastoreEntry[]): Promise<void> {

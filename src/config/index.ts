@@ -52,6 +52,19 @@ export {
   parsePort,
 } from './host-address.js';
 export {
+  type JobKind,
+  type JobRef,
+  type JobRun,
+  type JobState,
+  jobName,
+  jobStatesDir,
+  lockJob,
+  noteJobSeen,
+  readJobState,
+  recordJobRun,
+  removeJobState,
+} from './job-state.js';
+export {
   checkRemoteEntry,
   DEFAULT_REMOTE_PORT,
   lookupRemote,

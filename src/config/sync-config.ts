@@ -9,6 +9,7 @@ import {
   type Namespace,
   parseAuthId,
   parseByteSize,
+  parseCalendarEvent,
   parseGroupFilter,
   parseNamespace,
   parseStoreName,
@@ -122,7 +123,9 @@ export function toSyncJob(id: string, values: SyncJobValues, origin?: Section['o
     transferLast: values['transfer-last'],
     rateIn: field('rate-in', () => rate(values, 'rate-in', 'burst-in')),
     rateOut: field('rate-out', () => rate(values, 'rate-out', 'burst-out')),
-    schedule: values.schedule,
+    schedule: field('schedule', () =>
+      values.schedule === undefined ? undefined : parseCalendarEvent(values.schedule).text,
+    ),
     comment: values.comment,
     direction: values['sync-direction'] ?? 'pull',
     verifiedOnly: values['verified-only'] ?? false,

@@ -2,15 +2,30 @@ import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
+  type DatastoreEntry,
   readDatastoreConfig,
   removeDatastoreEntry,
   withConfigLocks,
   writeDatastoreConfig,
 } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
-import { parseStoreName } from '../../model/index.js';
+import { nowSeconds, parseCalendarEvent, parseStoreName } from '../../model/index.js';
 import { Datastore, reindexDatastore } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
+import { formatEpochSeconds } from '../output.js';
+import { jobScheduleStatus } from '../scheduler.js';
+
+/** A gc-schedule from the command line, checked as the configuration file's reader checks it. */
+function gcSchedule(text: string): string {
+  try {
+    return parseCalendarEvent(text).text;
+  } catch (err) {
+    throw new FerryError(
+      'FERRY_ERR_USAGE',
+      `--gc-schedule: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
 
 export function registerDatastore(program: Command, act: ActionFactory): void {
   const cmd = program.command('datastore').description('create, list, remove and reindex datastores');
@@ -20,8 +35,13 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
     .description('create a datastore in an empty or new directory and register it')
     .option('--comment <text>', 'a comment')
     .option('--pbs-layout', 'pre-create all 65536 chunk directories, as PBS expects')
+    .option(
+      '--gc-schedule <event>',
+      'when `ferry serve` runs garbage collection (calendar event, e.g. daily)',
+    )
     .action(
-      act<{ comment?: string; pbsLayout?: boolean }>(async (rt, [name, path], opts) => {
+      act<{ comment?: string; pbsLayout?: boolean; gcSchedule?: string }>(async (rt, [name, path], opts) => {
+        const schedule = opts.gcSchedule === undefined ? undefined : gcSchedule(opts.gcSchedule);
         const storeName = parseStoreName(name);
         const dir = resolve(path as string);
         await withConfigLocks(rt.home, ['datastore'], async () => {
@@ -36,7 +56,12 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
           await ds.close();
           await writeDatastoreConfig(rt.home, [
             ...entries,
-            { name: storeName, path: dir, ...(opts.comment ? { comment: opts.comment } : {}) },
+            {
+              name: storeName,
+              path: dir,
+              ...(opts.comment ? { comment: opts.comment } : {}),
+              ...(schedule !== undefined ? { 'gc-schedule': schedule } : {}),
+            },
           ]);
         });
         rt.print({ name: storeName, path: dir }, () => `created datastore ${storeName} in ${dir}`);
@@ -49,10 +74,74 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
     .action(
       act(async (rt) => {
         const entries = await readDatastoreConfig(rt.home);
-        rt.printList(
-          entries.map((e) => ({ name: e.name, path: e.path, comment: e.comment ?? '' })),
-          ['name', 'path', 'comment'],
+        const now = nowSeconds(rt.clock);
+        const listed = await Promise.all(
+          entries.map(async (e) => ({
+            ...e,
+            ...(await jobScheduleStatus(rt.home, 'gc', e.name, e['gc-schedule'], now)),
+          })),
         );
+        rt.printList(
+          listed.map((e) => ({
+            name: e.name,
+            path: e.path,
+            'gc-schedule': e['gc-schedule'] ?? '-',
+            'last gc':
+              e['last-run-upid'] === undefined
+                ? '-'
+                : `${formatEpochSeconds(e['last-run-endtime'])} ${e['last-run-state']}`,
+            'next gc': formatEpochSeconds(e['next-run']),
+            comment: e.comment ?? '',
+          })),
+          ['name', 'path', 'gc-schedule', 'last gc', 'next gc', 'comment'],
+          listed,
+        );
+      }),
+    );
+
+  cmd
+    .command('update <name>')
+    .description("change a datastore's settings")
+    .option(
+      '--gc-schedule <event>',
+      'when `ferry serve` runs garbage collection (calendar event, e.g. daily)',
+    )
+    .option('--comment <text>', 'a comment')
+    .option(
+      '--delete <key>',
+      'remove a setting: gc-schedule or comment (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .action(
+      act<{ gcSchedule?: string; comment?: string; delete?: string[] }>(async (rt, [name], opts) => {
+        const storeName = parseStoreName(name);
+        const remove = opts.delete ?? [];
+        for (const key of remove) {
+          if (key !== 'gc-schedule' && key !== 'comment')
+            throw new FerryError(
+              'FERRY_ERR_USAGE',
+              `--delete: ${JSON.stringify(key)} is not gc-schedule or comment`,
+            );
+        }
+        const schedule = opts.gcSchedule === undefined ? undefined : gcSchedule(opts.gcSchedule);
+        const updated = await withConfigLocks(rt.home, ['datastore'], async () => {
+          const entries = await readDatastoreConfig(rt.home);
+          const entry = entries.find((e) => e.name === storeName);
+          if (!entry)
+            throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${storeName} is not configured`, {
+              fields: { store: storeName },
+            });
+          const next: DatastoreEntry = { ...entry };
+          for (const key of remove) delete next[key as 'gc-schedule' | 'comment'];
+          if (schedule !== undefined) next['gc-schedule'] = schedule;
+          if (opts.comment !== undefined) next.comment = opts.comment;
+          await writeDatastoreConfig(
+            rt.home,
+            entries.map((e) => (e === entry ? next : e)),
+          );
+          return next;
+        });
+        rt.print(updated, () => `updated datastore ${storeName}`);
       }),
     );
 

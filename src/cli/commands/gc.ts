@@ -25,6 +25,7 @@ export function registerGc(program: Command, act: ActionFactory): void {
           store as string,
           (_t, log) => garbageCollect(ds, { log, graceMs, signal: rt.signal }),
           () => EXIT.ok,
+          { kind: 'gc', id: store as string },
         );
         rt.print({ ...report, task: task.record.id }, () =>
           [

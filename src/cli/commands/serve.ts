@@ -4,6 +4,7 @@ import { parseHostPort } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { ActionFactory } from '../action.js';
 import { parseDurationOption } from '../parse-options.js';
+import { Scheduler } from '../scheduler.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:8007';
 
@@ -16,26 +17,42 @@ export function registerServe(program: Command, act: ActionFactory): void {
     .option('--listen <host:port>', 'address to listen on (port 0: any free port)', DEFAULT_LISTEN)
     .option('--insecure-http', 'serve plain HTTP (loopback addresses only: tests and benchmarks)')
     .option('--session-timeout <duration>', 'close reader/writer sessions idle this long', '5m')
+    .option(
+      '--no-scheduler',
+      "do not run sync jobs' schedule and datastores' gc-schedule (when cron or timers run them instead)",
+    )
     .action(
-      act<{ listen: string; insecureHttp?: boolean; sessionTimeout: string }>(async (rt, _args, opts) => {
-        const idleMs = parseDurationOption('--session-timeout', opts.sessionTimeout);
-        if (idleMs === 0) throw new FerryError('FERRY_ERR_USAGE', '--session-timeout must be longer than 0');
-        // Loaded here, not at the top: other commands do not pay for fastify and the server's code.
-        const { startServer } = await import('../../server/index.js');
-        const server = await startServer({
-          home: rt.home,
-          listen: parseHostPort(opts.listen, 8007),
-          insecureHttp: opts.insecureHttp === true,
-          log: rt.log,
-          clock: rt.clock,
-          limits: { idleMs },
-        });
-        // One JSON line whatever the output format: scripts and the benchmark parse it.
-        const ready = { url: server.url, fingerprint: server.fingerprint };
-        rt.print(ready, () => JSON.stringify(ready));
-        if (!rt.signal.aborted) await once(rt.signal, 'abort');
-        rt.log.info('stopping: draining in-flight requests');
-        await server.close();
-      }),
+      act<{ listen: string; insecureHttp?: boolean; sessionTimeout: string; scheduler: boolean }>(
+        async (rt, _args, opts) => {
+          const idleMs = parseDurationOption('--session-timeout', opts.sessionTimeout);
+          if (idleMs === 0)
+            throw new FerryError('FERRY_ERR_USAGE', '--session-timeout must be longer than 0');
+          // Loaded here, not at the top: other commands do not pay for fastify and the server's code.
+          const { startServer } = await import('../../server/index.js');
+          const server = await startServer({
+            home: rt.home,
+            listen: parseHostPort(opts.listen, 8007),
+            insecureHttp: opts.insecureHttp === true,
+            log: rt.log,
+            clock: rt.clock,
+            limits: { idleMs },
+          });
+          // One JSON line whatever the output format: scripts and the benchmark parse it.
+          const ready = { url: server.url, fingerprint: server.fingerprint };
+          rt.print(ready, () => JSON.stringify(ready));
+          // The scheduler runs each due job as its own `ferry` process, started the way this one was.
+          const scheduler = opts.scheduler
+            ? new Scheduler({
+                home: rt.home,
+                clock: rt.clock,
+                log: rt.log,
+                cli: { command: process.execPath, args: [...process.execArgv, process.argv[1] as string] },
+              }).run(rt.signal)
+            : Promise.resolve();
+          if (!rt.signal.aborted) await once(rt.signal, 'abort');
+          rt.log.info('stopping: draining in-flight requests, stopping running jobs');
+          await Promise.all([server.close(), scheduler]);
+        },
+      ),
     );
 }

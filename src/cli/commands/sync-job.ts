@@ -7,14 +7,26 @@ import {
   type SyncJob,
   updateSyncJob,
 } from '../../config/index.js';
+import { nowSeconds } from '../../model/index.js';
 import type { ActionFactory } from '../action.js';
 import { addJobOptions, jobValuesFromOptions } from '../job-options.js';
+import { formatEpochSeconds } from '../output.js';
+import type { Runtime } from '../runtime.js';
+import { jobScheduleStatus } from '../scheduler.js';
 import { runSyncTask } from '../sync-runner.js';
 import { failForStatus } from './sync.js';
 
 function describe(job: SyncJob): Record<string, unknown> {
   return { id: job.id, ...job.values };
 }
+
+/** The job's keys and its schedule status (last run, next run), as PBS's sync job listing gives them. */
+async function describeWithStatus(rt: Runtime, job: SyncJob): Promise<Record<string, unknown>> {
+  const status = await jobScheduleStatus(rt.home, 'sync', job.id, job.schedule, nowSeconds(rt.clock));
+  return { ...describe(job), ...status };
+}
+
+const TIME_KEYS = new Set(['next-run', 'last-run-endtime']);
 
 export function registerSyncJob(program: Command, act: ActionFactory): void {
   const cmd = program
@@ -78,18 +90,34 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
     .action(
       act(async (rt) => {
         const jobs = await readSyncConfig(rt.home);
+        const described = await Promise.all(jobs.map((j) => describeWithStatus(rt, j)));
         rt.printList(
-          jobs.map((j) => ({
-            id: j.id,
-            direction: j.direction,
-            store: j.store,
-            remote: j.remote ?? '-',
-            'remote-store': j.remoteStore,
-            'worker-threads': j.workerThreads,
-            comment: j.comment,
-          })),
-          ['id', 'direction', 'store', 'remote', 'remote-store', 'worker-threads', 'comment'],
-          jobs.map(describe),
+          jobs.map((j, i) => {
+            const d = described[i] as Record<string, unknown>;
+            return {
+              id: j.id,
+              direction: j.direction,
+              store: j.store,
+              remote: j.remote ?? '-',
+              'remote-store': j.remoteStore,
+              'worker-threads': j.workerThreads,
+              schedule: j.schedule ?? '-',
+              'last run': `${formatEpochSeconds(d['last-run-endtime'])} ${d['last-run-state'] ?? ''}`.trim(),
+              'next run': formatEpochSeconds(d['next-run']),
+            };
+          }),
+          [
+            'id',
+            'direction',
+            'store',
+            'remote',
+            'remote-store',
+            'worker-threads',
+            'schedule',
+            'last run',
+            'next run',
+          ],
+          described,
         );
       }),
     );
@@ -100,9 +128,17 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
     .action(
       act(async (rt, [id]) => {
         const job = await lookupSyncJob(rt.home, id as string);
-        rt.print(describe(job), () =>
-          Object.entries(describe(job))
-            .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`)
+        const described = await describeWithStatus(rt, job);
+        rt.print(described, () =>
+          Object.entries(described)
+            .map(([k, v]) => {
+              const text = TIME_KEYS.has(k)
+                ? formatEpochSeconds(v)
+                : Array.isArray(v)
+                  ? v.join(', ')
+                  : String(v);
+              return `${k}: ${text}`;
+            })
             .join('\n'),
         );
       }),
@@ -125,7 +161,10 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
     .action(
       act<{ progress: boolean }>(async (rt, [id], opts) => {
         const job = await lookupSyncJob(rt.home, id as string);
-        failForStatus(await runSyncTask(rt, job, { progress: opts.progress }), `sync job ${job.id}`);
+        failForStatus(
+          await runSyncTask(rt, job, { progress: opts.progress, configured: true }),
+          `sync job ${job.id}`,
+        );
       }),
     );
 }

@@ -1,0 +1,235 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type JobKind,
+  jobName,
+  noteJobSeen,
+  readDatastoreConfig,
+  readJobState,
+  readSyncConfig,
+} from '../config/index.js';
+import type { Logger } from '../log/index.js';
+import { type CalendarEvent, type Clock, nextCalendarEvent, parseCalendarEvent } from '../model/index.js';
+
+/**
+ * The scheduler of `ferry serve`, as PBS's proxy runs its jobs: every sync job with a `schedule` (sync.cfg) and every
+ * datastore with a `gc-schedule` (datastore.cfg) runs when its calendar event elapses after its last run.
+ *
+ * - The last run is read from the job's state (`$FERRY_HOME/jobstates`), which every run writes, whoever started it:
+ *   a run by hand (`ferry sync-job run`, `ferry gc`) counts, and the next is due at the first event after its start.
+ *   A job never run counts from when the scheduler first saw it, so a new job does not run at once.
+ * - A run missed while no server was up happens once, when the scheduler next looks.
+ * - Each run is its own process (`ferry sync-job run ID`, `ferry gc STORE`): a task with its log in `ferry task`,
+ *   under the job's lock (a second run of the same job, by hand or scheduled, is refused), its memory and its
+ *   threads its own, and a crash of it costs the server nothing.
+ * - The configuration is read afresh each time the scheduler looks: at the earliest next event, and at least every
+ *   minute, so a new or changed schedule is taken up within a minute without a restart.
+ * - On stop, running jobs are asked to stop (SIGTERM: each finishes its in-flight writes, publishes nothing
+ *   partial and records its task as aborted), and the scheduler waits for them.
+ */
+
+/** A job the scheduler runs: what it is, its schedule, and the CLI arguments that run it. */
+export interface ScheduledJob {
+  kind: JobKind;
+  id: string;
+  schedule: string;
+  args: string[];
+}
+
+export interface SchedulerOptions {
+  home: string;
+  clock: Clock;
+  log: Logger;
+  /** How to start the CLI: the Node binary and the arguments before the command (flags and the CLI's script). */
+  cli: { command: string; args: string[] };
+  /** IANA time zone of the calendar events; undefined: the host's. */
+  timeZone?: string;
+  /** The longest wait between two looks at the configuration. */
+  maxSleepMs?: number;
+}
+
+const MAX_SLEEP_MS = 60_000;
+/** The tail of a job's stderr kept for the server's log when it fails. */
+const STDERR_TAIL = 2048;
+
+/** The scheduled jobs configured in `home`; a file that cannot be read is reported through `onError` and skipped. */
+export async function scheduledJobs(
+  home: string,
+  onError: (file: string, err: unknown) => void,
+): Promise<ScheduledJob[]> {
+  const jobs: ScheduledJob[] = [];
+  try {
+    for (const job of await readSyncConfig(home)) {
+      if (job.schedule === undefined) continue;
+      jobs.push({
+        kind: 'sync',
+        id: job.id,
+        schedule: job.schedule,
+        args: ['sync-job', 'run', job.id, '--no-progress'],
+      });
+    }
+  } catch (err) {
+    onError('sync.cfg', err);
+  }
+  try {
+    for (const store of await readDatastoreConfig(home)) {
+      const schedule = store['gc-schedule'];
+      if (schedule === undefined) continue;
+      jobs.push({ kind: 'gc', id: store.name, schedule, args: ['gc', store.name] });
+    }
+  } catch (err) {
+    onError('datastore.cfg', err);
+  }
+  return jobs;
+}
+
+export class Scheduler {
+  private readonly options: SchedulerOptions;
+  private readonly running = new Map<string, ChildProcess>();
+  /** The due time each job was last started for: a run that fails before it records itself is not started again. */
+  private readonly startedFor = new Map<string, number>();
+  /** Configuration errors already logged, so a broken file is reported once, not every minute. */
+  private readonly reported = new Set<string>();
+
+  constructor(options: SchedulerOptions) {
+    this.options = options;
+  }
+
+  /** Runs until `signal` aborts, then stops the jobs it started and waits for them. */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      let waitMs: number;
+      try {
+        waitMs = await this.tick();
+      } catch (err) {
+        this.options.log.error({ err }, 'scheduler: %s', String(err));
+        waitMs = this.options.maxSleepMs ?? MAX_SLEEP_MS;
+      }
+      await sleep(waitMs, undefined, { signal }).catch(() => undefined);
+    }
+    await this.stopAll();
+  }
+
+  /** Starts the jobs that are due; returns how long to wait before looking again (ms). */
+  async tick(): Promise<number> {
+    const { home, clock, log, timeZone } = this.options;
+    const nowMs = clock.now();
+    const now = Math.floor(nowMs / 1000);
+    let earliest = Number.POSITIVE_INFINITY;
+    const seen = new Set<string>();
+    const jobs = await scheduledJobs(home, (file, err) => this.reportOnce(`${file}: ${String(err)}`));
+    for (const job of jobs) {
+      const key = `${job.kind}-${job.id}`;
+      seen.add(key);
+      let event: CalendarEvent;
+      try {
+        event = parseCalendarEvent(job.schedule);
+      } catch (err) {
+        this.reportOnce(`${jobName(job.kind, job.id)}: ${String(err)}`);
+        continue;
+      }
+      const state = await noteJobSeen(home, job.kind, job.id, now);
+      const last = Math.max(state.last?.started ?? state.created ?? now, this.startedFor.get(key) ?? 0);
+      const due = nextCalendarEvent(event, last, timeZone);
+      if (due === undefined) continue;
+      if (due > now) {
+        earliest = Math.min(earliest, due);
+        continue;
+      }
+      if (this.running.has(key)) continue; // still at its last run: the next is due after that one's start
+      this.startedFor.set(key, due);
+      log.info(
+        { job: key, schedule: job.schedule },
+        `scheduler: starting ${jobName(job.kind, job.id)} (schedule "${job.schedule}", due ${new Date(due * 1000).toISOString()})`,
+      );
+      this.start(key, job);
+      const after = nextCalendarEvent(event, due, timeZone);
+      if (after !== undefined) earliest = Math.min(earliest, after);
+    }
+    for (const key of this.startedFor.keys()) if (!seen.has(key)) this.startedFor.delete(key);
+    const maxMs = this.options.maxSleepMs ?? MAX_SLEEP_MS;
+    // Wake at the second the next event elapses (or a little after, never before it).
+    return Math.max(0, Math.min(maxMs, earliest * 1000 - nowMs));
+  }
+
+  private start(key: string, job: ScheduledJob): void {
+    const { cli, home, log } = this.options;
+    const child = spawn(cli.command, [...cli.args, '--home', home, ...job.args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.running.set(key, child);
+    let tail = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (text: string) => {
+      tail = (tail + text).slice(-STDERR_TAIL);
+    });
+    const name = jobName(job.kind, job.id);
+    child.on('error', (err) =>
+      log.error({ job: key, err }, `scheduler: ${name}: cannot start: ${err.message}`),
+    );
+    child.on('close', (code, signal) => {
+      this.running.delete(key);
+      if (code === 0) {
+        log.info({ job: key }, `scheduler: ${name} finished`);
+        return;
+      }
+      const how = code === null ? `killed by ${signal}` : `exit status ${code}`;
+      log.warn(
+        { job: key, code, signal },
+        `scheduler: ${name} ended with ${how}${tail.trim() ? `: ${tail.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+      );
+    });
+  }
+
+  private reportOnce(message: string): void {
+    if (this.reported.has(message)) return;
+    this.reported.add(message);
+    this.options.log.error(`scheduler: ${message}`);
+  }
+
+  private async stopAll(): Promise<void> {
+    const children = [...this.running.values()];
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(
+      children.map((child) =>
+        child.exitCode !== null || child.signalCode !== null ? undefined : once(child, 'close'),
+      ),
+    );
+  }
+}
+
+/**
+ * A job's last run and next run (epoch seconds), with PBS's field names (`JobScheduleStatus`): what `sync-job list`
+ * shows. The next run counts from the last run's start, or from when a scheduler first saw the job, or from now.
+ */
+export interface JobScheduleStatus {
+  'next-run'?: number;
+  'last-run-upid'?: string;
+  'last-run-state'?: string;
+  'last-run-endtime'?: number;
+}
+
+export async function jobScheduleStatus(
+  home: string,
+  kind: JobKind,
+  id: string,
+  schedule: string | undefined,
+  nowSeconds: number,
+  timeZone?: string,
+): Promise<JobScheduleStatus> {
+  const state = await readJobState(home, kind, id);
+  const status: JobScheduleStatus = {};
+  if (state.last !== undefined) {
+    status['last-run-upid'] = state.last.task;
+    status['last-run-state'] = state.last.state ?? 'running';
+    if (state.last.ended !== undefined) status['last-run-endtime'] = state.last.ended;
+  }
+  if (schedule !== undefined) {
+    const from = state.last?.started ?? state.created ?? nowSeconds;
+    // In the past: missed while no server ran; it runs as soon as a scheduler looks.
+    const next = nextCalendarEvent(parseCalendarEvent(schedule), from, timeZone);
+    if (next !== undefined) status['next-run'] = next;
+  }
+  return status;
+}

@@ -1,0 +1,262 @@
+/**
+ * The scheduler of `ferry serve`: sync jobs with a `schedule` and datastores with a `gc-schedule` run as their own
+ * `ferry` processes when their calendar event elapses after their last run; the job state every run writes (by hand
+ * or scheduled) is what `sync-job list` and `datastore list` show; one run of a job at a time.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { type TestContext, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Scheduler } from '../../src/cli/scheduler.js';
+import { lockJob, readJobState, recordJobRun } from '../../src/config/index.js';
+import { SYSTEM_CLOCK } from '../../src/model/index.js';
+import { Datastore } from '../../src/store/index.js';
+import { FERRY_BIN, ferry, ferryJson, finished, spawnFerry } from '../helpers/cli.js';
+import { fillDatastore } from '../helpers/fixtures.js';
+import { log, makePool, tempDir } from '../helpers/world.js';
+
+interface JobListed {
+  id: string;
+  schedule?: string;
+  'next-run'?: number;
+  'last-run-upid'?: string;
+  'last-run-state'?: string;
+  'last-run-endtime'?: number;
+}
+
+interface TaskListed {
+  id: string;
+  type: string;
+  subject: string;
+  state: string;
+  message?: string;
+}
+
+async function world(t: TestContext) {
+  const dir = await tempDir(t);
+  const home = join(dir, 'home');
+  await ferryJson(home, ['datastore', 'create', 'source', join(dir, 'source')]);
+  await ferryJson(home, ['datastore', 'create', 'target', join(dir, 'target')]);
+  const source = await Datastore.open(join(dir, 'source'));
+  await fillDatastore(source, makePool(t), dir, { groups: ['vm/100', 'ct/200'], snapshots: 2, blocks: 2 });
+  await source.close();
+  return { dir, home };
+}
+
+/** Polls `probe` until it returns a value, for at most `ms`. */
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+async function syncJobs(home: string): Promise<JobListed[]> {
+  return ferryJson<JobListed[]>(home, ['sync-job', 'list']);
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+test('ferry serve runs a sync job and a GC when their schedules elapse; sync-job list and datastore list show the last and next run; SIGTERM stops it', async (t) => {
+  const w = await world(t);
+  await ferryJson(w.home, [
+    'sync-job',
+    'create',
+    'often',
+    '--store',
+    'target',
+    '--remote-store',
+    'source',
+    '--schedule',
+    '*:*:0/2',
+    '--worker-threads',
+    '2',
+  ]);
+  await ferryJson(w.home, ['datastore', 'update', 'target', '--gc-schedule', '*:*:0/3']);
+  // Not scheduled yet: no last run; the next one is within two seconds of now.
+  const before = (await syncJobs(w.home))[0] as JobListed;
+  assert.equal(before.schedule, '*:*:0/2');
+  assert.equal(before['last-run-upid'], undefined);
+  const nowS = Date.now() / 1000;
+  assert.ok((before['next-run'] as number) > nowS - 1 && (before['next-run'] as number) <= nowS + 2);
+
+  const server = spawnFerry(w.home, ['serve', '--listen', '127.0.0.1:0', '--insecure-http'], {
+    FERRY_LOG_LEVEL: 'info',
+  });
+  const done = finished(server);
+  t.after(() => server.kill('SIGKILL'));
+  const lines = createInterface({ input: server.stdout as NodeJS.ReadableStream });
+  await once(lines, 'line');
+
+  const ran = await until('the scheduled sync job to run', 60_000, async () => {
+    const job = (await syncJobs(w.home))[0];
+    return job?.['last-run-state'] === 'ok' ? job : undefined;
+  });
+  assert.match(ran['last-run-upid'] as string, /^UPID:ferry:[0-9a-f]+:[0-9a-f]+:syncjob:often:/);
+  assert.ok((ran['next-run'] as number) > (ran['last-run-endtime'] as number) - 3);
+  const snapshots = await ferryJson<unknown[]>(w.home, ['snapshots', 'target']);
+  assert.equal(snapshots.length, 4);
+  const gcRan = await until('the scheduled GC to run', 60_000, async () => {
+    const stores = await ferryJson<(JobListed & { name: string })[]>(w.home, ['datastore', 'list']);
+    const target = stores.find((s) => s.name === 'target');
+    return target?.['last-run-state'] === 'ok' ? target : undefined;
+  });
+  assert.match(gcRan['last-run-upid'] as string, /:gc:target:/);
+  const tasks = await ferryJson<TaskListed[]>(w.home, ['task', 'list']);
+  assert.ok(tasks.some((task) => task.type === 'syncjob' && task.subject === 'often' && task.state === 'ok'));
+  assert.ok(tasks.some((task) => task.type === 'gc' && task.subject === 'target' && task.state === 'ok'));
+
+  // A run by hand while the job's lock is held (a run in progress) is refused at once and records nothing.
+  // (The scheduler's own runs, every 2 s, are refused the same way while the test holds the lock.)
+  const lock = await until('the job lock', 30_000, () =>
+    lockJob(w.home, 'sync', 'often').catch(() => undefined),
+  );
+  const state = await readJobState(w.home, 'sync', 'often');
+  const refused = await ferry(w.home, ['sync-job', 'run', 'often']);
+  assert.deepEqual(await readJobState(w.home, 'sync', 'often'), state);
+  await lock.release();
+  assert.equal(refused.code, 11, refused.stderr);
+  assert.match(refused.stderr, /sync job often is locked by another task/);
+
+  server.kill('SIGTERM');
+  const result = await done;
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /scheduler: starting sync job often \(schedule "\*:\*:0\/2"/);
+  assert.match(result.stderr, /scheduler: garbage collection of target finished/);
+  const verify = await ferry(w.home, ['verify', 'target']);
+  assert.equal(verify.code, 0, verify.stderr);
+});
+
+test('a run missed while no server ran happens once; a job that fails is recorded as failed and not restarted until its next event', async (t) => {
+  const w = await world(t);
+  const port = await closedPort();
+  await ferryJson(w.home, [
+    'remote',
+    'add',
+    'gone',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--auth-id',
+    'sync@pbs!t',
+    '--secret',
+    's',
+    '--fingerprint',
+    Array.from({ length: 32 }, () => 'ab').join(':'),
+  ]);
+  for (const [id, remote] of [
+    ['daily-copy', undefined],
+    ['offsite', 'gone'],
+  ] as const) {
+    await ferryJson(w.home, [
+      'sync-job',
+      'create',
+      id,
+      '--store',
+      'target',
+      '--remote-store',
+      'source',
+      ...(remote ? ['--remote', remote] : []),
+      '--schedule',
+      'daily',
+    ]);
+    // Last run two days ago: today's run was missed.
+    const twoDaysAgo = Math.floor(Date.now() / 1000) - 2 * 86400;
+    await recordJobRun(w.home, 'sync', id, {
+      task: 'UPID:old',
+      started: twoDaysAgo,
+      ended: twoDaysAgo,
+      state: 'ok',
+    });
+  }
+  const scheduler = new Scheduler({
+    home: w.home,
+    clock: SYSTEM_CLOCK,
+    log,
+    cli: { command: FERRY_BIN, args: [] },
+    timeZone: 'UTC',
+  });
+  const stop = new AbortController();
+  t.after(() => stop.abort());
+  const running = scheduler.run(stop.signal);
+  const jobs = await until('both missed runs to end', 60_000, async () => {
+    const listed = await syncJobs(w.home);
+    return listed.every((j) => j['last-run-upid'] !== 'UPID:old' && j['last-run-state'] !== 'running')
+      ? listed
+      : undefined;
+  });
+  const byId = new Map(jobs.map((j) => [j.id, j]));
+  assert.equal(byId.get('daily-copy')?.['last-run-state'], 'ok');
+  assert.equal(byId.get('offsite')?.['last-run-state'], 'error');
+  // Next runs: tomorrow at 00:00 UTC, counted from the runs just made.
+  const midnight = Math.ceil(Date.now() / 1000 / 86400) * 86400;
+  for (const job of jobs) assert.equal(job['next-run'], midnight, job.id);
+  // Ticks now start nothing: each job ran once.
+  await scheduler.tick();
+  await scheduler.tick();
+  const tasks = await ferryJson<TaskListed[]>(w.home, ['task', 'list']);
+  assert.deepEqual(tasks.map((task) => `${task.subject} ${task.state}`).sort(), [
+    'daily-copy ok',
+    'offsite error',
+  ]);
+  // The failed run says why, in its task.
+  const failed = tasks.find((task) => task.subject === 'offsite') as TaskListed;
+  assert.match(failed.message ?? '', new RegExp(`127\\.0\\.0\\.1:${port}|ECONNREFUSED`));
+  stop.abort();
+  await running;
+});
+
+test('schedules are checked: a bad calendar event is a usage error naming it; a hand-edited sync.cfg with one names file, line and key', async (t) => {
+  const w = await world(t);
+  const base = ['sync-job', 'create', 'j', '--store', 'target', '--remote-store', 'source'];
+  const bad = await ferry(w.home, [...base, '--schedule', 'mon..frx 02:00']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /key schedule: invalid calendar event "mon\.\.frx 02:00"/);
+  const badGc = await ferry(w.home, ['datastore', 'update', 'target', '--gc-schedule', '25:00']);
+  assert.equal(badGc.code, 2, badGc.stderr);
+  assert.match(badGc.stderr, /--gc-schedule: invalid calendar event "25:00"/);
+
+  await ferryJson(w.home, [...base, '--schedule', 'mon..fri 02:00']);
+  const cfg = join(w.home, 'sync.cfg');
+  await writeFile(cfg, (await readFile(cfg, 'utf8')).replace('mon..fri 02:00', 'someday'));
+  const list = await ferry(w.home, ['sync-job', 'list']);
+  assert.equal(list.code, 2, list.stderr);
+  assert.match(list.stderr, /sync\.cfg:\d+: sync j: key schedule: invalid calendar event "someday"/);
+
+  // gc-schedule: set, shown, removed.
+  await ferryJson(w.home, [
+    'datastore',
+    'update',
+    'target',
+    '--gc-schedule',
+    'sat 03:00',
+    '--comment',
+    'offsite',
+  ]);
+  let stores = await ferryJson<Record<string, unknown>[]>(w.home, ['datastore', 'list']);
+  const target = stores.find((s) => s['name'] === 'target') as Record<string, unknown>;
+  assert.equal(target['gc-schedule'], 'sat 03:00');
+  assert.equal(target['comment'], 'offsite');
+  assert.equal(new Date((target['next-run'] as number) * 1000).getDay(), 6);
+  await ferryJson(w.home, ['datastore', 'update', 'target', '--delete', 'gc-schedule']);
+  stores = await ferryJson<Record<string, unknown>[]>(w.home, ['datastore', 'list']);
+  assert.equal(stores.find((s) => s['name'] === 'target')?.['gc-schedule'], undefined);
+  const missing = await ferry(w.home, ['datastore', 'update', 'nope', '--comment', 'x']);
+  assert.equal(missing.code, 10, missing.stderr);
+});
