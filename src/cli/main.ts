@@ -9,6 +9,7 @@ import { registerCert } from './commands/cert.js';
 import { registerDatastore } from './commands/datastore.js';
 import { registerGc } from './commands/gc.js';
 import { registerGroups } from './commands/groups.js';
+import { registerMaintenanceJobs } from './commands/maintenance-job.js';
 import { registerNamespace } from './commands/namespace.js';
 import { registerPrune } from './commands/prune.js';
 import { registerRemote } from './commands/remote.js';
@@ -46,6 +47,8 @@ export function buildProgram(environment: CliEnvironment, stderr: (text: string)
   registerGc(program, act);
   registerSync(program, act);
   registerSyncJob(program, act);
+  registerMaintenanceJobs(program, act, 'prune');
+  registerMaintenanceJobs(program, act, 'verify');
   registerTask(program, act);
   registerServe(program, act);
   registerCert(program, act);

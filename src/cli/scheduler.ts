@@ -7,20 +7,22 @@ import {
   noteJobSeen,
   readDatastoreConfig,
   readJobState,
+  readMaintenanceJobs,
   readSyncConfig,
 } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { type CalendarEvent, type Clock, nextCalendarEvent, parseCalendarEvent } from '../model/index.js';
 
 /**
- * The scheduler of `ferry serve`, as PBS's proxy runs its jobs: every sync job with a `schedule` (sync.cfg) and every
- * datastore with a `gc-schedule` (datastore.cfg) runs when its calendar event elapses after its last run.
+ * The scheduler of `ferry serve`, as PBS's proxy runs its jobs: every sync job with a `schedule` (sync.cfg), prune job
+ * (prune.cfg; not `disable`d) and verify job with one (verification.cfg), and every datastore with a `gc-schedule`
+ * (datastore.cfg) runs when its calendar event elapses after its last run.
  *
  * - The last run is read from the job's state (`$FERRY_HOME/jobstates`), which every run writes, whoever started it:
  *   a run by hand (`ferry sync-job run`, `ferry gc`) counts, and the next is due at the first event after its start.
  *   A job never run counts from when the scheduler first saw it, so a new job does not run at once.
  * - A run missed while no server was up happens once, when the scheduler next looks.
- * - Each run is its own process (`ferry sync-job run ID`, `ferry gc STORE`): a task with its log in `ferry task`,
+ * - Each run is its own process (`ferry sync-job run ID`, `ferry prune-job run ID`, `ferry gc STORE`…): a task with its log in `ferry task`,
  *   under the job's lock (a second run of the same job, by hand or scheduled, is refused), its memory and its
  *   threads its own, and a crash of it costs the server nothing.
  * - The configuration is read afresh each time the scheduler looks: at the earliest next event, and at least every
@@ -71,6 +73,16 @@ export async function scheduledJobs(
     }
   } catch (err) {
     onError('sync.cfg', err);
+  }
+  for (const kind of ['prune', 'verify'] as const) {
+    try {
+      for (const job of await readMaintenanceJobs(home, kind)) {
+        if (job.schedule === undefined || job.disabled) continue;
+        jobs.push({ kind, id: job.id, schedule: job.schedule, args: [`${kind}-job`, 'run', job.id] });
+      }
+    } catch (err) {
+      onError(kind === 'prune' ? 'prune.cfg' : 'verification.cfg', err);
+    }
   }
   try {
     for (const store of await readDatastoreConfig(home)) {

@@ -5,6 +5,18 @@ import { checkSafeId, type StoreName } from '../model/index.js';
 import { type DatastoreEntry, readDatastoreConfig, writeDatastoreConfig } from './datastore-config.js';
 import { removeJobState } from './job-state.js';
 import {
+  findMaintenanceJob,
+  type MaintenanceJob,
+  type MaintenanceKind,
+  maintenanceConfigFile,
+  maintenanceJobKeys,
+  maintenanceJobName,
+  parseMaintenanceJobId,
+  readMaintenanceJobs,
+  validateMaintenanceJob,
+  writeMaintenanceJobs,
+} from './maintenance-jobs.js';
+import {
   checkRemoteEntry,
   lookupRemote,
   parseRemoteName,
@@ -22,7 +34,7 @@ import {
 
 /**
  * Changes to remote.cfg and sync.cfg, shared by the CLI (`ferry remote`, `ferry sync-job`) and the API
- * (`/config/remote`, `/config/sync`). Each is a read-modify-write under the file's lock (`$FERRY_HOME/.remote.lck`,
+ * (`/config/remote`, `/config/sync`), and to prune.cfg and verification.cfg (`ferry prune-job`, `ferry verify-job`). Each is a read-modify-write under the file's lock (`$FERRY_HOME/.remote.lck`,
  * `.sync.lck`, as PBS's `.remote.lck`), so two writers at once, a command on the host and a request to the server or
  * two requests, never lose each other's change. The file itself is replaced atomically, so readers take no lock.
  */
@@ -31,12 +43,14 @@ import {
 const CONFIG_LOCK_WAIT_MS = 10_000;
 
 /** The files a change may lock, in the one order locks are taken (so two changes never wait on each other). */
-const CONFIG_FILES = ['datastore', 'remote', 'sync', 'token', 'acl'] as const;
+const CONFIG_FILES = ['datastore', 'remote', 'sync', 'prune', 'verification', 'token', 'acl'] as const;
 export type ConfigFile = (typeof CONFIG_FILES)[number];
 const FILE_NAMES: Readonly<Record<ConfigFile, string>> = {
   datastore: 'datastore.cfg',
   remote: 'remote.cfg',
   sync: 'sync.cfg',
+  prune: 'prune.cfg',
+  verification: 'verification.cfg',
   token: 'token.shadow',
   acl: 'acl.cfg',
 };
@@ -67,30 +81,44 @@ export async function withConfigLocks<T>(
   }
 }
 
-/** The sync jobs that would be left pointing at nothing without it. */
-function inUse(what: string, users: readonly SyncJob[], fields: Record<string, string>): FerryError {
+/** The error for something jobs use (`users`: `sync job a`, `prune job b`…), which would leave them pointing at nothing. */
+function inUse(what: string, users: readonly string[], fields: Record<string, string>): FerryError {
   return new FerryError(
     'FERRY_ERR_IN_USE',
-    `${what} is used by sync job${users.length > 1 ? 's' : ''} ${users.map((j) => j.id).join(', ')} (remove or change ${users.length > 1 ? 'them' : 'it'} first)`,
+    `${what} is used by ${users.join(', ')} (remove or change ${users.length > 1 ? 'them' : 'it'} first)`,
     { fields },
   );
 }
 
+/** `sync job a`, `sync jobs a, b`. */
+function syncJobUsers(jobs: readonly SyncJob[]): string[] {
+  return jobs.length === 0
+    ? []
+    : [`sync job${jobs.length > 1 ? 's' : ''} ${jobs.map((j) => j.id).join(', ')}`];
+}
+
 /**
- * Unregisters a datastore (its directory is the caller's to keep or delete), unless a sync job uses it: its local
- * datastore, or either side of a job between two datastores of this host. Returns its entry.
+ * Unregisters a datastore (its directory is the caller's to keep or delete), unless a job uses it: a sync job's local
+ * datastore, or either side of a sync between two datastores of this host, or a prune or verify job's datastore. Its
+ * GC's job state goes with it. Returns its entry.
  */
 export async function removeDatastoreEntry(home: string, name: StoreName): Promise<DatastoreEntry> {
-  return withConfigLocks(home, ['datastore', 'sync'], async () => {
+  return withConfigLocks(home, ['datastore', 'sync', 'prune', 'verification'], async () => {
     const entries = await readDatastoreConfig(home);
     const entry = entries.find((e) => e.name === name);
     if (!entry)
       throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${name} is not configured`, {
         fields: { store: name },
       });
-    const users = (await readSyncConfig(home)).filter(
-      (j) => j.store === name || (j.remote === undefined && j.remoteStore === name),
+    const users = syncJobUsers(
+      (await readSyncConfig(home)).filter(
+        (j) => j.store === name || (j.remote === undefined && j.remoteStore === name),
+      ),
     );
+    for (const kind of ['prune', 'verify'] as const) {
+      for (const job of await readMaintenanceJobs(home, kind))
+        if (job.store === name) users.push(maintenanceJobName(kind, job.id));
+    }
     if (users.length > 0) throw inUse(`datastore ${name}`, users, { store: name });
     await writeDatastoreConfig(
       home,
@@ -138,7 +166,7 @@ export async function removeRemote(home: string, name: string): Promise<RemoteEn
   return withConfigLocks(home, ['remote', 'sync'], async () => {
     const entry = await lookupRemote(home, name);
     const users = (await readSyncConfig(home)).filter((j) => j.remote === entry.name);
-    if (users.length > 0) throw inUse(`remote ${entry.name}`, users, { remote: entry.name });
+    if (users.length > 0) throw inUse(`remote ${entry.name}`, syncJobUsers(users), { remote: entry.name });
     await writeRemoteConfig(
       home,
       (await readRemoteConfig(home)).filter((e) => e.name !== entry.name),
@@ -264,6 +292,86 @@ export async function removeSyncJob(home: string, id: string): Promise<SyncJob> 
     );
     // A job created again under this id starts afresh, not from the old one's last run.
     await removeJobState(home, 'sync', job.id);
+    return job;
+  });
+}
+
+/** A job's datastore must be configured here: a typo fails when the job is made, not at its first run. */
+async function checkJobStore(home: string, job: MaintenanceJob): Promise<MaintenanceJob> {
+  if (!(await readDatastoreConfig(home)).some((d) => d.name === job.store))
+    throw new FerryError(
+      'FERRY_ERR_INVALID_VALUE',
+      `${maintenanceJobName(job.kind, job.id)}: store ${job.store} is not a datastore of this host (ferry datastore create)`,
+      { fields: { what: 'store' } },
+    );
+  return job;
+}
+
+/** Creates a prune or verify job from its keys; its id must be new and its datastore configured. */
+export async function createMaintenanceJob(
+  home: string,
+  kind: MaintenanceKind,
+  id: string,
+  values: Record<string, unknown>,
+): Promise<MaintenanceJob> {
+  const jobId = parseMaintenanceJobId(kind, id);
+  return withConfigLocks(home, [maintenanceConfigFile(kind)], async () => {
+    const jobs = await readMaintenanceJobs(home, kind);
+    if (jobs.some((j) => j.id === jobId))
+      throw new FerryError('FERRY_ERR_ALREADY_EXISTS', `${maintenanceJobName(kind, jobId)} exists already`, {
+        fields: { job: jobId },
+      });
+    const job = await checkJobStore(home, validateMaintenanceJob(kind, jobId, values));
+    await writeMaintenanceJobs(home, kind, [...jobs, job]);
+    return job;
+  });
+}
+
+/** Sets the keys in `set` and removes those in `remove` (PBS's `delete`); the rest of the job stays. */
+export async function updateMaintenanceJob(
+  home: string,
+  kind: MaintenanceKind,
+  id: string,
+  set: Record<string, unknown>,
+  remove: readonly string[] = [],
+): Promise<MaintenanceJob> {
+  const keys = maintenanceJobKeys(kind);
+  for (const key of remove)
+    if (!keys.includes(key))
+      throw new FerryError(
+        'FERRY_ERR_INVALID_VALUE',
+        `${maintenanceJobName(kind, id)}: no key ${JSON.stringify(key)} to delete`,
+        { fields: { what: 'delete' } },
+      );
+  return withConfigLocks(home, [maintenanceConfigFile(kind)], async () => {
+    const { jobs, job } = await findMaintenanceJob(home, kind, id);
+    const values: Record<string, unknown> = { ...job.values };
+    for (const key of remove) delete values[key];
+    Object.assign(values, set);
+    let updated = validateMaintenanceJob(kind, job.id, values);
+    if ('store' in set) updated = await checkJobStore(home, updated);
+    await writeMaintenanceJobs(
+      home,
+      kind,
+      jobs.map((j) => (j.id === job.id ? updated : j)),
+    );
+    return updated;
+  });
+}
+
+export async function removeMaintenanceJob(
+  home: string,
+  kind: MaintenanceKind,
+  id: string,
+): Promise<MaintenanceJob> {
+  return withConfigLocks(home, [maintenanceConfigFile(kind)], async () => {
+    const { jobs, job } = await findMaintenanceJob(home, kind, id);
+    await writeMaintenanceJobs(
+      home,
+      kind,
+      jobs.filter((j) => j !== job),
+    );
+    await removeJobState(home, kind, job.id);
     return job;
   });
 }

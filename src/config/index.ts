@@ -24,13 +24,16 @@ export {
 export {
   addRemote,
   type ConfigFile,
+  createMaintenanceJob,
   createSyncJob,
   lookupSyncJob,
   parseSyncJobId,
   removeDatastoreEntry,
+  removeMaintenanceJob,
   removeRemote,
   removeSyncJob,
   SYNC_JOB_KEYS,
+  updateMaintenanceJob,
   updateRemote,
   updateSyncJob,
   withConfigLocks,
@@ -64,6 +67,17 @@ export {
   recordJobRun,
   removeJobState,
 } from './job-state.js';
+export {
+  lookupMaintenanceJob,
+  type MaintenanceJob,
+  type MaintenanceKind,
+  maintenanceConfigPath,
+  maintenanceJobKeys,
+  maintenanceJobName,
+  PruneJobSchema,
+  readMaintenanceJobs,
+  VerifyJobSchema,
+} from './maintenance-jobs.js';
 export {
   checkRemoteEntry,
   DEFAULT_REMOTE_PORT,

@@ -4,7 +4,7 @@ import { acquireLock, type Lock, writeFileAtomic } from '../io/index.js';
 import type { TaskState } from './tasks.js';
 
 /**
- * The state of each scheduled job (a sync job, a datastore's garbage collection) under `$FERRY_HOME/jobstates`, as
+ * The state of each scheduled job (a sync, prune or verify job, a datastore's garbage collection) under `$FERRY_HOME/jobstates`, as
  * PBS keeps its jobstates: when the scheduler first saw the job, and its last run (task id, start, end, state). The
  * next run is the schedule's first event after the last run's start (after the first sighting when it never ran),
  * so a run started by hand counts too, and a run missed while no server was up happens once when one starts.
@@ -13,9 +13,9 @@ import type { TaskState } from './tasks.js';
  * time, whoever starts it.
  */
 
-export type JobKind = 'sync' | 'gc';
+export type JobKind = 'sync' | 'gc' | 'prune' | 'verify';
 
-/** One scheduled job: a sync job by its id, a datastore's GC by the datastore's name. */
+/** One scheduled job: a sync, prune or verify job by its id, a datastore's GC by the datastore's name. */
 export interface JobRef {
   kind: JobKind;
   id: string;
@@ -46,7 +46,7 @@ function jobFile(home: string, kind: JobKind, id: string, ext: 'json' | 'lock'):
 
 /** How a job is named in messages: `sync job nightly`, `garbage collection of store1`. */
 export function jobName(kind: JobKind, id: string): string {
-  return kind === 'sync' ? `sync job ${id}` : `garbage collection of ${id}`;
+  return kind === 'gc' ? `garbage collection of ${id}` : `${kind} job ${id}`;
 }
 
 /** The job's state; empty when it has none yet, or when its file cannot be read (it is rebuilt by the next run). */

@@ -551,9 +551,12 @@ export class Datastore {
     }
   }
 
-  /** Every namespace and group below `anchor` (for verify and GC walks). */
-  async *walkGroups(anchor: Namespace = ROOT_NAMESPACE): AsyncGenerator<{ ns: Namespace; group: GroupRef }> {
-    for (const ns of await this.listNamespaces(anchor)) {
+  /** Every namespace and group below `anchor`, at most `maxDepth` levels down (for verify, prune and GC walks). */
+  async *walkGroups(
+    anchor: Namespace = ROOT_NAMESPACE,
+    maxDepth: number = MAX_NAMESPACE_DEPTH,
+  ): AsyncGenerator<{ ns: Namespace; group: GroupRef }> {
+    for (const ns of await this.listNamespaces(anchor, maxDepth)) {
       if (!isBelowNamespace(ns, anchor)) continue;
       for (const g of await this.listGroups(ns)) yield { ns, group: g.group };
     }

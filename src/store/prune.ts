@@ -57,13 +57,23 @@ export async function pruneGroup(
   return out;
 }
 
-/** The groups a prune of `group` (or, without it, of the whole namespace) covers. */
-export async function pruneTargets(ds: Datastore, ns: Namespace, group?: GroupRef): Promise<GroupRef[]> {
+/**
+ * The groups a prune covers: `group`, or every group of `ns` and of the namespaces up to `maxDepth` levels below it
+ * (0, the default: `ns` only).
+ */
+export async function pruneTargets(
+  ds: Datastore,
+  ns: Namespace,
+  group?: GroupRef,
+  maxDepth = 0,
+): Promise<{ ns: Namespace; group: GroupRef }[]> {
   // A mistyped namespace or group is "not found", not "0 groups pruned".
   if (group !== undefined) {
     await ds.requireGroup(ns, group);
-    return [group];
+    return [{ ns, group }];
   }
   await ds.requireNamespace(ns);
-  return (await ds.listGroups(ns)).map((g) => g.group);
+  const out: { ns: Namespace; group: GroupRef }[] = [];
+  for await (const target of ds.walkGroups(ns, maxDepth)) out.push(target);
+  return out;
 }

@@ -34,6 +34,8 @@ export interface VerifyOptions {
   log: LogMethods;
   /** Verify this namespace and those below it (default: the whole datastore). */
   ns?: Namespace;
+  /** Namespace levels below `ns` included (default: all). */
+  maxDepth?: number;
   /** Verify only this snapshot (in `ns`). */
   snapshot?: SnapshotRef;
   /**
@@ -88,7 +90,7 @@ export async function verifyDatastore(ds: Datastore, options: VerifyOptions): Pr
   } else {
     const skip = options.ignoreVerified;
     const now = nowSeconds(ds.clock);
-    for await (const { ns, group } of ds.walkGroups(anchor)) {
+    for await (const { ns, group } of ds.walkGroups(anchor, options.maxDepth)) {
       for (const s of await ds.listSnapshots(ns, group, { manifests: skip !== undefined })) {
         if (!s.finished) continue;
         if (skip && s.manifest && verifiedRecently(s.manifest, skip.outdatedAfterDays, now)) {

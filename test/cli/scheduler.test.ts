@@ -185,6 +185,29 @@ test('a run missed while no server ran happens once; a job that fails is recorde
       state: 'ok',
     });
   }
+  // A prune job missed the same way, on a datastore of its own (keep-last 1 of each group's two snapshots).
+  await ferryJson(w.home, ['datastore', 'create', 'spare', join(w.dir, 'spare')]);
+  const spare = await Datastore.open(join(w.dir, 'spare'));
+  await fillDatastore(spare, makePool(t), w.dir, { groups: ['vm/300', 'vm/301'], snapshots: 2, blocks: 1 });
+  await spare.close();
+  await ferryJson(w.home, [
+    'prune-job',
+    'create',
+    'retention',
+    '--store',
+    'spare',
+    '--keep-last',
+    '1',
+    '--schedule',
+    'daily',
+  ]);
+  const twoDaysAgo = Math.floor(Date.now() / 1000) - 2 * 86400;
+  await recordJobRun(w.home, 'prune', 'retention', {
+    task: 'UPID:old',
+    started: twoDaysAgo,
+    ended: twoDaysAgo,
+    state: 'ok',
+  });
   const scheduler = new Scheduler({
     home: w.home,
     clock: SYSTEM_CLOCK,
@@ -201,6 +224,12 @@ test('a run missed while no server ran happens once; a job that fails is recorde
       ? listed
       : undefined;
   });
+  const pruned = await until('the missed prune job to end', 60_000, async () => {
+    const state = await readJobState(w.home, 'prune', 'retention');
+    return state.last?.state !== undefined && state.last.task !== 'UPID:old' ? state.last : undefined;
+  });
+  assert.equal(pruned.state, 'ok');
+  assert.equal((await ferryJson<unknown[]>(w.home, ['snapshots', 'spare'])).length, 2);
   const byId = new Map(jobs.map((j) => [j.id, j]));
   assert.equal(byId.get('daily-copy')?.['last-run-state'], 'ok');
   assert.equal(byId.get('offsite')?.['last-run-state'], 'error');
@@ -214,6 +243,7 @@ test('a run missed while no server ran happens once; a job that fails is recorde
   assert.deepEqual(tasks.map((task) => `${task.subject} ${task.state}`).sort(), [
     'daily-copy ok',
     'offsite error',
+    'retention ok',
   ]);
   // The failed run says why, in its task.
   const failed = tasks.find((task) => task.subject === 'offsite') as TaskListed;

@@ -11,11 +11,13 @@ import {
   type KeepOptions,
   keepsSomething,
   MAX_KEEP,
+  MAX_NAMESPACE_DEPTH,
   type Namespace,
   type PruneOutcome,
   parseGroup,
   parseNamespace,
   parseSnapshot,
+  ROOT_NAMESPACE,
   type SnapshotRef,
 } from '../../model/index.js';
 import { FerryClient, remoteConnection } from '../../remote/index.js';
@@ -52,7 +54,8 @@ const KEEP_HELP: Record<(typeof KEEP_OPTIONS)[number], string> = {
  * API (the same decisions, made by the server, in the server's time zone).
  */
 interface Place {
-  groups(ns: Namespace, group?: GroupRef): Promise<GroupRef[]>;
+  /** `group`, or the groups of `ns` and of the namespaces up to `maxDepth` levels below it. */
+  targets(ns: Namespace, group: GroupRef | undefined, maxDepth: number): Promise<PruneTarget[]>;
   prune(ns: Namespace, group: GroupRef, keep: KeepOptions, dryRun: boolean): Promise<PruneOutcome[]>;
   forget(ns: Namespace, snapshot: SnapshotRef): Promise<void>;
   protect(ns: Namespace, snapshot: SnapshotRef, value: boolean): Promise<void>;
@@ -62,7 +65,7 @@ async function placeFor(rt: Runtime, store: string, remote: string | undefined):
   if (remote === undefined) {
     const ds = await rt.openDatastore(store);
     return {
-      groups: (ns, group) => pruneTargets(ds, ns, group),
+      targets: (ns, group, maxDepth) => pruneTargets(ds, ns, group, maxDepth),
       prune: (ns, group, keep, dryRun) => pruneGroup(ds, ns, group, { keep, dryRun }),
       forget: (ns, snapshot) => ds.removeSnapshot(ns, snapshot),
       protect: (ns, snapshot, value) => ds.setProtected(ns, snapshot, value),
@@ -71,13 +74,25 @@ async function placeFor(rt: Runtime, store: string, remote: string | undefined):
   const client = new FerryClient({ ...remoteConnection(await lookupRemote(rt.home, remote)), log: rt.log });
   rt.onClose(() => client.close());
   return {
-    groups: async (ns, group) =>
-      group !== undefined ? [group] : (await client.listGroups(store, ns)).map((g) => g.group),
+    targets: async (ns, group, maxDepth) => {
+      if (group !== undefined) return [{ ns, group }];
+      const out: PruneTarget[] = [];
+      for (const child of await client.listNamespaces(store, { parent: ns, maxDepth }))
+        for (const g of await client.listGroups(store, child)) out.push({ ns: child, group: g.group });
+      return out;
+    },
     prune: (ns, group, keep, dryRun) => client.prune(store, ns, group, keep, { dryRun }),
     forget: (ns, snapshot) => client.deleteSnapshot(store, ns, snapshot),
     protect: (ns, snapshot, value) => client.setProtected(store, ns, snapshot, value),
   };
 }
+
+interface PruneTarget {
+  ns: Namespace;
+  group: GroupRef;
+}
+
+type PrunedIn = PruneOutcome & { ns: Namespace };
 
 const REMOTE_HELP = "act on this remote's datastore <store> through its API";
 
@@ -97,6 +112,98 @@ function actionOf(o: PruneOutcome, dryRun: boolean): string {
   return o.error ? 'remove failed' : dryRun ? 'would remove' : 'removed';
 }
 
+export interface PruneRequest {
+  store: string;
+  /** Act on this remote's datastore through its API. */
+  remote?: string | undefined;
+  ns: Namespace;
+  group?: GroupRef | undefined;
+  /** Namespace levels below `ns` included (without `group`). */
+  maxDepth: number;
+  keep: KeepOptions;
+  dryRun: boolean;
+  /** A run of this prune job (`ferry prune-job run`): its task and job state. */
+  job?: string;
+}
+
+/**
+ * Prunes (or, dry, only decides) and prints the table or JSON: what `ferry prune` and `ferry prune-job run` do. A
+ * prune that removes is a task, as in PBS. Throws, after printing, when snapshots it meant to remove stayed.
+ */
+export async function runPrune(rt: Runtime, req: PruneRequest): Promise<void> {
+  const { keep, dryRun, ns } = req;
+  const place = await placeFor(rt, req.store, req.remote);
+  const targets = await place.targets(ns, req.group, req.maxDepth);
+  const manyNamespaces = targets.some((t) => t.ns !== ns);
+  const pruneAll = async (log?: LogMethods): Promise<PrunedIn[]> => {
+    const out: PrunedIn[] = [];
+    for (const target of targets) {
+      rt.signal.throwIfAborted();
+      for (const o of await place.prune(target.ns, target.group, keep, dryRun)) {
+        out.push({ ...o, ns: target.ns });
+        const where = manyNamespaces && target.ns !== ROOT_NAMESPACE ? `namespace ${target.ns}: ` : '';
+        const line = `${where}${formatSnapshot(o.snapshot)}: ${actionOf(o, dryRun)}${o.reason ? ` (${o.reason})` : ''}`;
+        if (o.error) log?.warn(`${line}: ${o.error.message}`);
+        else log?.info(line);
+      }
+    }
+    return out;
+  };
+  // A prune that removes is a task (ferry task list / log), as in PBS; a dry run only answers.
+  const outcomes = dryRun
+    ? await pruneAll()
+    : (
+        await runAsTask(
+          rt,
+          req.job === undefined ? 'prune' : 'prunejob',
+          req.job ?? (req.remote === undefined ? req.store : `${req.remote}:${req.store}`),
+          (_t, log) => pruneAll(log),
+          (result) => {
+            const failure = pruneFailure(result);
+            return failure ? exitCodeFor(failure) : EXIT.ok;
+          },
+          req.job === undefined ? undefined : { kind: 'prune', id: req.job },
+        )
+      ).result;
+  const failed = outcomes.filter((o) => o.error !== undefined);
+  const removed = outcomes.filter((o) => o.mark === 'remove' && (dryRun || o.removed)).length;
+  const groupCount = targets.length;
+  const summary = keepsSomething(keep)
+    ? `${dryRun ? 'would remove' : 'removed'} ${removed} of ${outcomes.length} snapshot(s) in ${groupCount} group(s) (${formatKeepOptions(keep)})${failed.length > 0 ? `; ${failed.length} could not be removed` : ''}`
+    : `no keep option given: kept all ${outcomes.length} snapshot(s)`;
+  const rows = outcomes.map((o) => ({
+    namespace: o.ns === ROOT_NAMESPACE ? '/' : o.ns,
+    snapshot: formatSnapshot(o.snapshot),
+    action: actionOf(o, dryRun),
+    reason: o.reason ?? o.error?.message,
+  }));
+  const columns = [...(manyNamespaces ? ['namespace'] : []), 'snapshot', 'action', 'reason'];
+  rt.print(
+    {
+      store: req.store,
+      ...(req.remote ? { remote: req.remote } : {}),
+      ...(req.job ? { job: req.job } : {}),
+      ns,
+      dryRun,
+      keep,
+      groups: targets.map((t) => (t.ns === ns ? formatGroup(t.group) : `${t.ns}:${formatGroup(t.group)}`)),
+      snapshots: outcomes.map((o) => ({
+        ...(o.ns !== ns ? { ns: o.ns } : {}),
+        snapshot: formatSnapshot(o.snapshot),
+        mark: o.mark,
+        ...(o.reason ? { reason: o.reason } : {}),
+        removed: o.removed,
+        ...(o.error ? { error: o.error } : {}),
+      })),
+      removed,
+      failed: failed.length,
+    },
+    () => `${rows.length === 0 ? '' : `${formatTable(rows, columns)}\n`}${summary}`,
+  );
+  const failure = pruneFailure(outcomes);
+  if (failure) throw failure;
+}
+
 export function registerPrune(program: Command, act: ActionFactory): void {
   const prune = program
     .command('prune <store> [group]')
@@ -107,75 +214,24 @@ export function registerPrune(program: Command, act: ActionFactory): void {
     .option('--remote <name>', REMOTE_HELP)
     .option('--dry-run', 'say what would be kept and removed, remove nothing');
   for (const o of KEEP_OPTIONS) prune.option(`--keep-${o} <n>`, KEEP_HELP[o]);
+  prune.option('--max-depth <n>', 'also the namespaces up to N levels below --ns (default 0: none)');
   prune.action(
-    act<{ ns: string; remote?: string; dryRun?: boolean } & KeepFlags>(async (rt, [store, group], opts) => {
-      const keep = keepFromFlags(opts);
-      const ns = parseNamespace(opts.ns);
-      const dryRun = opts.dryRun === true;
-      const place = await placeFor(rt, store as string, opts.remote);
-      const groups = await place.groups(ns, group === undefined ? undefined : parseGroup(group));
-      const pruneAll = async (log?: LogMethods): Promise<PruneOutcome[]> => {
-        const out: PruneOutcome[] = [];
-        for (const g of groups) {
-          rt.signal.throwIfAborted();
-          for (const o of await place.prune(ns, g, keep, dryRun)) {
-            out.push(o);
-            const line = `${formatSnapshot(o.snapshot)}: ${actionOf(o, dryRun)}${o.reason ? ` (${o.reason})` : ''}`;
-            if (o.error) log?.warn(`${line}: ${o.error.message}`);
-            else log?.info(line);
-          }
-        }
-        return out;
-      };
-      // A prune that removes is a task (ferry task list / log), as in PBS; a dry run only answers.
-      const outcomes = dryRun
-        ? await pruneAll()
-        : (
-            await runAsTask(
-              rt,
-              'prune',
-              opts.remote === undefined ? (store as string) : `${opts.remote}:${store}`,
-              (_t, log) => pruneAll(log),
-              (result) => {
-                const failure = pruneFailure(result);
-                return failure ? exitCodeFor(failure) : EXIT.ok;
-              },
-            )
-          ).result;
-      const failed = outcomes.filter((o) => o.error !== undefined);
-      const removed = outcomes.filter((o) => o.mark === 'remove' && (dryRun || o.removed)).length;
-      const summary = keepsSomething(keep)
-        ? `${dryRun ? 'would remove' : 'removed'} ${removed} of ${outcomes.length} snapshot(s) in ${groups.length} group(s) (${formatKeepOptions(keep)})${failed.length > 0 ? `; ${failed.length} could not be removed` : ''}`
-        : `no keep option given: kept all ${outcomes.length} snapshot(s)`;
-      const rows = outcomes.map((o) => ({
-        snapshot: formatSnapshot(o.snapshot),
-        action: actionOf(o, dryRun),
-        reason: o.reason ?? o.error?.message,
-      }));
-      rt.print(
-        {
-          store,
-          ...(opts.remote ? { remote: opts.remote } : {}),
-          ns,
-          dryRun,
-          keep,
-          groups: groups.map(formatGroup),
-          snapshots: outcomes.map((o) => ({
-            snapshot: formatSnapshot(o.snapshot),
-            mark: o.mark,
-            ...(o.reason ? { reason: o.reason } : {}),
-            removed: o.removed,
-            ...(o.error ? { error: o.error } : {}),
-          })),
-          removed,
-          failed: failed.length,
-        },
-        () =>
-          `${rows.length === 0 ? '' : `${formatTable(rows, ['snapshot', 'action', 'reason'])}\n`}${summary}`,
-      );
-      const failure = pruneFailure(outcomes);
-      if (failure) throw failure;
-    }),
+    act<{ ns: string; remote?: string; dryRun?: boolean; maxDepth?: string } & KeepFlags>(
+      async (rt, [store, group], opts) => {
+        await runPrune(rt, {
+          store: store as string,
+          remote: opts.remote,
+          ns: parseNamespace(opts.ns),
+          group: group === undefined ? undefined : parseGroup(group),
+          maxDepth:
+            opts.maxDepth === undefined
+              ? 0
+              : parseIntOption('--max-depth', opts.maxDepth, 0, MAX_NAMESPACE_DEPTH),
+          keep: keepFromFlags(opts),
+          dryRun: opts.dryRun === true,
+        });
+      },
+    ),
   );
 
   program

@@ -1,11 +1,69 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors/index.js';
-import { parseNamespace, parseSnapshot } from '../../model/index.js';
+import { type Namespace, parseNamespace, parseSnapshot, type SnapshotRef } from '../../model/index.js';
 import { verifyDatastore } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
 import { EXIT } from '../exit-codes.js';
 import { parseIntOption } from '../parse-options.js';
+import type { Runtime } from '../runtime.js';
 import { runAsTask } from '../task.js';
+
+export interface VerifyRequest {
+  store: string;
+  ns: Namespace;
+  /** Namespace levels below `ns` included (default: all). */
+  maxDepth?: number | undefined;
+  snapshot?: SnapshotRef | undefined;
+  ignoreVerified: boolean;
+  outdatedAfterDays?: number | undefined;
+  /** A run of this verify job (`ferry verify-job run`): its task and job state. */
+  job?: string;
+}
+
+/**
+ * Verifies, as a task (as in PBS: its id is what each verified manifest records, and its log says what was found),
+ * and prints the report: what `ferry verify` and `ferry verify-job run` do. Throws, after printing, on problems.
+ */
+export async function runVerify(rt: Runtime, req: VerifyRequest): Promise<void> {
+  const { store, ns, snapshot: target } = req;
+  const ds = await rt.openDatastore(store);
+  const { result: report, task } = await runAsTask(
+    rt,
+    req.job === undefined ? 'verify' : 'verificationjob',
+    req.job ?? store,
+    (t, log) =>
+      verifyDatastore(ds, {
+        pool: rt.pool(),
+        log,
+        ns,
+        ...(req.maxDepth !== undefined ? { maxDepth: req.maxDepth } : {}),
+        ...(target ? { snapshot: target } : {}),
+        ...(req.ignoreVerified
+          ? {
+              ignoreVerified:
+                req.outdatedAfterDays === undefined ? {} : { outdatedAfterDays: req.outdatedAfterDays },
+            }
+          : {}),
+        taskId: t.record.id,
+        signal: rt.signal,
+      }),
+    (r) => (r.problems.length > 0 ? EXIT.failed : EXIT.ok),
+    req.job === undefined ? undefined : { kind: 'verify', id: req.job },
+  );
+  const failed = report.problems.length > 0;
+  rt.print({ ...report, task: task.record.id }, () =>
+    [
+      `verified ${report.snapshots} snapshot(s), ${report.chunks} chunk(s): ${failed ? `${report.problems.length} problem(s)` : 'ok'}${report.skipped > 0 ? `; skipped ${report.skipped} verified before` : ''} (task ${task.record.id})`,
+      ...report.problems.map((p) => `  ${p}`),
+    ].join('\n'),
+  );
+  if (failed) {
+    throw new FerryError(
+      'FERRY_ERR_VERIFY_FAILED',
+      `verify found ${report.problems.length} problem(s) in datastore ${store}`,
+    );
+  }
+}
 
 export function registerVerify(program: Command, act: ActionFactory): void {
   program
@@ -29,41 +87,13 @@ export function registerVerify(program: Command, act: ActionFactory): void {
             opts.outdatedAfter === undefined
               ? undefined
               : parseIntOption('--outdated-after', opts.outdatedAfter, 0, 36_500);
-          const ns = parseNamespace(opts.ns);
-          const target = snapshot ? parseSnapshot(snapshot) : undefined;
-          const ds = await rt.openDatastore(store as string);
-          // A task, as in PBS: its id is what each verified manifest records, and its log says what was found.
-          const { result: report, task } = await runAsTask(
-            rt,
-            'verify',
-            store as string,
-            (t, log) =>
-              verifyDatastore(ds, {
-                pool: rt.pool(),
-                log,
-                ns,
-                ...(target ? { snapshot: target } : {}),
-                ...(opts.ignoreVerified
-                  ? { ignoreVerified: outdatedAfterDays === undefined ? {} : { outdatedAfterDays } }
-                  : {}),
-                taskId: t.record.id,
-                signal: rt.signal,
-              }),
-            (r) => (r.problems.length > 0 ? EXIT.failed : EXIT.ok),
-          );
-          const failed = report.problems.length > 0;
-          rt.print({ ...report, task: task.record.id }, () =>
-            [
-              `verified ${report.snapshots} snapshot(s), ${report.chunks} chunk(s): ${failed ? `${report.problems.length} problem(s)` : 'ok'}${report.skipped > 0 ? `; skipped ${report.skipped} verified before` : ''} (task ${task.record.id})`,
-              ...report.problems.map((p) => `  ${p}`),
-            ].join('\n'),
-          );
-          if (failed) {
-            throw new FerryError(
-              'FERRY_ERR_VERIFY_FAILED',
-              `verify found ${report.problems.length} problem(s) in datastore ${store}`,
-            );
-          }
+          await runVerify(rt, {
+            store: store as string,
+            ns: parseNamespace(opts.ns),
+            snapshot: snapshot ? parseSnapshot(snapshot) : undefined,
+            ignoreVerified: opts.ignoreVerified === true,
+            outdatedAfterDays,
+          });
         },
       ),
     );
