@@ -6,7 +6,6 @@ import {
   jobName,
   noteJobSeen,
   readDatastoreConfig,
-  readJobState,
   readMaintenanceJobs,
   readSyncConfig,
 } from '../config/index.js';
@@ -209,39 +208,4 @@ export class Scheduler {
       ),
     );
   }
-}
-
-/**
- * A job's last run and next run (epoch seconds), with PBS's field names (`JobScheduleStatus`): what `sync-job list`
- * shows. The next run counts from the last run's start, or from when a scheduler first saw the job, or from now.
- */
-export interface JobScheduleStatus {
-  'next-run'?: number;
-  'last-run-upid'?: string;
-  'last-run-state'?: string;
-  'last-run-endtime'?: number;
-}
-
-export async function jobScheduleStatus(
-  home: string,
-  kind: JobKind,
-  id: string,
-  schedule: string | undefined,
-  nowSeconds: number,
-  timeZone?: string,
-): Promise<JobScheduleStatus> {
-  const state = await readJobState(home, kind, id);
-  const status: JobScheduleStatus = {};
-  if (state.last !== undefined) {
-    status['last-run-upid'] = state.last.task;
-    status['last-run-state'] = state.last.state ?? 'running';
-    if (state.last.ended !== undefined) status['last-run-endtime'] = state.last.ended;
-  }
-  if (schedule !== undefined) {
-    const from = state.last?.started ?? state.created ?? nowSeconds;
-    // In the past: missed while no server ran; it runs as soon as a scheduler looks.
-    const next = nextCalendarEvent(parseCalendarEvent(schedule), from, timeZone);
-    if (next !== undefined) status['next-run'] = next;
-  }
-  return status;
 }

@@ -12,8 +12,7 @@ import { FerryError } from '../../errors/index.js';
 import { nowSeconds, parseCalendarEvent, parseStoreName } from '../../model/index.js';
 import { Datastore, reindexDatastore } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
-import { formatEpochSeconds } from '../output.js';
-import { jobScheduleStatus } from '../scheduler.js';
+import { jobScheduleStatus, runCells } from '../job-status.js';
 
 /** A gc-schedule from the command line, checked as the configuration file's reader checks it. */
 function gcSchedule(text: string): string {
@@ -86,11 +85,8 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
             name: e.name,
             path: e.path,
             'gc-schedule': e['gc-schedule'] ?? '-',
-            'last gc':
-              e['last-run-upid'] === undefined
-                ? '-'
-                : `${formatEpochSeconds(e['last-run-endtime'])} ${e['last-run-state']}`,
-            'next gc': formatEpochSeconds(e['next-run']),
+            'last gc': runCells(e).last,
+            'next gc': runCells(e).next,
             comment: e.comment ?? '',
           })),
           ['name', 'path', 'gc-schedule', 'last gc', 'next gc', 'comment'],

@@ -10,9 +10,8 @@ import {
 } from '../../config/index.js';
 import { formatKeepOptions, KEEP_OPTIONS, MAX_NAMESPACE_DEPTH, nowSeconds } from '../../model/index.js';
 import type { ActionFactory } from '../action.js';
-import { formatEpochSeconds } from '../output.js';
+import { formatJobLines, type JobScheduleStatus, jobScheduleStatus, runCells } from '../job-status.js';
 import type { Runtime } from '../runtime.js';
-import { jobScheduleStatus } from '../scheduler.js';
 import { runPrune } from './prune.js';
 import { runVerify } from './verify.js';
 
@@ -72,7 +71,10 @@ function valuesFromOptions(kind: MaintenanceKind, opts: Record<string, unknown>)
   return values;
 }
 
-async function describe(rt: Runtime, job: MaintenanceJob): Promise<Record<string, unknown>> {
+async function describe(
+  rt: Runtime,
+  job: MaintenanceJob,
+): Promise<Record<string, unknown> & JobScheduleStatus> {
   const schedule = job.disabled ? undefined : job.schedule;
   const status = await jobScheduleStatus(rt.home, job.kind, job.id, schedule, nowSeconds(rt.clock));
   return { id: job.id, ...job.values, ...status };
@@ -126,15 +128,15 @@ export function registerMaintenanceJobs(program: Command, act: ActionFactory, ki
         const described = await Promise.all(jobs.map((j) => describe(rt, j)));
         rt.printList(
           jobs.map((j, i) => {
-            const d = described[i] as Record<string, unknown>;
+            const d = described[i] as JobScheduleStatus;
             return {
               id: j.id,
               store: j.store,
               ns: j.ns === '' ? '/' : j.ns,
               [kind === 'prune' ? 'keep' : 'snapshots']: what(j),
               schedule: j.disabled ? `${j.schedule} (disabled)` : (j.schedule ?? '-'),
-              'last run': `${formatEpochSeconds(d['last-run-endtime'])} ${d['last-run-state'] ?? ''}`.trim(),
-              'next run': formatEpochSeconds(d['next-run']),
+              'last run': runCells(d).last,
+              'next run': runCells(d).next,
             };
           }),
           ['id', 'store', 'ns', kind === 'prune' ? 'keep' : 'snapshots', 'schedule', 'last run', 'next run'],
@@ -149,14 +151,7 @@ export function registerMaintenanceJobs(program: Command, act: ActionFactory, ki
     .action(
       act(async (rt, [id]) => {
         const described = await describe(rt, await lookupMaintenanceJob(rt.home, kind, id as string));
-        rt.print(described, () =>
-          Object.entries(described)
-            .map(
-              ([k, v]) =>
-                `${k}: ${k === 'next-run' || k === 'last-run-endtime' ? formatEpochSeconds(v) : String(v)}`,
-            )
-            .join('\n'),
-        );
+        rt.print(described, () => formatJobLines(described));
       }),
     );
 

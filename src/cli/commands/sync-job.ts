@@ -10,9 +10,8 @@ import {
 import { nowSeconds } from '../../model/index.js';
 import type { ActionFactory } from '../action.js';
 import { addJobOptions, jobValuesFromOptions } from '../job-options.js';
-import { formatEpochSeconds } from '../output.js';
+import { formatJobLines, type JobScheduleStatus, jobScheduleStatus, runCells } from '../job-status.js';
 import type { Runtime } from '../runtime.js';
-import { jobScheduleStatus } from '../scheduler.js';
 import { runSyncTask } from '../sync-runner.js';
 import { failForStatus } from './sync.js';
 
@@ -21,12 +20,13 @@ function describe(job: SyncJob): Record<string, unknown> {
 }
 
 /** The job's keys and its schedule status (last run, next run), as PBS's sync job listing gives them. */
-async function describeWithStatus(rt: Runtime, job: SyncJob): Promise<Record<string, unknown>> {
+async function describeWithStatus(
+  rt: Runtime,
+  job: SyncJob,
+): Promise<Record<string, unknown> & JobScheduleStatus> {
   const status = await jobScheduleStatus(rt.home, 'sync', job.id, job.schedule, nowSeconds(rt.clock));
   return { ...describe(job), ...status };
 }
-
-const TIME_KEYS = new Set(['next-run', 'last-run-endtime']);
 
 export function registerSyncJob(program: Command, act: ActionFactory): void {
   const cmd = program
@@ -93,7 +93,7 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
         const described = await Promise.all(jobs.map((j) => describeWithStatus(rt, j)));
         rt.printList(
           jobs.map((j, i) => {
-            const d = described[i] as Record<string, unknown>;
+            const d = described[i] as JobScheduleStatus;
             return {
               id: j.id,
               direction: j.direction,
@@ -102,8 +102,8 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
               'remote-store': j.remoteStore,
               'worker-threads': j.workerThreads,
               schedule: j.schedule ?? '-',
-              'last run': `${formatEpochSeconds(d['last-run-endtime'])} ${d['last-run-state'] ?? ''}`.trim(),
-              'next run': formatEpochSeconds(d['next-run']),
+              'last run': runCells(d).last,
+              'next run': runCells(d).next,
             };
           }),
           [
@@ -129,18 +129,7 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
       act(async (rt, [id]) => {
         const job = await lookupSyncJob(rt.home, id as string);
         const described = await describeWithStatus(rt, job);
-        rt.print(described, () =>
-          Object.entries(described)
-            .map(([k, v]) => {
-              const text = TIME_KEYS.has(k)
-                ? formatEpochSeconds(v)
-                : Array.isArray(v)
-                  ? v.join(', ')
-                  : String(v);
-              return `${k}: ${text}`;
-            })
-            .join('\n'),
-        );
+        rt.print(described, () => formatJobLines(described));
       }),
     );
 
