@@ -245,6 +245,14 @@ test('a run missed while no server ran happens once; a job that fails is recorde
     'offsite error',
     'retention ok',
   ]);
+  // What an operator asks the next morning: what failed, what one job did.
+  const subjects = async (args: string[]) =>
+    (await ferryJson<TaskListed[]>(w.home, ['task', 'list', ...args])).map((task) => task.subject).sort();
+  assert.deepEqual(await subjects(['--errors']), ['offsite']);
+  assert.deepEqual(await subjects(['--type', 'prunejob']), ['retention']);
+  assert.deepEqual(await subjects(['--subject', 'daily-copy', '--since', '1h']), ['daily-copy']);
+  assert.equal((await subjects(['--limit', '2'])).length, 2);
+  assert.equal((await ferry(w.home, ['task', 'list', '--limit', '0'])).code, 2);
   // The failed run says why, in its task.
   const failed = tasks.find((task) => task.subject === 'offsite') as TaskListed;
   assert.match(failed.message ?? '', new RegExp(`127\\.0\\.0\\.1:${port}|ECONNREFUSED`));

@@ -1,29 +1,50 @@
 import type { Command } from 'commander';
 import { listTasks, pruneTasks, readTask, stopTask } from '../../config/index.js';
 import type { ActionFactory } from '../action.js';
-import { parseDurationOption } from '../parse-options.js';
+import { parseDurationOption, parseIntOption } from '../parse-options.js';
 
 export function registerTask(program: Command, act: ActionFactory): void {
   const cmd = program.command('task').description('tasks: list, log, stop, prune');
   cmd
     .command('list')
-    .description('list tasks (sync jobs, verify, prune, gc) with their state and exit status')
+    .description('list tasks (sync jobs, verify, prune, gc) with their state and exit status, oldest first')
+    .option('--since <duration>', 'only tasks started within this long (e.g. 24h, 7d)')
+    .option(
+      '--type <type>',
+      'only tasks of this type (syncjob, prunejob, verificationjob, verify, prune, gc)',
+    )
+    .option('--subject <subject>', 'only tasks about this job id or datastore')
+    .option('--errors', 'only tasks that did not end ok (failed or aborted; running ones are left out)')
+    .option('--limit <n>', 'only the newest N of those')
     .action(
-      act(async (rt) => {
-        const tasks = await listTasks(rt.home);
-        rt.printList(
-          tasks.map((t) => ({
-            id: t.id,
-            type: t.type,
-            subject: t.subject,
-            started: t.started,
-            state: t.state,
-            exit: t.exitStatus,
-          })),
-          ['id', 'type', 'subject', 'started', 'state', 'exit'],
-          tasks,
-        );
-      }),
+      act<{ since?: string; type?: string; subject?: string; errors?: boolean; limit?: string }>(
+        async (rt, _args, opts) => {
+          const since =
+            opts.since === undefined
+              ? undefined
+              : rt.clock.now() - parseDurationOption('--since', opts.since);
+          const limit =
+            opts.limit === undefined ? undefined : parseIntOption('--limit', opts.limit, 1, 1_000_000);
+          const tasks = (await listTasks(rt.home))
+            .filter((t) => since === undefined || Date.parse(t.started) >= since)
+            .filter((t) => opts.type === undefined || t.type === opts.type)
+            .filter((t) => opts.subject === undefined || t.subject === opts.subject)
+            .filter((t) => opts.errors !== true || (t.state !== 'ok' && t.state !== 'running'))
+            .slice(limit === undefined ? 0 : -limit);
+          rt.printList(
+            tasks.map((t) => ({
+              id: t.id,
+              type: t.type,
+              subject: t.subject,
+              started: t.started,
+              state: t.state,
+              exit: t.exitStatus,
+            })),
+            ['id', 'type', 'subject', 'started', 'state', 'exit'],
+            tasks,
+          );
+        },
+      ),
     );
   cmd
     .command('log <id>')
