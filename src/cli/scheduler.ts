@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type JobKind,
@@ -8,9 +10,13 @@ import {
   readDatastoreConfig,
   readMaintenanceJobs,
   readSyncConfig,
+  tasksDir,
 } from '../config/index.js';
+import { FerryError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { type CalendarEvent, type Clock, nextCalendarEvent, parseCalendarEvent } from '../model/index.js';
+import { EXIT } from './exit-codes.js';
+import { taskUpid } from './task.js';
 
 /**
  * The scheduler of `ferry serve`, as PBS's proxy runs its jobs: every sync job with a `schedule` (sync.cfg), prune job
@@ -30,27 +36,47 @@ import { type CalendarEvent, type Clock, nextCalendarEvent, parseCalendarEvent }
  *   partial and records its task as aborted), and the scheduler waits for them.
  */
 
-/** A job the scheduler runs: what it is, its schedule, and the CLI arguments that run it. */
-export interface ScheduledJob {
+/** A job run as its own process: what it is and the CLI arguments that run it. */
+export interface LaunchedJob {
   kind: JobKind;
   id: string;
-  schedule: string;
   args: string[];
+}
+
+/** A job the scheduler runs: a launched job with its schedule. */
+export interface ScheduledJob extends LaunchedJob {
+  schedule: string;
 }
 
 export interface SchedulerOptions {
   home: string;
   clock: Clock;
   log: Logger;
-  /** How to start the CLI: the Node binary and the arguments before the command (flags and the CLI's script). */
-  cli: { command: string; args: string[] };
+  /** Starts the runs. */
+  launcher: JobLauncher;
   /** IANA time zone of the calendar events; undefined: the host's. */
   timeZone?: string;
   /** The longest wait between two looks at the configuration. */
   maxSleepMs?: number;
 }
 
+/** A run started by the launcher: its process, its exit status once it ends, and the end of its stderr so far. */
+export interface Run {
+  child: ChildProcess;
+  closed: Promise<number | null>;
+  stderrTail(): string;
+}
+
+export interface LauncherOptions {
+  home: string;
+  log: Logger;
+  /** How to start the CLI: the Node binary and the arguments before the command (flags and the CLI's script). */
+  cli: { command: string; args: string[] };
+}
+
 const MAX_SLEEP_MS = 60_000;
+/** How long a run asked for through the API may take to record its task. */
+const RUN_START_TIMEOUT_MS = 30_000;
 /** The tail of a job's stderr kept for the server's log when it fails. */
 const STDERR_TAIL = 2048;
 
@@ -97,7 +123,6 @@ export async function scheduledJobs(
 
 export class Scheduler {
   private readonly options: SchedulerOptions;
-  private readonly running = new Map<string, ChildProcess>();
   /** The due time each job was last started for: a run that fails before it records itself is not started again. */
   private readonly startedFor = new Map<string, number>();
   /** Configuration errors already logged, so a broken file is reported once, not every minute. */
@@ -119,7 +144,7 @@ export class Scheduler {
       }
       await sleep(waitMs, undefined, { signal }).catch(() => undefined);
     }
-    await this.stopAll();
+    await this.options.launcher.stopAll();
   }
 
   /** Starts the jobs that are due; returns how long to wait before looking again (ms). */
@@ -148,13 +173,14 @@ export class Scheduler {
         earliest = Math.min(earliest, due);
         continue;
       }
-      if (this.running.has(key)) continue; // still at its last run: the next is due after that one's start
+      // Still at its last run: the next is due after that one's start.
+      if (this.options.launcher.isRunning(job)) continue;
       this.startedFor.set(key, due);
       log.info(
         { job: key, schedule: job.schedule },
         `scheduler: starting ${jobName(job.kind, job.id)} (schedule "${job.schedule}", due ${new Date(due * 1000).toISOString()})`,
       );
-      this.start(key, job);
+      this.options.launcher.launch(job, 'scheduler');
       const after = nextCalendarEvent(event, due, timeZone);
       if (after !== undefined) earliest = Math.min(earliest, after);
     }
@@ -164,10 +190,36 @@ export class Scheduler {
     return Math.max(0, Math.min(maxMs, earliest * 1000 - nowMs));
   }
 
-  private start(key: string, job: ScheduledJob): void {
+  private reportOnce(message: string): void {
+    if (this.reported.has(message)) return;
+    this.reported.add(message);
+    this.options.log.error(`scheduler: ${message}`);
+  }
+}
+
+/**
+ * Starts job runs as their own `ferry` processes (the scheduler's, and those asked for through the API), keeps track of
+ * them, and logs how each ended (with the tail of its stderr when it failed).
+ */
+export class JobLauncher {
+  private readonly options: LauncherOptions;
+  private readonly running = new Map<string, ChildProcess>();
+
+  constructor(options: LauncherOptions) {
+    this.options = options;
+  }
+
+  isRunning(job: LaunchedJob): boolean {
+    return this.running.has(`${job.kind}-${job.id}`);
+  }
+
+  /** Starts a run; `by` says who asked, in the log; `env` is added to the run's environment. */
+  launch(job: LaunchedJob, by: string, env: Record<string, string> = {}): Run {
     const { cli, home, log } = this.options;
+    const key = `${job.kind}-${job.id}`;
     const child = spawn(cli.command, [...cli.args, '--home', home, ...job.args], {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...env },
     });
     this.running.set(key, child);
     let tail = '';
@@ -176,30 +228,62 @@ export class Scheduler {
       tail = (tail + text).slice(-STDERR_TAIL);
     });
     const name = jobName(job.kind, job.id);
-    child.on('error', (err) =>
-      log.error({ job: key, err }, `scheduler: ${name}: cannot start: ${err.message}`),
-    );
-    child.on('close', (code, signal) => {
-      this.running.delete(key);
-      if (code === 0) {
-        log.info({ job: key }, `scheduler: ${name} finished`);
-        return;
-      }
-      const how = code === null ? `killed by ${signal}` : `exit status ${code}`;
-      log.warn(
-        { job: key, code, signal },
-        `scheduler: ${name} ended with ${how}${tail.trim() ? `: ${tail.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
-      );
+    child.on('error', (err) => log.error({ job: key, err }, `${by}: ${name}: cannot start: ${err.message}`));
+    const closed = new Promise<number | null>((resolve) => {
+      child.on('close', (code, signal) => {
+        if (this.running.get(key) === child) this.running.delete(key);
+        if (code === 0) log.info({ job: key }, `${by}: ${name} finished`);
+        else {
+          const how = code === null ? `killed by ${signal}` : `exit status ${code}`;
+          log.warn({ job: key, code, signal }, `${by}: ${name} ended with ${how}${lastLines(tail)}`);
+        }
+        resolve(code);
+      });
     });
+    return { child, closed, stderrTail: () => tail };
   }
 
-  private reportOnce(message: string): void {
-    if (this.reported.has(message)) return;
-    this.reported.add(message);
-    this.options.log.error(`scheduler: ${message}`);
+  /**
+   * Runs a job now, for a request (`POST /admin/sync/{id}/run`): starts it with its task id chosen here
+   * (FERRY_TASK_ID), and answers that id once the run has recorded its task, or fails with why it could not start
+   * (another run holds the job's lock: FERRY_ERR_LOCKED).
+   */
+  async runNow(job: LaunchedJob, taskType: string, nowMs: number): Promise<string> {
+    const upid = taskUpid(taskType, job.id, nowMs);
+    const run = this.launch(job, 'request', { FERRY_TASK_ID: upid });
+    const record = join(tasksDir(this.options.home), `${upid}.json`);
+    const recorded = () =>
+      access(record).then(
+        () => true,
+        () => false,
+      );
+    const deadline = performance.now() + RUN_START_TIMEOUT_MS;
+    let exited = false;
+    void run.closed.then(() => {
+      exited = true;
+    });
+    while (!(await recorded())) {
+      if (exited) {
+        if (await recorded()) break;
+        const code = await run.closed;
+        const why = lastLines(run.stderrTail()).replace(/^: /, '') || `exit status ${code}`;
+        throw new FerryError(
+          code === EXIT.locked ? 'FERRY_ERR_LOCKED' : 'FERRY_ERR_INTERNAL',
+          `${jobName(job.kind, job.id)} did not start: ${why}`,
+        );
+      }
+      if (performance.now() > deadline)
+        throw new FerryError(
+          'FERRY_ERR_TIMEOUT',
+          `${jobName(job.kind, job.id)}: no task recorded within ${RUN_START_TIMEOUT_MS / 1000} s`,
+        );
+      await sleep(50);
+    }
+    return upid;
   }
 
-  private async stopAll(): Promise<void> {
+  /** Asks every running job to stop (SIGTERM) and waits for them. */
+  async stopAll(): Promise<void> {
     const children = [...this.running.values()];
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(
@@ -208,4 +292,10 @@ export class Scheduler {
       ),
     );
   }
+}
+
+/** The last lines of a run's stderr, for a log line: `: line | line`, or nothing. */
+function lastLines(tail: string): string {
+  const text = tail.trim();
+  return text === '' ? '' : `: ${text.split('\n').slice(-3).join(' | ')}`;
 }

@@ -7,6 +7,7 @@ import {
   lockJob,
   processStart,
   recordJobRun,
+  TASK_ID_RE,
   type TaskRecord,
   type TaskState,
   tasksDir,
@@ -58,7 +59,7 @@ export class Task {
     const dir = tasksDir(home);
     await mkdir(dir, { recursive: true });
     const now = clock.now();
-    const id = taskUpid(type, subject, now);
+    const id = presetTaskId(type, subject) ?? taskUpid(type, subject, now);
     const pstart = await processStart(process.pid);
     const task = new Task(
       {
@@ -140,11 +141,27 @@ export class Task {
 }
 
 /**
+ * The task id the process that started this one chose for it (`FERRY_TASK_ID`: a server runs a job for a request and
+ * answers its id at once), if it names this task's type and subject; used once.
+ */
+function presetTaskId(type: string, subject: string): string | undefined {
+  const preset = process.env['FERRY_TASK_ID'];
+  if (preset === undefined || !TASK_ID_RE.test(preset)) return undefined;
+  if (!preset.includes(`:${type}:${safeSubject(subject)}:`)) return undefined;
+  delete process.env['FERRY_TASK_ID'];
+  return preset;
+}
+
+function safeSubject(subject: string): string {
+  return subject.replace(/[^A-Za-z0-9_.:-]/g, '_');
+}
+
+/**
  * A task id in PBS's UPID style: `UPID:ferry:PID:STARTTIME:TYPE:SUBJECT:RANDOM` (hex pid, start time in hex epoch
  * seconds). Verification records it in each manifest's `verify_state`, where `verify --outdated-after` reads the time.
  */
 export function taskUpid(type: string, subject: string, nowMs: number): string {
-  return `UPID:ferry:${process.pid.toString(16)}:${Math.floor(nowMs / 1000).toString(16)}:${type}:${subject.replace(/[^A-Za-z0-9_.:-]/g, '_')}:${randomBytes(3).toString('hex')}`;
+  return `UPID:ferry:${process.pid.toString(16)}:${Math.floor(nowMs / 1000).toString(16)}:${type}:${safeSubject(subject)}:${randomBytes(3).toString('hex')}`;
 }
 
 /**

@@ -36,6 +36,7 @@ export const ROUTES = {
   remote: '/api2/json/config/remote/:name',
   syncJobs: '/api2/json/config/sync',
   syncJob: '/api2/json/config/sync/:id',
+  syncJobRun: '/api2/json/admin/sync/:id/run',
   /** The link speed test of `ferry benchmark --remote`: GET sends bytes, POST takes bytes; nothing is stored. */
   speedtest: '/api2/json/speedtest',
 } as const;

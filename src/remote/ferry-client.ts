@@ -176,6 +176,14 @@ export class FerryClient {
     await this.hostCall('DELETE', routePath('syncJob', { id }), EmptyData, 'sync job delete');
   }
 
+  /**
+   * Runs a sync job of the server now (admin on `/`), as its scheduler would; returns the run's task id once it has
+   * started (follow it with `readTask`). A run already in progress: FERRY_ERR_LOCKED.
+   */
+  async runSyncJob(id: string): Promise<string> {
+    return this.hostCall('POST', routePath('syncJobRun', { id }), Type.String(), 'sync job run');
+  }
+
   /** One call on what belongs to the server's host (tasks, remotes, sync jobs); only a read is retried. */
   private hostCall<T extends TSchema>(
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',

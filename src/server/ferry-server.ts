@@ -42,6 +42,11 @@ export interface ServerOptions {
   log: Logger;
   clock?: Clock;
   limits?: Partial<ServerLimits>;
+  /**
+   * Starts a run of a configured sync job now, as its own process; answers its task id (`POST /admin/sync/{id}/run`).
+   * `ferry serve` gives it; without it that route answers that this server does not run jobs.
+   */
+  runSyncJob?: (id: string) => Promise<string>;
 }
 
 export interface ServerStats {
@@ -154,12 +159,12 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
   registerReaderRoutes(app, ctx);
   registerWriterRoutes(app, ctx);
   registerSpeedtestRoutes(app);
-  // What belongs to the whole host, not to one datastore (its tasks, remotes and sync jobs): every route of this scope
+  // What belongs to the whole host, not to one datastore (its tasks, remotes and sync jobs, and running those): every route of this scope
   // needs the admin role on `/`, checked before the request is validated, so a token without it learns nothing.
   app.register((host, _options, done) => {
     host.addHook('preValidation', async (request) => ctx.access.requireRoot(authIdOf(request), 'admin'));
     registerTaskRoutes(host, home);
-    registerConfigRoutes(host, home);
+    registerConfigRoutes(host, home, options.runSyncJob);
     done();
   });
 

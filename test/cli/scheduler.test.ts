@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Scheduler } from '../../src/cli/scheduler.js';
+import { JobLauncher, Scheduler } from '../../src/cli/scheduler.js';
 import { lockJob, readJobState, recordJobRun } from '../../src/config/index.js';
 import { SYSTEM_CLOCK } from '../../src/model/index.js';
 import { Datastore } from '../../src/store/index.js';
@@ -212,7 +212,7 @@ test('a run missed while no server ran happens once; a job that fails is recorde
     home: w.home,
     clock: SYSTEM_CLOCK,
     log,
-    cli: { command: FERRY_BIN, args: [] },
+    launcher: new JobLauncher({ home: w.home, log, cli: { command: FERRY_BIN, args: [] } }),
     timeZone: 'UTC',
   });
   const stop = new AbortController();
@@ -297,4 +297,74 @@ test('schedules are checked: a bad calendar event is a usage error naming it; a 
   assert.equal(stores.find((s) => s['name'] === 'target')?.['gc-schedule'], undefined);
   const missing = await ferry(w.home, ['datastore', 'update', 'nope', '--comment', 'x']);
   assert.equal(missing.code, 10, missing.stderr);
+});
+
+test('ferry sync-job run --remote: the server runs its job as its own process (POST /admin/sync/{id}/run) and the CLI follows its task to its exit status; a run in progress, an unknown job and a token without admin are refused', async (t) => {
+  const w = await world(t);
+  await ferryJson(w.home, ['sync-job', 'create', 'nightly', '--store', 'target', '--remote-store', 'source']);
+  const admin = await ferryJson<{ secret: string }>(w.home, ['token', 'create', 'ops@pam!remote']);
+  await ferryJson(w.home, ['acl', 'set', '/', 'ops@pam!remote', 'admin']);
+  const reader = await ferryJson<{ secret: string }>(w.home, ['token', 'create', 'watch@pam!remote']);
+  await ferryJson(w.home, ['acl', 'set', '/datastore', 'watch@pam!remote', 'reader']);
+  const server = spawnFerry(w.home, ['serve', '--listen', '127.0.0.1:0', '--no-scheduler']);
+  const done = finished(server);
+  t.after(() => server.kill('SIGKILL'));
+  const lines = createInterface({ input: server.stdout as NodeJS.ReadableStream });
+  const [line] = (await once(lines, 'line')) as [string];
+  const ready = JSON.parse(line) as { url: string; fingerprint: string };
+
+  // The operator's own machine: a home with the server as remote `site`, once as admin, once as a reader.
+  const client = join(w.dir, 'client-home');
+  for (const [name, authId, secret] of [
+    ['site', 'ops@pam!remote', admin.secret],
+    ['site-ro', 'watch@pam!remote', reader.secret],
+  ] as const) {
+    await ferryJson(client, [
+      'remote',
+      'add',
+      name,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      new URL(ready.url).port,
+      '--auth-id',
+      authId,
+      '--secret',
+      secret,
+      '--fingerprint',
+      ready.fingerprint,
+    ]);
+  }
+
+  const run = await ferry(client, [
+    'sync-job',
+    'run',
+    'nightly',
+    '--remote',
+    'site',
+    '--output-format',
+    'json',
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  const result = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as { task: string; state: string };
+  assert.equal(result.state, 'ok');
+  assert.match(result.task, /^UPID:ferry:[0-9a-f]+:[0-9a-f]+:syncjob:nightly:/);
+  assert.match(run.stderr, /\[vm\/100\]: /, 'the task log lines are shown as they come');
+  // On the server: the run is the job's last run, under the id the API answered, and the target has everything.
+  assert.equal((await readJobState(w.home, 'sync', 'nightly')).last?.task, result.task);
+  assert.equal((await ferryJson<unknown[]>(w.home, ['snapshots', 'target'])).length, 4);
+
+  const lock = await lockJob(w.home, 'sync', 'nightly');
+  const busy = await ferry(client, ['sync-job', 'run', 'nightly', '--remote', 'site']);
+  await lock.release();
+  assert.equal(busy.code, 11, busy.stderr);
+  assert.match(busy.stderr, /sync job nightly did not start: .*sync job nightly is locked by another task/);
+  const unknown = await ferry(client, ['sync-job', 'run', 'nope', '--remote', 'site']);
+  assert.equal(unknown.code, 10, unknown.stderr);
+  assert.match(unknown.stderr, /sync job nope does not exist/);
+  const forbidden = await ferry(client, ['sync-job', 'run', 'nightly', '--remote', 'site-ro']);
+  assert.equal(forbidden.code, 12, forbidden.stderr);
+
+  server.kill('SIGTERM');
+  assert.equal((await done).code, 0);
 });

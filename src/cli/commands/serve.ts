@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { parseHostPort } from '../../config/index.js';
+import { lookupSyncJob, parseHostPort } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { ActionFactory } from '../action.js';
 import { parseDurationOption } from '../parse-options.js';
-import { Scheduler } from '../scheduler.js';
+import { JobLauncher, Scheduler } from '../scheduler.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:8007';
 
@@ -27,6 +27,20 @@ export function registerServe(program: Command, act: ActionFactory): void {
           const idleMs = parseDurationOption('--session-timeout', opts.sessionTimeout);
           if (idleMs === 0)
             throw new FerryError('FERRY_ERR_USAGE', '--session-timeout must be longer than 0');
+          // Each job run (scheduled, or asked for through the API) is its own `ferry` process, started as this one was.
+          const launcher = new JobLauncher({
+            home: rt.home,
+            log: rt.log,
+            cli: { command: process.execPath, args: [...process.execArgv, process.argv[1] as string] },
+          });
+          const runSyncJob = async (id: string): Promise<string> => {
+            const job = await lookupSyncJob(rt.home, id);
+            return launcher.runNow(
+              { kind: 'sync', id: job.id, args: ['sync-job', 'run', job.id, '--no-progress'] },
+              'syncjob',
+              rt.clock.now(),
+            );
+          };
           // Loaded here, not at the top: other commands do not pay for fastify and the server's code.
           const { startServer } = await import('../../server/index.js');
           const server = await startServer({
@@ -36,22 +50,18 @@ export function registerServe(program: Command, act: ActionFactory): void {
             log: rt.log,
             clock: rt.clock,
             limits: { idleMs },
+            runSyncJob,
           });
           // One JSON line whatever the output format: scripts and the benchmark parse it.
           const ready = { url: server.url, fingerprint: server.fingerprint };
           rt.print(ready, () => JSON.stringify(ready));
-          // The scheduler runs each due job as its own `ferry` process, started the way this one was.
           const scheduler = opts.scheduler
-            ? new Scheduler({
-                home: rt.home,
-                clock: rt.clock,
-                log: rt.log,
-                cli: { command: process.execPath, args: [...process.execArgv, process.argv[1] as string] },
-              }).run(rt.signal)
+            ? new Scheduler({ home: rt.home, clock: rt.clock, log: rt.log, launcher }).run(rt.signal)
             : Promise.resolve();
           if (!rt.signal.aborted) await once(rt.signal, 'abort');
           rt.log.info('stopping: draining in-flight requests, stopping running jobs');
           await Promise.all([server.close(), scheduler]);
+          await launcher.stopAll();
         },
       ),
     );
