@@ -249,6 +249,11 @@ export class JobLauncher {
    * (another run holds the job's lock: FERRY_ERR_LOCKED).
    */
   async runNow(job: LaunchedJob, taskType: string, nowMs: number): Promise<string> {
+    if (this.isRunning(job))
+      throw new FerryError(
+        'FERRY_ERR_LOCKED',
+        `${jobName(job.kind, job.id)} is running already (started by this server)`,
+      );
     const upid = taskUpid(taskType, job.id, nowMs);
     const run = this.launch(job, 'request', { FERRY_TASK_ID: upid });
     const record = join(tasksDir(this.options.home), `${upid}.json`);
