@@ -27,7 +27,8 @@ import { taskUpid } from './task.js';
  *   a run by hand (`ferry sync-job run`, `ferry gc`) counts, and the next is due at the first event after its start.
  *   A job never run counts from when the scheduler first saw it, so a new job does not run at once.
  * - A run missed while no server was up happens once, when the scheduler next looks.
- * - Each run is its own process (`ferry sync-job run ID`, `ferry prune-job run ID`, `ferry gc STORE`…): a task with its log in `ferry task`,
+ * - Each run is its own process (`ferry sync-job run ID`, `ferry prune-job run ID`, `ferry gc STORE`…), started by
+ *   the JobLauncher (which also starts the runs asked for through the API): a task with its log in `ferry task`,
  *   under the job's lock (a second run of the same job, by hand or scheduled, is refused), its memory and its
  *   threads its own, and a crash of it costs the server nothing.
  * - The configuration is read afresh each time the scheduler looks: at the earliest next event, and at least every
