@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { type ErrorKind, isFerryError, kindOf } from '../errors/index.js';
+import { type ErrorKind, FerryError, isFerryError, kindOf } from '../errors/index.js';
 
 /**
  * The one switch from errors to exit statuses (DESIGN §8, as restic does it):
@@ -37,4 +37,11 @@ export function exitCodeFor(err: unknown): number {
   if (isFerryError(err)) return BY_KIND[kindOf(err.code)];
   if (err instanceof Error && err.name === 'AbortError') return EXIT.interrupted;
   return EXIT.failed;
+}
+
+/** Turns a sync's exit status into its error: interrupted (130) or incomplete (3); other statuses pass. */
+export function failForStatus(status: number, what: string): void {
+  if (status === EXIT.interrupted) throw new FerryError('FERRY_ERR_ABORTED', `${what} interrupted`);
+  if (status === EXIT.incomplete)
+    throw new FerryError('FERRY_ERR_SYNC_INCOMPLETE', `${what} incomplete: some groups failed`);
 }

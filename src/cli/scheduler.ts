@@ -44,6 +44,21 @@ export interface LaunchedJob {
   args: string[];
 }
 
+/** The jobs a request may run now (`POST /admin/{kind}/{id}/run`), as PBS's routes name them. */
+export type RunnableKind = 'sync' | 'prune' | 'verify';
+
+/** The task type a run of each kind of job records (PBS's worker types). */
+export const JOB_TASK_TYPES: Readonly<Record<RunnableKind, string>> = {
+  sync: 'syncjob',
+  prune: 'prunejob',
+  verify: 'verificationjob',
+};
+
+/** A configured job as the process that runs it: `ferry sync-job run ID --no-progress`, `ferry prune-job run ID`… */
+export function configuredJob(kind: RunnableKind, id: string): LaunchedJob {
+  return { kind, id, args: [`${kind}-job`, 'run', id, ...(kind === 'sync' ? ['--no-progress'] : [])] };
+}
+
 /** A job the scheduler runs: a launched job with its schedule. */
 export interface ScheduledJob extends LaunchedJob {
   schedule: string;
@@ -90,12 +105,7 @@ export async function scheduledJobs(
   try {
     for (const job of await readSyncConfig(home)) {
       if (job.schedule === undefined) continue;
-      jobs.push({
-        kind: 'sync',
-        id: job.id,
-        schedule: job.schedule,
-        args: ['sync-job', 'run', job.id, '--no-progress'],
-      });
+      jobs.push({ ...configuredJob('sync', job.id), schedule: job.schedule });
     }
   } catch (err) {
     onError('sync.cfg', err);
@@ -104,7 +114,7 @@ export async function scheduledJobs(
     try {
       for (const job of await readMaintenanceJobs(home, kind)) {
         if (job.schedule === undefined || job.disabled) continue;
-        jobs.push({ kind, id: job.id, schedule: job.schedule, args: [`${kind}-job`, 'run', job.id] });
+        jobs.push({ ...configuredJob(kind, job.id), schedule: job.schedule });
       }
     } catch (err) {
       onError(kind === 'prune' ? 'prune.cfg' : 'verification.cfg', err);
@@ -245,11 +255,13 @@ export class JobLauncher {
   }
 
   /**
-   * Runs a job now, for a request (`POST /admin/sync/{id}/run`): starts it with its task id chosen here
+   * Runs a configured job now, for a request (`POST /admin/{kind}/{id}/run`): starts it with its task id chosen here
    * (FERRY_TASK_ID), and answers that id once the run has recorded its task, or fails with why it could not start
    * (another run holds the job's lock: FERRY_ERR_LOCKED).
    */
-  async runNow(job: LaunchedJob, taskType: string, nowMs: number): Promise<string> {
+  async runNow(kind: RunnableKind, id: string, nowMs: number): Promise<string> {
+    const job = configuredJob(kind, id);
+    const taskType = JOB_TASK_TYPES[kind];
     if (this.isRunning(job))
       throw new FerryError(
         'FERRY_ERR_LOCKED',

@@ -37,6 +37,8 @@ export const ROUTES = {
   syncJobs: '/api2/json/config/sync',
   syncJob: '/api2/json/config/sync/:id',
   syncJobRun: '/api2/json/admin/sync/:id/run',
+  pruneJobRun: '/api2/json/admin/prune/:id/run',
+  verifyJobRun: '/api2/json/admin/verify/:id/run',
   /** The link speed test of `ferry benchmark --remote`: GET sends bytes, POST takes bytes; nothing is stored. */
   speedtest: '/api2/json/speedtest',
 } as const;

@@ -177,11 +177,12 @@ export class FerryClient {
   }
 
   /**
-   * Runs a sync job of the server now (admin on `/`), as its scheduler would; returns the run's task id once it has
-   * started (follow it with `readTask`). A run already in progress: FERRY_ERR_LOCKED.
+   * Runs a sync, prune or verify job of the server now (admin on `/`), as its scheduler would; returns the run's task
+   * id once it has started (follow it with `readTask`). A run already in progress: FERRY_ERR_LOCKED.
    */
-  async runSyncJob(id: string): Promise<string> {
-    return this.hostCall('POST', routePath('syncJobRun', { id }), Type.String(), 'sync job run');
+  async runJob(kind: 'sync' | 'prune' | 'verify', id: string): Promise<string> {
+    const route = ({ sync: 'syncJobRun', prune: 'pruneJobRun', verify: 'verifyJobRun' } as const)[kind];
+    return this.hostCall('POST', routePath(route, { id }), Type.String(), `${kind} job run`);
   }
 
   /** One call on what belongs to the server's host (tasks, remotes, sync jobs); only a read is retried. */

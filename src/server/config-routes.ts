@@ -31,31 +31,12 @@ import {
 import { ok } from './server-context.js';
 
 /**
- * The server's remotes and sync jobs as API resources: list, create, read, change, remove (and run, for a job), through the same
+ * The server's remotes and sync jobs as API resources: list, create, read, change and remove, through the same
  * functions as `ferry remote` and `ferry sync-job` on the host (the same checks, the same file locks). A remote's
  * secret goes in (`password`) but never comes out. They describe the whole host: registered in the server's host
  * scope, which lets only an admin on `/` in.
  */
-export function registerConfigRoutes(
-  app: FastifyInstance,
-  home: string,
-  runSyncJob: ((id: string) => Promise<string>) | undefined,
-): void {
-  // PBS's `POST /admin/sync/{id}/run`: the job runs as its own process, as a scheduled run does; the answer is its
-  // task id (follow it with the task routes) once the run has started.
-  app.post<{ Params: SyncJobParams }>(
-    ROUTES.syncJobRun,
-    { schema: { params: SyncJobParams } },
-    async (request) => {
-      if (runSyncJob === undefined)
-        throw new FerryError(
-          'FERRY_ERR_INTERNAL',
-          'this server does not run jobs (it was started without a job runner)',
-        );
-      return ok(await runSyncJob(request.params.id));
-    },
-  );
-
+export function registerConfigRoutes(app: FastifyInstance, home: string): void {
   app.get(ROUTES.remotes, async () => {
     const data: RemoteItem[] = (await readRemoteConfig(home)).map(publicRemote);
     return ok(data);

@@ -14,6 +14,7 @@ import { ensureCertificate } from './certificate.js';
 import { registerConfigRoutes } from './config-routes.js';
 import { DatastoreRegistry } from './datastore-registry.js';
 import { errorForReply } from './error-reply.js';
+import { type RunJob, registerJobRoutes } from './job-routes.js';
 import { registerReaderRoutes } from './reader-routes.js';
 import { authIdOf, type ServerContext, setAuthId } from './server-context.js';
 import { type SessionLimits, SessionTable } from './session-table.js';
@@ -43,10 +44,11 @@ export interface ServerOptions {
   clock?: Clock;
   limits?: Partial<ServerLimits>;
   /**
-   * Starts a run of a configured sync job now, as its own process; answers its task id (`POST /admin/sync/{id}/run`).
-   * `ferry serve` gives it; without it that route answers that this server does not run jobs.
+   * Starts a run of a configured sync, prune or verify job now, as its own process; answers its task id
+   * (`POST /admin/{sync,prune,verify}/{id}/run`). `ferry serve` gives it; without it those routes answer that this
+   * server does not run jobs.
    */
-  runSyncJob?: (id: string) => Promise<string>;
+  runJob?: RunJob;
 }
 
 export interface ServerStats {
@@ -164,7 +166,8 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
   app.register((host, _options, done) => {
     host.addHook('preValidation', async (request) => ctx.access.requireRoot(authIdOf(request), 'admin'));
     registerTaskRoutes(host, home);
-    registerConfigRoutes(host, home, options.runSyncJob);
+    registerConfigRoutes(host, home);
+    registerJobRoutes(host, options.runJob);
     done();
   });
 

@@ -299,7 +299,7 @@ test('schedules are checked: a bad calendar event is a usage error naming it; a 
   assert.equal(missing.code, 10, missing.stderr);
 });
 
-test('ferry sync-job run --remote: the server runs its job as its own process (POST /admin/sync/{id}/run) and the CLI follows its task to its exit status; a run in progress, an unknown job and a token without admin are refused', async (t) => {
+test('ferry sync-job run --remote (and prune-job): the server runs its job as its own process (POST /admin/{kind}/{id}/run) and the CLI follows its task to its exit status; a run in progress, an unknown job and a token without admin are refused', async (t) => {
   const w = await world(t);
   await ferryJson(w.home, ['sync-job', 'create', 'nightly', '--store', 'target', '--remote-store', 'source']);
   const admin = await ferryJson<{ secret: string }>(w.home, ['token', 'create', 'ops@pam!remote']);
@@ -353,6 +353,23 @@ test('ferry sync-job run --remote: the server runs its job as its own process (P
   // On the server: the run is the job's last run, under the id the API answered, and the target has everything.
   assert.equal((await readJobState(w.home, 'sync', 'nightly')).last?.task, result.task);
   assert.equal((await ferryJson<unknown[]>(w.home, ['snapshots', 'target'])).length, 4);
+
+  // A prune job of the server, the same way.
+  await ferryJson(w.home, [
+    'prune-job',
+    'create',
+    'trim',
+    '--store',
+    'target',
+    '--keep-last',
+    '1',
+    '--schedule',
+    'daily',
+  ]);
+  const pruned = await ferry(client, ['prune-job', 'run', 'trim', '--remote', 'site']);
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.match(pruned.stderr, /vm\/100\/[^ ]+: removed/);
+  assert.equal((await ferryJson<unknown[]>(w.home, ['snapshots', 'target'])).length, 2);
 
   const lock = await lockJob(w.home, 'sync', 'nightly');
   const busy = await ferry(client, ['sync-job', 'run', 'nightly', '--remote', 'site']);

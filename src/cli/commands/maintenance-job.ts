@@ -11,6 +11,7 @@ import {
 import { formatKeepOptions, KEEP_OPTIONS, MAX_NAMESPACE_DEPTH, nowSeconds } from '../../model/index.js';
 import type { ActionFactory } from '../action.js';
 import { formatJobLines, type JobScheduleStatus, jobScheduleStatus, runCells } from '../job-status.js';
+import { runRemoteJob } from '../remote-run.js';
 import type { Runtime } from '../runtime.js';
 import { runPrune } from './prune.js';
 import { runVerify } from './verify.js';
@@ -168,8 +169,13 @@ export function registerMaintenanceJobs(program: Command, act: ActionFactory, ki
   cmd
     .command('run <id>')
     .description(`run a ${title} now (as ferry serve does on its schedule)`)
+    .option('--remote <name>', "run that remote's job <id> on it, and follow its task here")
     .action(
-      act(async (rt, [id]) => {
+      act<{ remote?: string }>(async (rt, [id], opts) => {
+        if (opts.remote !== undefined) {
+          await runRemoteJob(rt, opts.remote, kind, id as string);
+          return;
+        }
         const job = await lookupMaintenanceJob(rt.home, kind, id as string);
         const maxDepth = job.maxDepth ?? MAX_NAMESPACE_DEPTH;
         if (kind === 'prune') {

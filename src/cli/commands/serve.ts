@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { lookupSyncJob, parseHostPort } from '../../config/index.js';
+import { lookupMaintenanceJob, lookupSyncJob, parseHostPort } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { ActionFactory } from '../action.js';
 import { parseDurationOption } from '../parse-options.js';
-import { JobLauncher, Scheduler } from '../scheduler.js';
+import { JobLauncher, type RunnableKind, Scheduler } from '../scheduler.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:8007';
 
@@ -33,13 +33,13 @@ export function registerServe(program: Command, act: ActionFactory): void {
             log: rt.log,
             cli: { command: process.execPath, args: [...process.execArgv, process.argv[1] as string] },
           });
-          const runSyncJob = async (id: string): Promise<string> => {
-            const job = await lookupSyncJob(rt.home, id);
-            return launcher.runNow(
-              { kind: 'sync', id: job.id, args: ['sync-job', 'run', job.id, '--no-progress'] },
-              'syncjob',
-              rt.clock.now(),
-            );
+          const runJob = async (kind: RunnableKind, id: string): Promise<string> => {
+            // Not found is answered here, before any process starts.
+            const job =
+              kind === 'sync'
+                ? await lookupSyncJob(rt.home, id)
+                : await lookupMaintenanceJob(rt.home, kind, id);
+            return launcher.runNow(kind, job.id, rt.clock.now());
           };
           // Loaded here, not at the top: other commands do not pay for fastify and the server's code.
           const { startServer } = await import('../../server/index.js');
@@ -50,7 +50,7 @@ export function registerServe(program: Command, act: ActionFactory): void {
             log: rt.log,
             clock: rt.clock,
             limits: { idleMs },
-            runSyncJob,
+            runJob,
           });
           // One JSON line whatever the output format: scripts and the benchmark parse it.
           const ready = { url: server.url, fingerprint: server.fingerprint };

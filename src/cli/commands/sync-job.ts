@@ -1,24 +1,20 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import {
   createSyncJob,
-  lookupRemote,
   lookupSyncJob,
   readSyncConfig,
   removeSyncJob,
   type SyncJob,
   updateSyncJob,
 } from '../../config/index.js';
-import { type ErrorCode, FerryError } from '../../errors/index.js';
 import { nowSeconds } from '../../model/index.js';
-import { FerryClient, remoteConnection } from '../../remote/index.js';
 import type { ActionFactory } from '../action.js';
-import { EXIT } from '../exit-codes.js';
+import { failForStatus } from '../exit-codes.js';
 import { addJobOptions, jobValuesFromOptions } from '../job-options.js';
 import { formatJobLines, type JobScheduleStatus, jobScheduleStatus, runCells } from '../job-status.js';
+import { runRemoteJob } from '../remote-run.js';
 import type { Runtime } from '../runtime.js';
 import { runSyncTask } from '../sync-runner.js';
-import { failForStatus } from './sync.js';
 
 function describe(job: SyncJob): Record<string, unknown> {
   return { id: job.id, ...job.values };
@@ -156,7 +152,7 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
     .action(
       act<{ progress: boolean; remote?: string }>(async (rt, [id], opts) => {
         if (opts.remote !== undefined) {
-          await runRemoteSyncJob(rt, opts.remote, id as string);
+          await runRemoteJob(rt, opts.remote, 'sync', id as string);
           return;
         }
         const job = await lookupSyncJob(rt.home, id as string);
@@ -166,54 +162,4 @@ export function registerSyncJob(program: Command, act: ActionFactory): void {
         );
       }),
     );
-}
-
-const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
-  [EXIT.usage]: 'FERRY_ERR_CONFIG',
-  [EXIT.notFound]: 'FERRY_ERR_NOT_FOUND',
-  [EXIT.locked]: 'FERRY_ERR_LOCKED',
-};
-
-/** How often a remote run's task is read while it runs. */
-const FOLLOW_INTERVAL_MS = 1000;
-
-/**
- * `ferry sync-job run ID --remote NAME`: starts the remote's job through its API (the server runs it as its own
- * process, as its scheduler would), prints the task's log lines as they come, and ends with the task's exit status
- * (3 when some groups failed). Interrupted here, it asks the server to stop the task.
- */
-async function runRemoteSyncJob(rt: Runtime, remote: string, id: string): Promise<void> {
-  const client = new FerryClient({ ...remoteConnection(await lookupRemote(rt.home, remote)), log: rt.log });
-  rt.onClose(() => client.close());
-  const upid = await client.runSyncJob(id);
-  rt.log.info(`remote ${remote}: sync job ${id} started as task ${upid}`);
-  let shown = 0;
-  for (;;) {
-    const { task, log } = await client.readTask(upid);
-    for (const line of log.slice(shown)) process.stderr.write(`${line}\n`);
-    shown = log.length;
-    if (task.state !== 'running') {
-      const status = task['exit-status'] ?? EXIT.failed;
-      rt.print(
-        { remote, job: id, task: upid, state: task.state, exitStatus: status },
-        () => `remote ${remote}: sync job ${id}: ${task.state} (exit status ${status}; task ${upid})`,
-      );
-      const what = `remote ${remote}: sync job ${id}`;
-      failForStatus(status, what);
-      if (status !== EXIT.ok) {
-        // The remote run's own status, as far as an error code carries it: locked, not found, config, or failed.
-        const code = STATUS_CODES[status] ?? 'FERRY_ERR_INTERNAL';
-        throw new FerryError(code, `${what} failed${task.message ? `: ${task.message}` : ''} (task ${upid})`);
-      }
-      return;
-    }
-    if (rt.signal.aborted) {
-      await client.stopTask(upid).catch(() => undefined);
-      throw new FerryError(
-        'FERRY_ERR_ABORTED',
-        `remote ${remote}: sync job ${id}: interrupted; asked the server to stop task ${upid}`,
-      );
-    }
-    await sleep(FOLLOW_INTERVAL_MS, undefined, { signal: rt.signal }).catch(() => undefined);
-  }
 }

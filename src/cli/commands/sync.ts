@@ -1,18 +1,12 @@
 import type { Command } from 'commander';
 import { validateSyncJobValues } from '../../config/index.js';
-import { FerryError } from '../../errors/index.js';
 import type { ActionFactory } from '../action.js';
-import { EXIT } from '../exit-codes.js';
+import { failForStatus } from '../exit-codes.js';
 import { addJobOptions, jobValuesFromOptions } from '../job-options.js';
 import type { Runtime } from '../runtime.js';
 import { LOCAL_REMOTE, runSyncTask } from '../sync-runner.js';
 
 /** Turns a sync task's exit status into the error main() maps to it (the summary is printed already). */
-export function failForStatus(status: number, what: string): void {
-  if (status === EXIT.interrupted) throw new FerryError('FERRY_ERR_ABORTED', `${what} interrupted`);
-  if (status === EXIT.incomplete)
-    throw new FerryError('FERRY_ERR_SYNC_INCOMPLETE', `${what} incomplete: some groups failed`);
-}
 
 async function adHoc(
   rt: Runtime,
