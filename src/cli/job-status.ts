@@ -1,4 +1,4 @@
-import { type JobKind, readJobState } from '../config/index.js';
+import { type JobKind, nextRunBase, readJobState } from '../config/index.js';
 import { nextCalendarEvent, parseCalendarEvent } from '../model/index.js';
 import { formatEpochSeconds } from './output.js';
 
@@ -31,9 +31,8 @@ export async function jobScheduleStatus(
     if (state.last.ended !== undefined) status['last-run-endtime'] = state.last.ended;
   }
   if (schedule !== undefined) {
-    const from = state.last?.started ?? state.created ?? nowSeconds;
     // In the past: missed while no server ran; it runs as soon as a scheduler looks.
-    const next = nextCalendarEvent(parseCalendarEvent(schedule), from, timeZone);
+    const next = nextCalendarEvent(parseCalendarEvent(schedule), nextRunBase(state, nowSeconds), timeZone);
     if (next !== undefined) status['next-run'] = next;
   }
   return status;

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { lookupRemote } from '../config/index.js';
 import { type ErrorCode, FerryError } from '../errors/index.js';
+import type { RunnableJobKind } from '../protocol/index.js';
 import { FerryClient, remoteConnection } from '../remote/index.js';
 import { EXIT, failForStatus } from './exit-codes.js';
 import type { Runtime } from './runtime.js';
-import type { RunnableKind } from './scheduler.js';
 
 const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
   [EXIT.usage]: 'FERRY_ERR_CONFIG',
@@ -23,7 +23,7 @@ const FOLLOW_INTERVAL_MS = 1000;
 export async function runRemoteJob(
   rt: Runtime,
   remote: string,
-  kind: RunnableKind,
+  kind: RunnableJobKind,
   id: string,
 ): Promise<void> {
   const client = new FerryClient({ ...remoteConnection(await lookupRemote(rt.home, remote)), log: rt.log });

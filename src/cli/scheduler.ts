@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type JobKind,
   jobName,
+  nextRunBase,
   noteJobSeen,
   readDatastoreConfig,
   readMaintenanceJobs,
@@ -15,8 +16,9 @@ import {
 import { FerryError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { type CalendarEvent, type Clock, nextCalendarEvent, parseCalendarEvent } from '../model/index.js';
+import type { RunnableJobKind } from '../protocol/index.js';
 import { EXIT } from './exit-codes.js';
-import { taskUpid } from './task.js';
+import { JOB_TASK_TYPES, taskUpid } from './task.js';
 
 /**
  * The scheduler of `ferry serve`, as PBS's proxy runs its jobs: every sync job with a `schedule` (sync.cfg), prune job
@@ -44,18 +46,8 @@ export interface LaunchedJob {
   args: string[];
 }
 
-/** The jobs a request may run now (`POST /admin/{kind}/{id}/run`), as PBS's routes name them. */
-export type RunnableKind = 'sync' | 'prune' | 'verify';
-
-/** The task type a run of each kind of job records (PBS's worker types). */
-export const JOB_TASK_TYPES: Readonly<Record<RunnableKind, string>> = {
-  sync: 'syncjob',
-  prune: 'prunejob',
-  verify: 'verificationjob',
-};
-
 /** A configured job as the process that runs it: `ferry sync-job run ID --no-progress`, `ferry prune-job run ID`… */
-export function configuredJob(kind: RunnableKind, id: string): LaunchedJob {
+export function configuredJob(kind: RunnableJobKind, id: string): LaunchedJob {
   return { kind, id, args: [`${kind}-job`, 'run', id, ...(kind === 'sync' ? ['--no-progress'] : [])] };
 }
 
@@ -177,7 +169,7 @@ export class Scheduler {
         continue;
       }
       const state = await noteJobSeen(home, job.kind, job.id, now);
-      const last = Math.max(state.last?.started ?? state.created ?? now, this.startedFor.get(key) ?? 0);
+      const last = Math.max(nextRunBase(state, now), this.startedFor.get(key) ?? 0);
       const due = nextCalendarEvent(event, last, timeZone);
       if (due === undefined) continue;
       if (due > now) {
@@ -259,7 +251,7 @@ export class JobLauncher {
    * (FERRY_TASK_ID), and answers that id once the run has recorded its task, or fails with why it could not start
    * (another run holds the job's lock: FERRY_ERR_LOCKED).
    */
-  async runNow(kind: RunnableKind, id: string, nowMs: number): Promise<string> {
+  async runNow(kind: RunnableJobKind, id: string, nowMs: number): Promise<string> {
     const job = configuredJob(kind, id);
     const taskType = JOB_TASK_TYPES[kind];
     if (this.isRunning(job))
@@ -276,14 +268,10 @@ export class JobLauncher {
         () => false,
       );
     const deadline = performance.now() + RUN_START_TIMEOUT_MS;
-    let exited = false;
-    void run.closed.then(() => {
-      exited = true;
-    });
+    const waiting = Symbol('waiting');
     while (!(await recorded())) {
-      if (exited) {
-        if (await recorded()) break;
-        const code = await run.closed;
+      const code = await Promise.race([run.closed, sleep(50, waiting)]);
+      if (code !== waiting && !(await recorded())) {
         const why = lastLines(run.stderrTail()).replace(/^: /, '') || `exit status ${code}`;
         throw new FerryError(
           code === EXIT.locked ? 'FERRY_ERR_LOCKED' : 'FERRY_ERR_INTERNAL',
@@ -295,7 +283,6 @@ export class JobLauncher {
           'FERRY_ERR_TIMEOUT',
           `${jobName(job.kind, job.id)}: no task recorded within ${RUN_START_TIMEOUT_MS / 1000} s`,
         );
-      await sleep(50);
     }
     return upid;
   }

@@ -6,7 +6,7 @@ import { EndpointOpener, type EndpointSpec, runSync, type SyncSummary } from '..
 import { EXIT } from './exit-codes.js';
 import { ProgressDisplay } from './progress-display.js';
 import type { Runtime } from './runtime.js';
-import { asJobRun, Task } from './task.js';
+import { asJobRun, JOB_TASK_TYPES, Task } from './task.js';
 
 /** The name `-` (or no remote in a job) means "this host": a sync between two local datastores. */
 export const LOCAL_REMOTE = '-';
@@ -44,7 +44,7 @@ export async function runSyncTask(
 ): Promise<number> {
   const jobRef: JobRef | undefined = options.configured === true ? { kind: 'sync', id: job.id } : undefined;
   return asJobRun(rt.home, jobRef, async () => {
-    const task = await Task.start(rt.home, 'syncjob', job.id, rt.clock, jobRef);
+    const task = await Task.start(rt.home, JOB_TASK_TYPES.sync, job.id, rt.clock, jobRef);
     let ends: [EndpointSpec, EndpointSpec];
     try {
       // Resolved inside the task: a job whose remote or datastore is gone fails as a task that says so.

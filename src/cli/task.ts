@@ -15,6 +15,7 @@ import {
 import { writeFileAtomic } from '../io/index.js';
 import type { LogLine, LogMethods } from '../log/index.js';
 import type { Clock } from '../model/index.js';
+import type { RunnableJobKind } from '../protocol/index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import type { Runtime } from './runtime.js';
 
@@ -139,6 +140,16 @@ export class Task {
     });
   }
 }
+
+/**
+ * The task type a run of each kind of configured job records (PBS's worker types); a server that starts a run with
+ * its task id chosen (FERRY_TASK_ID) names the same type.
+ */
+export const JOB_TASK_TYPES: Readonly<Record<RunnableJobKind, string>> = {
+  sync: 'syncjob',
+  prune: 'prunejob',
+  verify: 'verificationjob',
+};
 
 /**
  * The task id the process that started this one chose for it (`FERRY_TASK_ID`: a server runs a job for a request and

@@ -3,14 +3,13 @@ import { FerryError } from '../errors/index.js';
 import { acquireLock, ensureDir } from '../io/index.js';
 import { checkSafeId, type StoreName } from '../model/index.js';
 import { type DatastoreEntry, readDatastoreConfig, writeDatastoreConfig } from './datastore-config.js';
-import { removeJobState } from './job-state.js';
+import { jobName, removeJobState } from './job-state.js';
 import {
   findMaintenanceJob,
   type MaintenanceJob,
   type MaintenanceKind,
   maintenanceConfigFile,
   maintenanceJobKeys,
-  maintenanceJobName,
   parseMaintenanceJobId,
   readMaintenanceJobs,
   validateMaintenanceJob,
@@ -117,7 +116,7 @@ export async function removeDatastoreEntry(home: string, name: StoreName): Promi
     );
     for (const kind of ['prune', 'verify'] as const) {
       for (const job of await readMaintenanceJobs(home, kind))
-        if (job.store === name) users.push(maintenanceJobName(kind, job.id));
+        if (job.store === name) users.push(jobName(kind, job.id));
     }
     if (users.length > 0) throw inUse(`datastore ${name}`, users, { store: name });
     await writeDatastoreConfig(
@@ -301,7 +300,7 @@ async function checkJobStore(home: string, job: MaintenanceJob): Promise<Mainten
   if (!(await readDatastoreConfig(home)).some((d) => d.name === job.store))
     throw new FerryError(
       'FERRY_ERR_INVALID_VALUE',
-      `${maintenanceJobName(job.kind, job.id)}: store ${job.store} is not a datastore of this host (ferry datastore create)`,
+      `${jobName(job.kind, job.id)}: store ${job.store} is not a datastore of this host (ferry datastore create)`,
       { fields: { what: 'store' } },
     );
   return job;
@@ -318,7 +317,7 @@ export async function createMaintenanceJob(
   return withConfigLocks(home, [maintenanceConfigFile(kind)], async () => {
     const jobs = await readMaintenanceJobs(home, kind);
     if (jobs.some((j) => j.id === jobId))
-      throw new FerryError('FERRY_ERR_ALREADY_EXISTS', `${maintenanceJobName(kind, jobId)} exists already`, {
+      throw new FerryError('FERRY_ERR_ALREADY_EXISTS', `${jobName(kind, jobId)} exists already`, {
         fields: { job: jobId },
       });
     const job = await checkJobStore(home, validateMaintenanceJob(kind, jobId, values));
@@ -340,7 +339,7 @@ export async function updateMaintenanceJob(
     if (!keys.includes(key))
       throw new FerryError(
         'FERRY_ERR_INVALID_VALUE',
-        `${maintenanceJobName(kind, id)}: no key ${JSON.stringify(key)} to delete`,
+        `${jobName(kind, id)}: no key ${JSON.stringify(key)} to delete`,
         { fields: { what: 'delete' } },
       );
   return withConfigLocks(home, [maintenanceConfigFile(kind)], async () => {

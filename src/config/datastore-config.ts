@@ -3,7 +3,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { FerryError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { parseCalendarEvent, parseStoreName, type StoreName } from '../model/index.js';
-import { formatSectionConfig, readSectionConfigFile, type Section } from './section-config.js';
+import { formatSectionConfig, readSectionConfigFile, type Section, sectionFields } from './section-config.js';
 
 const DatastoreSchema = Type.Object(
   {
@@ -32,17 +32,8 @@ export async function readDatastoreConfig(home: string): Promise<DatastoreEntry[
   return sections.map((s) => {
     const values = s.values as DatastoreSettings;
     const schedule = values['gc-schedule'];
-    if (schedule !== undefined) {
-      try {
-        parseCalendarEvent(schedule);
-      } catch (err) {
-        const line = s.origin ? `${s.origin.file}:${s.origin.keys['gc-schedule'] ?? s.origin.line}: ` : '';
-        throw new FerryError(
-          'FERRY_ERR_CONFIG',
-          `${line}datastore ${s.id}: key gc-schedule: ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }
-    }
+    if (schedule !== undefined)
+      sectionFields(s, 'datastore')('gc-schedule', () => parseCalendarEvent(schedule));
     return { name: parseStoreName(s.id), ...values };
   });
 }

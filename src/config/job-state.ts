@@ -36,6 +36,11 @@ export interface JobState {
   last?: JobRun;
 }
 
+/** Where a job's next run counts from: its last run's start, else when a scheduler first saw it, else now. */
+export function nextRunBase(state: JobState, nowSeconds: number): number {
+  return state.last?.started ?? state.created ?? nowSeconds;
+}
+
 export function jobStatesDir(home: string): string {
   return join(home, 'jobstates');
 }

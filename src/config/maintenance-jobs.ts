@@ -14,11 +14,14 @@ import {
   parseStoreName,
   type StoreName,
 } from '../model/index.js';
+import { jobName } from './job-state.js';
 import {
   formatSectionConfig,
   parseSectionConfig,
+  parseSectionValues,
   readSectionConfigFile,
   type Section,
+  sectionFields,
 } from './section-config.js';
 
 /**
@@ -109,11 +112,6 @@ export function maintenanceConfigFile(kind: MaintenanceKind): 'prune' | 'verific
   return KINDS[kind].section;
 }
 
-/** `prune job nightly`, `verify job weekly`. */
-export function maintenanceJobName(kind: MaintenanceKind, id: string): string {
-  return `${KINDS[kind].what} ${id}`;
-}
-
 /** The keys of a kind's jobs, for checking what a change names (`delete`). */
 export function maintenanceJobKeys(kind: MaintenanceKind): string[] {
   return Object.keys(KINDS[kind].schema.properties);
@@ -129,20 +127,8 @@ export function parseMaintenanceJobId(kind: MaintenanceKind, value: unknown): st
 
 function toJob(kind: MaintenanceKind, section: Section): MaintenanceJob {
   const values = section.values as Static<typeof PruneJobSchema> & Static<typeof VerifyJobSchema>;
-  const { origin, id } = section;
-  const field = <T>(key: string, parse: () => T): T => {
-    try {
-      return parse();
-    } catch (err) {
-      const where = origin
-        ? `${origin.file}:${origin.keys[key] ?? origin.line}: ${KINDS[kind].section} ${id}: key ${key}`
-        : `${KINDS[kind].what} ${id}: key ${key}`;
-      throw new FerryError(
-        'FERRY_ERR_CONFIG',
-        `${where}: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-  };
+  const { id } = section;
+  const field = sectionFields(section, KINDS[kind].what);
   const keep: KeepOptions = {};
   if (kind === 'prune') {
     for (const o of KEEP_OPTIONS) {
@@ -197,16 +183,9 @@ export function validateMaintenanceJob(
   id: string,
   values: Record<string, unknown>,
 ): MaintenanceJob {
-  const text = formatSectionConfig([{ type: KINDS[kind].section, id, values }]);
-  try {
-    const [job] = parseMaintenanceConfig(kind, text, 'values');
-    if (job === undefined) throw new FerryError('FERRY_ERR_INTERNAL', 'no job parsed');
-    return job;
-  } catch (err) {
-    if (err instanceof FerryError && err.code === 'FERRY_ERR_CONFIG')
-      throw new FerryError('FERRY_ERR_INVALID_VALUE', err.message.replace(/^values:\d+: /, ''));
-    throw err;
-  }
+  return parseSectionValues(KINDS[kind].section, id, values, (text, file) =>
+    parseMaintenanceConfig(kind, text, file),
+  );
 }
 
 export async function findMaintenanceJob(
@@ -218,7 +197,7 @@ export async function findMaintenanceJob(
   const jobs = await readMaintenanceJobs(home, kind);
   const job = jobs.find((j) => j.id === jobId);
   if (!job)
-    throw new FerryError('FERRY_ERR_NOT_FOUND', `${maintenanceJobName(kind, jobId)} does not exist`, {
+    throw new FerryError('FERRY_ERR_NOT_FOUND', `${jobName(kind, jobId)} does not exist`, {
       fields: { job: jobId },
     });
   return { jobs, job };

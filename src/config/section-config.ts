@@ -161,6 +161,56 @@ export function formatSectionConfig(sections: readonly Section[]): string {
   return blocks.length === 0 ? '' : `${blocks.join('\n\n')}\n`;
 }
 
+/**
+ * Reads the keys of one section with parsers of their own (a store name, a calendar event…): a value a parser
+ * refuses is FERRY_ERR_CONFIG naming the file, line, section and key (`sync.cfg:4: sync nightly: key schedule: …`),
+ * or, for values not read from a file, `<what> <id>: key <key>: …`.
+ */
+export function sectionFields(
+  section: Pick<Section, 'type' | 'id' | 'origin'>,
+  what: string,
+): <T>(key: string, parse: () => T) => T {
+  const { type, id, origin } = section;
+  return (key, parse) => {
+    try {
+      return parse();
+    } catch (err) {
+      const where = origin
+        ? `${origin.file}:${origin.keys[key] ?? origin.line}: ${type} ${id}: key ${key}`
+        : `${what} ${id}: key ${key}`;
+      throw new FerryError(
+        'FERRY_ERR_CONFIG',
+        `${where}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  };
+}
+
+/**
+ * Checks one section's keys given as `--key value` options or in a request's JSON by the same reading as its file
+ * (`parse`, the file's reader): the same conversions and the same messages, without a file and line to name
+ * (FERRY_ERR_INVALID_VALUE).
+ */
+export function parseSectionValues<T>(
+  type: string,
+  id: string,
+  values: Record<string, unknown>,
+  parse: (text: string, file: string) => T[],
+): T {
+  const text = formatSectionConfig([{ type, id, values }]);
+  let parsed: T[];
+  try {
+    parsed = parse(text, 'values'); // messages start `values:<line>: `, dropped below
+  } catch (err) {
+    if (err instanceof FerryError && err.code === 'FERRY_ERR_CONFIG')
+      throw new FerryError('FERRY_ERR_INVALID_VALUE', err.message.replace(/^values:\d+: /, ''));
+    throw err;
+  }
+  const [one] = parsed;
+  if (one === undefined) throw new FerryError('FERRY_ERR_INTERNAL', `no ${type} section parsed`);
+  return one;
+}
+
 /** Reads and parses a config file; a missing file is an empty config. */
 export async function readSectionConfigFile(path: string, schemas: SectionSchemas): Promise<Section[]> {
   let text: string;

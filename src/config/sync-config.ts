@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
-import { FerryError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import {
   type AuthId,
@@ -18,8 +17,10 @@ import {
 import {
   formatSectionConfig,
   parseSectionConfig,
+  parseSectionValues,
   readSectionConfigFile,
   type Section,
+  sectionFields,
 } from './section-config.js';
 
 /** The keys of a PBS sync job, as they appear in sync.cfg (and as `--key value` options on the command line). */
@@ -95,20 +96,7 @@ function rate(values: SyncJobValues, rateKey: 'rate-in' | 'rate-out', burstKey: 
 
 /** Turns validated section values into a SyncJob; a bad value names the file, line and key. */
 export function toSyncJob(id: string, values: SyncJobValues, origin?: Section['origin']): SyncJob {
-  const where = (key: string) =>
-    origin
-      ? `${origin.file}:${origin.keys[key] ?? origin.line}: sync ${id}: key ${key}`
-      : `sync job ${id}: key ${key}`;
-  const field = <T>(key: string, parse: () => T): T => {
-    try {
-      return parse();
-    } catch (err) {
-      throw new FerryError(
-        'FERRY_ERR_CONFIG',
-        `${where(key)}: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-  };
+  const field = sectionFields({ type: 'sync', id, ...(origin ? { origin } : {}) }, 'sync job');
   const job: SyncJob = {
     id,
     store: field('store', () => parseStoreName(values.store)),
@@ -135,7 +123,9 @@ export function toSyncJob(id: string, values: SyncJobValues, origin?: Section['o
     values,
   };
   if (job.remote === undefined && job.store === job.remoteStore) {
-    throw new FerryError('FERRY_ERR_CONFIG', `${where('remote-store')}: can't sync to same datastore`);
+    field('remote-store', () => {
+      throw new Error("can't sync to same datastore");
+    });
   }
   return job;
 }
@@ -163,16 +153,5 @@ export async function writeSyncConfig(home: string, jobs: readonly SyncJob[]): P
  * reading as the file: the same conversions and the same messages, without a file and line to name.
  */
 export function validateSyncJobValues(id: string, values: Record<string, unknown>): SyncJob {
-  const text = formatSectionConfig([{ type: 'sync', id, values }]);
-  let jobs: SyncJob[];
-  try {
-    jobs = parseSyncConfig(text, 'values'); // messages start `values:<line>: `, dropped below
-  } catch (err) {
-    if (err instanceof FerryError && err.code === 'FERRY_ERR_CONFIG')
-      throw new FerryError('FERRY_ERR_INVALID_VALUE', err.message.replace(/^values:\d+: /, ''));
-    throw err;
-  }
-  const [job] = jobs;
-  if (job === undefined) throw new FerryError('FERRY_ERR_INTERNAL', 'no job parsed');
-  return job;
+  return parseSectionValues('sync', id, values, parseSyncConfig);
 }

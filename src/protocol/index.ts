@@ -42,8 +42,10 @@ export {
   AUTH_SCHEME,
   authorizationHeader,
   CONTENT_TYPE,
+  JOB_RUN_ROUTES,
   ROUTES,
   type RouteName,
+  type RunnableJobKind,
   routePath,
 } from './routes.js';
 export {

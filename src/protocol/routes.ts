@@ -43,6 +43,14 @@ export const ROUTES = {
   speedtest: '/api2/json/speedtest',
 } as const;
 
+/** The kinds of configured job a request may run now, and the route of each (PBS's `POST /admin/{kind}/{id}/run`). */
+export const JOB_RUN_ROUTES = {
+  sync: 'syncJobRun',
+  prune: 'pruneJobRun',
+  verify: 'verifyJobRun',
+} as const;
+export type RunnableJobKind = keyof typeof JOB_RUN_ROUTES;
+
 export type RouteName = keyof typeof ROUTES;
 
 /** Content types besides JSON. */

@@ -18,6 +18,7 @@ import {
   EmptyData,
   GroupDeleteData,
   groupFromWire,
+  JOB_RUN_ROUTES,
   NamespaceDeleteData,
   namespaceFromWire,
   pruneOutcomeFromWire,
@@ -27,6 +28,7 @@ import {
   RemoteItem,
   type RemoteSnapshot,
   type RemoteUpdateBody,
+  type RunnableJobKind,
   routePath,
   SpeedtestData,
   type SyncJobCreateBody,
@@ -180,9 +182,8 @@ export class FerryClient {
    * Runs a sync, prune or verify job of the server now (admin on `/`), as its scheduler would; returns the run's task
    * id once it has started (follow it with `readTask`). A run already in progress: FERRY_ERR_LOCKED.
    */
-  async runJob(kind: 'sync' | 'prune' | 'verify', id: string): Promise<string> {
-    const route = ({ sync: 'syncJobRun', prune: 'pruneJobRun', verify: 'verifyJobRun' } as const)[kind];
-    return this.hostCall('POST', routePath(route, { id }), Type.String(), `${kind} job run`);
+  async runJob(kind: RunnableJobKind, id: string): Promise<string> {
+    return this.hostCall('POST', routePath(JOB_RUN_ROUTES[kind], { id }), Type.String(), `${kind} job run`);
   }
 
   /** One call on what belongs to the server's host (tasks, remotes, sync jobs); only a read is retried. */

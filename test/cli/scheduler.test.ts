@@ -208,11 +208,12 @@ test('a run missed while no server ran happens once; a job that fails is recorde
     ended: twoDaysAgo,
     state: 'ok',
   });
+  const launcher = new JobLauncher({ home: w.home, log, cli: { command: FERRY_BIN, args: [] } });
   const scheduler = new Scheduler({
     home: w.home,
     clock: SYSTEM_CLOCK,
     log,
-    launcher: new JobLauncher({ home: w.home, log, cli: { command: FERRY_BIN, args: [] } }),
+    launcher,
     timeZone: 'UTC',
   });
   const stop = new AbortController();
@@ -233,12 +234,21 @@ test('a run missed while no server ran happens once; a job that fails is recorde
   const byId = new Map(jobs.map((j) => [j.id, j]));
   assert.equal(byId.get('daily-copy')?.['last-run-state'], 'ok');
   assert.equal(byId.get('offsite')?.['last-run-state'], 'error');
-  // Next runs: tomorrow at 00:00 UTC, counted from the runs just made.
-  const midnight = Math.ceil(Date.now() / 1000 / 86400) * 86400;
-  for (const job of jobs) assert.equal(job['next-run'], midnight, job.id);
-  // Ticks now start nothing: each job ran once.
+  // Next runs: the next midnight (the list reads schedules in the host's time zone), counted from the runs just made.
+  for (const job of jobs) {
+    const next = new Date((job['next-run'] as number) * 1000);
+    assert.deepEqual([next.getHours(), next.getMinutes(), next.getSeconds()], [0, 0, 0], job.id);
+    assert.ok(next.getTime() > Date.now() && next.getTime() <= Date.now() + 86_400_000, job.id);
+  }
+  // Ticks now start nothing (a start registers at once): each job ran once.
   await scheduler.tick();
   await scheduler.tick();
+  for (const [kind, id] of [
+    ['sync', 'daily-copy'],
+    ['sync', 'offsite'],
+    ['prune', 'retention'],
+  ] as const)
+    assert.equal(launcher.isRunning({ kind, id, args: [] }), false, `${kind} ${id} started again`);
   const tasks = await ferryJson<TaskListed[]>(w.home, ['task', 'list']);
   assert.deepEqual(tasks.map((task) => `${task.subject} ${task.state}`).sort(), [
     'daily-copy ok',

@@ -27,7 +27,7 @@ import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { formatTable } from '../output.js';
 import { parseIntOption } from '../parse-options.js';
 import type { Runtime } from '../runtime.js';
-import { runAsTask } from '../task.js';
+import { JOB_TASK_TYPES, runAsTask } from '../task.js';
 
 type KeepFlags = Partial<Record<`keep${Capitalize<(typeof KEEP_OPTIONS)[number]>}`, string>>;
 
@@ -155,7 +155,7 @@ export async function runPrune(rt: Runtime, req: PruneRequest): Promise<void> {
     : (
         await runAsTask(
           rt,
-          req.job === undefined ? 'prune' : 'prunejob',
+          req.job === undefined ? 'prune' : JOB_TASK_TYPES.prune,
           req.job ?? (req.remote === undefined ? req.store : `${req.remote}:${req.store}`),
           (_t, log) => pruneAll(log),
           (result) => {
@@ -167,9 +167,8 @@ export async function runPrune(rt: Runtime, req: PruneRequest): Promise<void> {
       ).result;
   const failed = outcomes.filter((o) => o.error !== undefined);
   const removed = outcomes.filter((o) => o.mark === 'remove' && (dryRun || o.removed)).length;
-  const groupCount = targets.length;
   const summary = keepsSomething(keep)
-    ? `${dryRun ? 'would remove' : 'removed'} ${removed} of ${outcomes.length} snapshot(s) in ${groupCount} group(s) (${formatKeepOptions(keep)})${failed.length > 0 ? `; ${failed.length} could not be removed` : ''}`
+    ? `${dryRun ? 'would remove' : 'removed'} ${removed} of ${outcomes.length} snapshot(s) in ${targets.length} group(s) (${formatKeepOptions(keep)})${failed.length > 0 ? `; ${failed.length} could not be removed` : ''}`
     : `no keep option given: kept all ${outcomes.length} snapshot(s)`;
   const rows = outcomes.map((o) => ({
     namespace: o.ns === ROOT_NAMESPACE ? '/' : o.ns,

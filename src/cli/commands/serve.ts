@@ -2,9 +2,10 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import { lookupMaintenanceJob, lookupSyncJob, parseHostPort } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
+import type { RunnableJobKind } from '../../protocol/index.js';
 import type { ActionFactory } from '../action.js';
 import { parseDurationOption } from '../parse-options.js';
-import { JobLauncher, type RunnableKind, Scheduler } from '../scheduler.js';
+import { JobLauncher, Scheduler } from '../scheduler.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:8007';
 
@@ -33,7 +34,7 @@ export function registerServe(program: Command, act: ActionFactory): void {
             log: rt.log,
             cli: { command: process.execPath, args: [...process.execArgv, process.argv[1] as string] },
           });
-          const runJob = async (kind: RunnableKind, id: string): Promise<string> => {
+          const runJob = async (kind: RunnableJobKind, id: string): Promise<string> => {
             // Not found is answered here, before any process starts.
             const job =
               kind === 'sync'

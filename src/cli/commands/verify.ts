@@ -6,7 +6,7 @@ import type { ActionFactory } from '../action.js';
 import { EXIT } from '../exit-codes.js';
 import { parseIntOption } from '../parse-options.js';
 import type { Runtime } from '../runtime.js';
-import { runAsTask } from '../task.js';
+import { JOB_TASK_TYPES, runAsTask } from '../task.js';
 
 export interface VerifyRequest {
   store: string;
@@ -29,7 +29,7 @@ export async function runVerify(rt: Runtime, req: VerifyRequest): Promise<void> 
   const ds = await rt.openDatastore(store);
   const { result: report, task } = await runAsTask(
     rt,
-    req.job === undefined ? 'verify' : 'verificationjob',
+    req.job === undefined ? 'verify' : JOB_TASK_TYPES.verify,
     req.job ?? store,
     (t, log) =>
       verifyDatastore(ds, {
