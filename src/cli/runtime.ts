@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pretty from 'pino-pretty';
-import { lookupDatastore } from '../config/index.js';
+import { type DatastoreAccess, type DatastoreEntry, lookupDatastore } from '../config/index.js';
 import { FerryError } from '../errors/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { type Clock, SYSTEM_CLOCK } from '../model/index.js';
@@ -72,11 +72,24 @@ export class Runtime {
     this.print(json, () => (rows.length === 0 ? '(none)' : formatTable(rows, columns)));
   }
 
-  async openDatastore(name: string): Promise<Datastore> {
-    const entry = await lookupDatastore(this.home, name);
+  /**
+   * Opens the configured datastore `name` for an operation that will `access` it (named `what` in a refusal):
+   * FERRY_ERR_MAINTENANCE when its maintenance mode does not allow that.
+   */
+  async openDatastore(name: string, access: DatastoreAccess, what?: string): Promise<Datastore> {
+    return (await this.openDatastoreEntry(name, access, what)).ds;
+  }
+
+  /** openDatastore, with the datastore's configuration entry (its maintenance mode, say). */
+  async openDatastoreEntry(
+    name: string,
+    access: DatastoreAccess,
+    what?: string,
+  ): Promise<{ ds: Datastore; entry: DatastoreEntry }> {
+    const entry = await lookupDatastore(this.home, name, access, what);
     const ds = await Datastore.open(entry.path, { clock: this.clock });
     this.closers.push(() => ds.close());
-    return ds;
+    return { ds, entry };
   }
 
   pool(): ChunkPool {

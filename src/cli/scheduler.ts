@@ -4,8 +4,12 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  checkMaintenance,
+  type DatastoreAccess,
   type JobKind,
   jobName,
+  type MaintenanceMode,
+  maintenanceOf,
   nextRunBase,
   noteJobSeen,
   readDatastoreConfig,
@@ -18,6 +22,7 @@ import type { Logger } from '../log/index.js';
 import { type CalendarEvent, type Clock, nextCalendarEvent, parseCalendarEvent } from '../model/index.js';
 import type { RunnableJobKind } from '../protocol/index.js';
 import { EXIT } from './exit-codes.js';
+import { LOCAL_REMOTE } from './sync-runner.js';
 import { JOB_TASK_TYPES, taskUpid } from './task.js';
 
 /**
@@ -51,9 +56,10 @@ export function configuredJob(kind: RunnableJobKind, id: string): LaunchedJob {
   return { kind, id, args: [`${kind}-job`, 'run', id, ...(kind === 'sync' ? ['--no-progress'] : [])] };
 }
 
-/** A job the scheduler runs: a launched job with its schedule. */
+/** A job the scheduler runs: a launched job with its schedule, and the local datastores it reads or changes. */
 export interface ScheduledJob extends LaunchedJob {
   schedule: string;
+  stores: { store: string; access: DatastoreAccess }[];
 }
 
 export interface SchedulerOptions {
@@ -97,7 +103,11 @@ export async function scheduledJobs(
   try {
     for (const job of await readSyncConfig(home)) {
       if (job.schedule === undefined) continue;
-      jobs.push({ ...configuredJob('sync', job.id), schedule: job.schedule });
+      const pull = job.direction === 'pull';
+      const stores = [{ store: job.store, access: pull ? 'write' : 'read' } as const];
+      if (job.remote === undefined || job.remote === LOCAL_REMOTE)
+        stores.push({ store: job.remoteStore, access: pull ? 'read' : 'write' });
+      jobs.push({ ...configuredJob('sync', job.id), schedule: job.schedule, stores });
     }
   } catch (err) {
     onError('sync.cfg', err);
@@ -106,7 +116,12 @@ export async function scheduledJobs(
     try {
       for (const job of await readMaintenanceJobs(home, kind)) {
         if (job.schedule === undefined || job.disabled) continue;
-        jobs.push({ ...configuredJob(kind, job.id), schedule: job.schedule });
+        const access = kind === 'prune' ? 'write' : 'read';
+        jobs.push({
+          ...configuredJob(kind, job.id),
+          schedule: job.schedule,
+          stores: [{ store: job.store, access }],
+        });
       }
     } catch (err) {
       onError(kind === 'prune' ? 'prune.cfg' : 'verification.cfg', err);
@@ -116,7 +131,8 @@ export async function scheduledJobs(
     for (const store of await readDatastoreConfig(home)) {
       const schedule = store['gc-schedule'];
       if (schedule === undefined) continue;
-      jobs.push({ kind: 'gc', id: store.name, schedule, args: ['gc', store.name] });
+      const stores = [{ store: store.name, access: 'write' as const }];
+      jobs.push({ kind: 'gc', id: store.name, schedule, args: ['gc', store.name], stores });
     }
   } catch (err) {
     onError('datastore.cfg', err);
@@ -130,6 +146,8 @@ export class Scheduler {
   private readonly startedFor = new Map<string, number>();
   /** Configuration errors already logged, so a broken file is reported once, not every minute. */
   private readonly reported = new Set<string>();
+  /** The due time each job was last skipped for (maintenance), so each skip is logged once. */
+  private readonly skippedFor = new Map<string, number>();
 
   constructor(options: SchedulerOptions) {
     this.options = options;
@@ -158,6 +176,7 @@ export class Scheduler {
     let earliest = Number.POSITIVE_INFINITY;
     const seen = new Set<string>();
     const jobs = await scheduledJobs(home, (file, err) => this.reportOnce(`${file}: ${String(err)}`));
+    const modes = await maintenanceModes(home);
     for (const job of jobs) {
       const key = `${job.kind}-${job.id}`;
       seen.add(key);
@@ -178,6 +197,15 @@ export class Scheduler {
       }
       // Still at its last run: the next is due after that one's start.
       if (this.options.launcher.isRunning(job)) continue;
+      // A datastore in maintenance that would refuse the run: not started, so it runs (once) when the maintenance ends.
+      const refusal = maintenanceRefusal(job, modes);
+      if (refusal !== undefined) {
+        if (this.skippedFor.get(key) !== due)
+          log.info({ job: key }, `scheduler: not starting ${jobName(job.kind, job.id)} yet: ${refusal}`);
+        this.skippedFor.set(key, due);
+        continue;
+      }
+      this.skippedFor.delete(key);
       this.startedFor.set(key, due);
       log.info(
         { job: key, schedule: job.schedule },
@@ -188,6 +216,7 @@ export class Scheduler {
       if (after !== undefined) earliest = Math.min(earliest, after);
     }
     for (const key of this.startedFor.keys()) if (!seen.has(key)) this.startedFor.delete(key);
+    for (const key of this.skippedFor.keys()) if (!seen.has(key)) this.skippedFor.delete(key);
     const maxMs = this.options.maxSleepMs ?? MAX_SLEEP_MS;
     // Wake at the second the next event elapses (or a little after, never before it).
     return Math.max(0, Math.min(maxMs, earliest * 1000 - nowMs));
@@ -297,6 +326,27 @@ export class JobLauncher {
       ),
     );
   }
+}
+
+/** Each configured datastore's maintenance mode (none when datastore.cfg cannot be read: scheduledJobs reports that). */
+async function maintenanceModes(home: string): Promise<Map<string, MaintenanceMode | undefined>> {
+  const entries = await readDatastoreConfig(home).catch(() => []);
+  return new Map(entries.map((e) => [e.name, maintenanceOf(e)]));
+}
+
+/** Why a datastore's maintenance mode would refuse `job`, or undefined. */
+function maintenanceRefusal(
+  job: ScheduledJob,
+  modes: ReadonlyMap<string, MaintenanceMode | undefined>,
+): string | undefined {
+  for (const { store, access } of job.stores) {
+    try {
+      checkMaintenance(store, modes.get(store), access);
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+  return undefined;
 }
 
 /** The last lines of a run's stderr, for a log line: `: line | line`, or nothing. */

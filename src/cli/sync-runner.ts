@@ -1,4 +1,10 @@
-import { type JobRef, lookupDatastore, lookupRemote, type SyncJob } from '../config/index.js';
+import {
+  type DatastoreAccess,
+  type JobRef,
+  lookupDatastore,
+  lookupRemote,
+  type SyncJob,
+} from '../config/index.js';
 import type { LogLine } from '../log/index.js';
 import { formatBytes } from '../model/index.js';
 import { remoteConnection } from '../remote/index.js';
@@ -14,9 +20,15 @@ export const LOCAL_REMOTE = '-';
 /** Connections per worker thread's client: enough batches in flight to hide a WAN round trip. */
 const CONNECTIONS_PER_THREAD = 4;
 
-async function endpoint(rt: Runtime, remote: string | undefined, store: string): Promise<EndpointSpec> {
+/** One end of a sync: a local datastore (checked against its maintenance mode: `access`) or a remote's. */
+async function endpoint(
+  rt: Runtime,
+  remote: string | undefined,
+  store: string,
+  access: DatastoreAccess,
+): Promise<EndpointSpec> {
   if (remote === undefined || remote === LOCAL_REMOTE) {
-    const entry = await lookupDatastore(rt.home, store);
+    const entry = await lookupDatastore(rt.home, store, access, access === 'write' ? 'sync into it' : 'sync');
     return { kind: 'local', store, path: entry.path };
   }
   const connection = remoteConnection(await lookupRemote(rt.home, remote));
@@ -48,9 +60,10 @@ export async function runSyncTask(
     let ends: [EndpointSpec, EndpointSpec];
     try {
       // Resolved inside the task: a job whose remote or datastore is gone fails as a task that says so.
-      const local = await endpoint(rt, undefined, job.store);
-      const remote = await endpoint(rt, job.remote, job.remoteStore);
-      ends = job.direction === 'pull' ? [remote, local] : [local, remote];
+      const pull = job.direction === 'pull';
+      const local = await endpoint(rt, undefined, job.store, pull ? 'write' : 'read');
+      const remote = await endpoint(rt, job.remote, job.remoteStore, pull ? 'read' : 'write');
+      ends = pull ? [remote, local] : [local, remote];
     } catch (err) {
       await task.failed(err, rt.signal);
       throw err;

@@ -43,6 +43,7 @@ export {
   type DatastoreSettings,
   datastoreConfigPath,
   lookupDatastore,
+  maintenanceOf,
   readDatastoreConfig,
   writeDatastoreConfig,
 } from './datastore-config.js';
@@ -78,6 +79,14 @@ export {
   readMaintenanceJobs,
   VerifyJobSchema,
 } from './maintenance-jobs.js';
+export {
+  checkMaintenance,
+  type DatastoreAccess,
+  formatMaintenanceMode,
+  type MaintenanceMode,
+  type MaintenanceType,
+  parseMaintenanceMode,
+} from './maintenance-mode.js';
 export {
   checkRemoteEntry,
   DEFAULT_REMOTE_PORT,

@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   FERRY_ERR_NOT_EMPTY: { kind: 'conflict', text: 'the object still holds data' },
   FERRY_ERR_IN_USE: { kind: 'conflict', text: 'the object is still used by another one' },
   FERRY_ERR_LOCKED: { kind: 'locked', text: 'another task holds the lock' },
+  FERRY_ERR_MAINTENANCE: {
+    kind: 'locked',
+    text: 'the datastore is in a maintenance mode that does not allow this',
+  },
   FERRY_ERR_BAD_MAGIC: { kind: 'corrupt', text: 'the file does not start with a known magic number' },
   FERRY_ERR_BAD_CRC: { kind: 'corrupt', text: 'the CRC-32 of a blob does not match its data' },
   FERRY_ERR_TRUNCATED: { kind: 'corrupt', text: 'the data ends before its header says it does' },

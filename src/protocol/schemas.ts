@@ -244,7 +244,12 @@ export const VersionData = Type.Object({
   product: Type.Literal('ferry'),
   'api-version': Type.Integer(),
 });
-export const DatastoreItem = Type.Object({ store: Type.String(), comment: Type.Optional(Type.String()) });
+export const DatastoreItem = Type.Object({
+  store: Type.String(),
+  comment: Type.Optional(Type.String()),
+  /** PBS's field: the datastore's maintenance mode as datastore.cfg has it (`type=read-only,message=…`). */
+  maintenance: Type.Optional(Type.String()),
+});
 export const NamespaceItem = Type.Object({ ns: Type.String() });
 export const GroupItem = Type.Object({
   'backup-type': Type.String(),

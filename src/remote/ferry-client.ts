@@ -50,6 +50,8 @@ export type FerryClientOptions = TransportOptions;
 export interface DatastoreInfo {
   store: StoreName;
   comment: string | undefined;
+  /** Its maintenance mode, as datastore.cfg has it (`type=read-only,message=…`); undefined when none. */
+  maintenance: string | undefined;
 }
 
 /** The connection part of FerryClientOptions for a remote of `remote.cfg`. */
@@ -222,7 +224,11 @@ export class FerryClient {
       ListOf(DatastoreItem),
       'datastore list',
     );
-    return items.map((i) => ({ store: parseStoreName(i.store), comment: i.comment }));
+    return items.map((i) => ({
+      store: parseStoreName(i.store),
+      comment: i.comment,
+      maintenance: i.maintenance,
+    }));
   }
 
   /** `parent` and the namespaces below it (at most `maxDepth` levels further), parents first. */

@@ -64,7 +64,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     const out: DatastoreItem[] = [];
     for (const entry of await ctx.registry.list()) {
       if (!(await ctx.access.canSee(authId, entry.name, '' as Namespace))) continue;
-      out.push({ store: entry.name, ...(entry.comment !== undefined ? { comment: entry.comment } : {}) });
+      const maintenance = entry['maintenance-mode'];
+      out.push({
+        store: entry.name,
+        ...(entry.comment !== undefined ? { comment: entry.comment } : {}),
+        ...(maintenance !== undefined ? { maintenance } : {}),
+      });
     }
     return ok(out);
   });
@@ -79,7 +84,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       if (!(await ctx.access.canSee(authId, store, parent))) {
         await ctx.access.require(authId, store, parent, 'reader'); // throws the 403
       }
-      const ds = await ctx.registry.get(store);
+      const ds = await ctx.registry.get(store, 'read');
       const all = await ds.listNamespaces(parent, request.query['max-depth'] ?? MAX_NAMESPACE_DEPTH);
       const visible: Namespace[] = [];
       for (const ns of all) if (await ctx.access.canSee(authId, store, ns)) visible.push(ns);

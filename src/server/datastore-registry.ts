@@ -1,4 +1,11 @@
-import { type DatastoreEntry, datastoreConfigPath, readDatastoreConfig } from '../config/index.js';
+import {
+  checkMaintenance,
+  type DatastoreAccess,
+  type DatastoreEntry,
+  datastoreConfigPath,
+  maintenanceOf,
+  readDatastoreConfig,
+} from '../config/index.js';
 import { FerryError } from '../errors/index.js';
 import type { Clock, StoreName } from '../model/index.js';
 import { Datastore } from '../store/index.js';
@@ -22,12 +29,16 @@ export class DatastoreRegistry {
     return (await this.config.get()).value;
   }
 
-  /** The open datastore; FERRY_ERR_NOT_FOUND when it is not configured. */
-  async get(store: StoreName): Promise<Datastore> {
+  /**
+   * The open datastore, for a request that will `access` it; FERRY_ERR_NOT_FOUND when it is not configured,
+   * FERRY_ERR_MAINTENANCE when its maintenance mode (read afresh with the file) does not allow that access.
+   */
+  async get(store: StoreName, access: DatastoreAccess): Promise<Datastore> {
     const entry = (await this.list()).find((e) => e.name === store);
     if (entry === undefined) {
       throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${store} does not exist`, { fields: { store } });
     }
+    checkMaintenance(store, maintenanceOf(entry), access);
     const key = `${store}\0${entry.path}`;
     let ds = this.open.get(key);
     if (ds === undefined) {

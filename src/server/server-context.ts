@@ -35,7 +35,8 @@ export function authIdOf(request: FastifyRequest): AuthId {
 
 /**
  * The datastore a request names, after checking the caller's role on the namespace: the permission check comes
- * first, so a token without access cannot tell an existing datastore from a missing one.
+ * first, so a token without access cannot tell an existing datastore from a missing one. What needs role reader only
+ * reads; what needs backup or admin changes the datastore, so a datastore in read-only maintenance refuses it.
  */
 export async function openStoreFor(
   ctx: ServerContext,
@@ -47,7 +48,7 @@ export async function openStoreFor(
   const authId = authIdOf(request);
   const store = parseStoreName(storeParam);
   await ctx.access.require(authId, store, ns, role);
-  return { store, ds: await ctx.registry.get(store), authId };
+  return { store, ds: await ctx.registry.get(store, role === 'reader' ? 'read' : 'write'), authId };
 }
 
 /** The JSON envelope of a success response. */

@@ -47,6 +47,11 @@ export interface VerifyOptions {
   ignoreVerified?: { outdatedAfterDays?: number };
   /** The id recorded as `upid` in the manifests' verify state (a PBS UPID: its start time is the verify time). */
   taskId: string;
+  /**
+   * Change nothing (a datastore in read-only maintenance): check all the same, but record no verify state and move no
+   * damaged chunk aside.
+   */
+  readOnly?: boolean;
   signal?: AbortSignal;
 }
 
@@ -69,6 +74,7 @@ export interface VerifyReport {
  *      manifest, and every chunk once per run: CRC, crypt mode, decompression, SHA-256, plain length against the
  *      index, encoded length against the lmdb entry; record `verify_state` in the manifest's unprotected part;
  *   2. a damaged chunk is moved aside (`.bad`) and dropped from the index, so the next backup or sync replaces it;
+ *      with `readOnly`, neither this nor step 1's record happens: the report is all there is;
  *   3. for a whole-datastore run: every lmdb entry must have its file (and the same size); files without an entry
  *      are counted, not failed (an insert interrupted between rename and index write leaves one).
  */
@@ -181,6 +187,7 @@ async function verifySnapshot(
       }
     }
     const state = problems.length === 0 ? 'ok' : 'failed';
+    if (options.readOnly === true) return problems;
     await ds
       .updateManifestUnprotected(ns, snapshot, { verify_state: { state, upid: options.taskId } })
       .catch((err: unknown) => {
@@ -209,7 +216,7 @@ async function verifyChunks(
     const expectedSize = index.chunkEnd(i) - index.chunkStart(i);
     let result = chunkResults.get(digest);
     if (result === undefined) {
-      result = checkOneChunk(ds, digest, expectedSize, encrypted, options.pool);
+      result = checkOneChunk(ds, digest, expectedSize, encrypted, options);
       chunkResults.set(digest, result);
       report.chunks++;
       window.track(result);
@@ -233,11 +240,11 @@ async function checkOneChunk(
   digest: Digest,
   expectedSize: number,
   encrypted: boolean,
-  pool: ChunkPool,
+  options: VerifyOptions,
 ): Promise<string | undefined> {
   const entry = ds.chunks.get(digest);
   try {
-    const r = await pool.verify(ds.path, digest, encrypted ? undefined : expectedSize, encrypted);
+    const r = await options.pool.verify(ds.path, digest, encrypted ? undefined : expectedSize, encrypted);
     if (entry === undefined)
       return 'chunk file exists but is not in the chunk index (run ferry datastore reindex)';
     if (entry.encodedSize !== r.encodedSize)
@@ -248,7 +255,9 @@ async function checkOneChunk(
     return undefined;
   } catch (err) {
     const message = err instanceof FerryError ? err.message : formatError(err);
-    if (err instanceof FerryError && err.code !== 'FERRY_ERR_NOT_FOUND' && err.code !== 'FERRY_ERR_IO') {
+    const damaged =
+      err instanceof FerryError && err.code !== 'FERRY_ERR_NOT_FOUND' && err.code !== 'FERRY_ERR_IO';
+    if (damaged && options.readOnly !== true) {
       const moved = await ds.chunks.quarantine(digest).catch(() => undefined);
       return moved ? `${message} (moved aside as .bad)` : message;
     }

@@ -24,7 +24,7 @@ export function registerBackup(program: Command, act: ActionFactory): void {
     .action(
       act<{ ns: string; time?: string; owner: string }>(async (rt, [store, group, ...specs], opts) => {
         const sources = specs.map(parseBackupSpec).map((s) => ({ ...s, path: resolve(s.path) }));
-        const ds = await rt.openDatastore(store as string);
+        const ds = await rt.openDatastore(store as string, 'write', 'backup');
         const result = await runBackup(ds, {
           ns: parseNamespace(opts.ns),
           group: parseGroup(group),

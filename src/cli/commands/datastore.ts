@@ -3,6 +3,10 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   type DatastoreEntry,
+  formatMaintenanceMode,
+  type MaintenanceMode,
+  maintenanceOf,
+  parseMaintenanceMode,
   readDatastoreConfig,
   removeDatastoreEntry,
   withConfigLocks,
@@ -25,6 +29,28 @@ function gcSchedule(text: string): string {
     );
   }
 }
+
+/** A maintenance mode from the command line, checked as the configuration file's reader checks it. */
+function maintenanceMode(text: string): MaintenanceMode {
+  try {
+    return parseMaintenanceMode(text);
+  } catch (err) {
+    throw new FerryError(
+      'FERRY_ERR_USAGE',
+      `--maintenance-mode: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
+
+/** The list's maintenance column: `read-only: why`, or `-`. */
+function maintenanceCell(entry: DatastoreEntry): string {
+  const mode = maintenanceOf(entry);
+  if (mode === undefined) return '-';
+  return mode.message === undefined ? mode.type : `${mode.type}: ${mode.message}`;
+}
+
+const DELETABLE = ['gc-schedule', 'comment', 'maintenance-mode'] as const;
+type Deletable = (typeof DELETABLE)[number];
 
 export function registerDatastore(program: Command, act: ActionFactory): void {
   const cmd = program.command('datastore').description('create, list, remove and reindex datastores');
@@ -87,9 +113,10 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
             'gc-schedule': e['gc-schedule'] ?? '-',
             'last gc': runCells(e).last,
             'next gc': runCells(e).next,
+            maintenance: maintenanceCell(e),
             comment: e.comment ?? '',
           })),
-          ['name', 'path', 'gc-schedule', 'last gc', 'next gc', 'comment'],
+          ['name', 'path', 'gc-schedule', 'last gc', 'next gc', 'maintenance', 'comment'],
           listed,
         );
       }),
@@ -104,41 +131,49 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
     )
     .option('--comment <text>', 'a comment')
     .option(
+      '--maintenance-mode <mode>',
+      'read-only or offline, with a reason: type=read-only,message="moving to new disk" (--delete maintenance-mode ends it)',
+    )
+    .option(
       '--delete <key>',
-      'remove a setting: gc-schedule or comment (repeatable)',
+      `remove a setting: ${DELETABLE.join(', ')} (repeatable)`,
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .action(
-      act<{ gcSchedule?: string; comment?: string; delete?: string[] }>(async (rt, [name], opts) => {
-        const storeName = parseStoreName(name);
-        const remove = opts.delete ?? [];
-        for (const key of remove) {
-          if (key !== 'gc-schedule' && key !== 'comment')
-            throw new FerryError(
-              'FERRY_ERR_USAGE',
-              `--delete: ${JSON.stringify(key)} is not gc-schedule or comment`,
+      act<{ gcSchedule?: string; comment?: string; maintenanceMode?: string; delete?: string[] }>(
+        async (rt, [name], opts) => {
+          const storeName = parseStoreName(name);
+          const remove = opts.delete ?? [];
+          for (const key of remove) {
+            if (!(DELETABLE as readonly string[]).includes(key))
+              throw new FerryError(
+                'FERRY_ERR_USAGE',
+                `--delete: ${JSON.stringify(key)} is not one of ${DELETABLE.join(', ')}`,
+              );
+          }
+          const schedule = opts.gcSchedule === undefined ? undefined : gcSchedule(opts.gcSchedule);
+          const mode = opts.maintenanceMode === undefined ? undefined : maintenanceMode(opts.maintenanceMode);
+          const updated = await withConfigLocks(rt.home, ['datastore'], async () => {
+            const entries = await readDatastoreConfig(rt.home);
+            const entry = entries.find((e) => e.name === storeName);
+            if (!entry)
+              throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${storeName} is not configured`, {
+                fields: { store: storeName },
+              });
+            const next: DatastoreEntry = { ...entry };
+            for (const key of remove) delete next[key as Deletable];
+            if (schedule !== undefined) next['gc-schedule'] = schedule;
+            if (opts.comment !== undefined) next.comment = opts.comment;
+            if (mode !== undefined) next['maintenance-mode'] = formatMaintenanceMode(mode);
+            await writeDatastoreConfig(
+              rt.home,
+              entries.map((e) => (e === entry ? next : e)),
             );
-        }
-        const schedule = opts.gcSchedule === undefined ? undefined : gcSchedule(opts.gcSchedule);
-        const updated = await withConfigLocks(rt.home, ['datastore'], async () => {
-          const entries = await readDatastoreConfig(rt.home);
-          const entry = entries.find((e) => e.name === storeName);
-          if (!entry)
-            throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${storeName} is not configured`, {
-              fields: { store: storeName },
-            });
-          const next: DatastoreEntry = { ...entry };
-          for (const key of remove) delete next[key as 'gc-schedule' | 'comment'];
-          if (schedule !== undefined) next['gc-schedule'] = schedule;
-          if (opts.comment !== undefined) next.comment = opts.comment;
-          await writeDatastoreConfig(
-            rt.home,
-            entries.map((e) => (e === entry ? next : e)),
-          );
-          return next;
-        });
-        rt.print(updated, () => `updated datastore ${storeName}`);
-      }),
+            return next;
+          });
+          rt.print(updated, () => `updated datastore ${storeName}`);
+        },
+      ),
     );
 
   cmd
@@ -164,7 +199,7 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
     .description('rebuild the lmdb chunk index from the chunk files')
     .action(
       act(async (rt, [name]) => {
-        const ds = await rt.openDatastore(name as string);
+        const ds = await rt.openDatastore(name as string, 'write', 'reindex');
         const report = await reindexDatastore(ds, { log: rt.log, signal: rt.signal });
         rt.print(
           report,

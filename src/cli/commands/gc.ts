@@ -16,7 +16,7 @@ export function registerGc(program: Command, act: ActionFactory): void {
     )
     .action(
       act<{ grace?: string }>(async (rt, [store], opts) => {
-        const ds = await rt.openDatastore(store as string);
+        const ds = await rt.openDatastore(store as string, 'write', 'garbage collection');
         const graceMs =
           opts.grace === undefined ? DEFAULT_GC_GRACE_MS : parseDurationOption('--grace', opts.grace);
         const { result: report, task } = await runAsTask(

@@ -9,7 +9,7 @@ export function registerGroups(program: Command, act: ActionFactory): void {
     .option('--ns <ns>', 'namespace', '')
     .action(
       act<{ ns: string }>(async (rt, [store], opts) => {
-        const ds = await rt.openDatastore(store as string);
+        const ds = await rt.openDatastore(store as string, 'read');
         const groups = await ds.listGroups(parseNamespace(opts.ns));
         const rows = groups.map((g) => ({
           group: formatGroup(g.group),

@@ -11,7 +11,7 @@ export function registerNamespace(program: Command, act: ActionFactory): void {
     .description('create a namespace (its parent must exist)')
     .action(
       act(async (rt, [store, ns]) => {
-        const ds = await rt.openDatastore(store as string);
+        const ds = await rt.openDatastore(store as string, 'write', 'creating a namespace');
         const namespace = parseNamespace(ns);
         await ds.createNamespace(namespace);
         rt.print({ store, ns: namespace }, () => `created namespace ${namespace}`);
@@ -25,7 +25,7 @@ export function registerNamespace(program: Command, act: ActionFactory): void {
     .option('--max-depth <n>', 'levels below the parent', String(MAX_NAMESPACE_DEPTH))
     .action(
       act<{ parent: string; maxDepth: string }>(async (rt, [store], opts) => {
-        const ds = await rt.openDatastore(store as string);
+        const ds = await rt.openDatastore(store as string, 'read');
         const list = await ds.listNamespaces(
           parseNamespace(opts.parent),
           parseIntOption('--max-depth', opts.maxDepth, 0, MAX_NAMESPACE_DEPTH),
@@ -44,7 +44,7 @@ export function registerNamespace(program: Command, act: ActionFactory): void {
     .option('--delete-groups', 'also remove the groups it holds (protected snapshots are kept)')
     .action(
       act<{ deleteGroups?: boolean }>(async (rt, [store, ns], opts) => {
-        const ds = await rt.openDatastore(store as string);
+        const ds = await rt.openDatastore(store as string, 'write', 'removing a namespace');
         const result = await ds.removeNamespace(parseNamespace(ns), {
           deleteGroups: opts.deleteGroups === true,
         });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { lookupRemote } from '../../config/index.js';
+import { type DatastoreAccess, lookupRemote } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { LogMethods } from '../../log/index.js';
 import {
@@ -61,9 +61,16 @@ interface Place {
   protect(ns: Namespace, snapshot: SnapshotRef, value: boolean): Promise<void>;
 }
 
-async function placeFor(rt: Runtime, store: string, remote: string | undefined): Promise<Place> {
+/** Where prune, forget and protect act: a local datastore, opened for `access` (`what` in a refusal), or a remote's. */
+async function placeFor(
+  rt: Runtime,
+  store: string,
+  remote: string | undefined,
+  access: DatastoreAccess,
+  what: string,
+): Promise<Place> {
   if (remote === undefined) {
-    const ds = await rt.openDatastore(store);
+    const ds = await rt.openDatastore(store, access, what);
     return {
       targets: (ns, group, maxDepth) => pruneTargets(ds, ns, group, maxDepth),
       prune: (ns, group, keep, dryRun) => pruneGroup(ds, ns, group, { keep, dryRun }),
@@ -132,7 +139,7 @@ export interface PruneRequest {
  */
 export async function runPrune(rt: Runtime, req: PruneRequest): Promise<void> {
   const { keep, dryRun, ns } = req;
-  const place = await placeFor(rt, req.store, req.remote);
+  const place = await placeFor(rt, req.store, req.remote, dryRun ? 'read' : 'write', 'prune');
   const targets = await place.targets(ns, req.group, req.maxDepth);
   const manyNamespaces = targets.some((t) => t.ns !== ns);
   const pruneAll = async (log?: LogMethods): Promise<PrunedIn[]> => {
@@ -241,7 +248,7 @@ export function registerPrune(program: Command, act: ActionFactory): void {
     .action(
       act<{ ns: string; remote?: string }>(async (rt, [store, snapshot], opts) => {
         const ref = parseSnapshot(snapshot);
-        const place = await placeFor(rt, store as string, opts.remote);
+        const place = await placeFor(rt, store as string, opts.remote, 'write', 'forget');
         await place.forget(parseNamespace(opts.ns), ref);
         rt.print({ store, ns: opts.ns, snapshot: formatSnapshot(ref), removed: true }, () => {
           return `removed snapshot ${formatSnapshot(ref)}`;
@@ -259,7 +266,7 @@ export function registerPrune(program: Command, act: ActionFactory): void {
       act<{ ns: string; off?: boolean; remote?: string }>(async (rt, [store, snapshot], opts) => {
         const ref = parseSnapshot(snapshot);
         const value = opts.off !== true;
-        const place = await placeFor(rt, store as string, opts.remote);
+        const place = await placeFor(rt, store as string, opts.remote, 'write', 'protect');
         await place.protect(parseNamespace(opts.ns), ref, value);
         rt.print({ store, ns: opts.ns, snapshot: formatSnapshot(ref), protected: value }, () => {
           return `${value ? 'protected' : 'unprotected'} snapshot ${formatSnapshot(ref)}`;

@@ -85,8 +85,12 @@ export function registerRemote(program: Command, act: ActionFactory): void {
         rt.onClose(() => client.close());
         const stores = await client.listDatastores();
         rt.printList(
-          stores.map((s) => ({ store: s.store, comment: s.comment ?? '' })),
-          ['store', 'comment'],
+          stores.map((s) => ({
+            store: s.store,
+            maintenance: s.maintenance ?? '-',
+            comment: s.comment ?? '',
+          })),
+          ['store', 'maintenance', 'comment'],
         );
       }),
     );

@@ -13,7 +13,7 @@ export function registerRestore(program: Command, act: ActionFactory): void {
     .option('--ns <ns>', 'namespace', '')
     .action(
       act<{ ns: string }>(async (rt, [store, snapshot, archive, dest], opts) => {
-        const ds = await rt.openDatastore(store as string);
+        const ds = await rt.openDatastore(store as string, 'read');
         const result = await restoreArchive(
           ds,
           parseNamespace(opts.ns),

@@ -11,7 +11,7 @@ export function registerSnapshots(program: Command, act: ActionFactory): void {
     .option('--all', 'also list unfinished snapshot directories (a writer at work or a crashed one)')
     .action(
       act<{ ns: string; all?: boolean }>(async (rt, [store, group], opts) => {
-        const ds = await rt.openDatastore(store as string);
+        const ds = await rt.openDatastore(store as string, 'read');
         const ns = parseNamespace(opts.ns);
         const groups: GroupRef[] = group
           ? [parseGroup(group)]

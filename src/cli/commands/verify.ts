@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { maintenanceOf } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import { type Namespace, parseNamespace, parseSnapshot, type SnapshotRef } from '../../model/index.js';
 import { verifyDatastore } from '../../store/index.js';
@@ -26,7 +27,9 @@ export interface VerifyRequest {
  */
 export async function runVerify(rt: Runtime, req: VerifyRequest): Promise<void> {
   const { store, ns, snapshot: target } = req;
-  const ds = await rt.openDatastore(store);
+  const { ds, entry } = await rt.openDatastoreEntry(store, 'read', 'verify');
+  // A datastore in read-only maintenance is verified all the same, but nothing is recorded in it.
+  const readOnly = maintenanceOf(entry) !== undefined;
   const { result: report, task } = await runAsTask(
     rt,
     req.job === undefined ? 'verify' : JOB_TASK_TYPES.verify,
@@ -45,6 +48,7 @@ export async function runVerify(rt: Runtime, req: VerifyRequest): Promise<void> 
             }
           : {}),
         taskId: t.record.id,
+        readOnly,
         signal: rt.signal,
       }),
     (r) => (r.problems.length > 0 ? EXIT.failed : EXIT.ok),
@@ -54,6 +58,7 @@ export async function runVerify(rt: Runtime, req: VerifyRequest): Promise<void> 
   rt.print({ ...report, task: task.record.id }, () =>
     [
       `verified ${report.snapshots} snapshot(s), ${report.chunks} chunk(s): ${failed ? `${report.problems.length} problem(s)` : 'ok'}${report.skipped > 0 ? `; skipped ${report.skipped} verified before` : ''} (task ${task.record.id})`,
+      ...(readOnly ? [`  nothing recorded: datastore ${store} is in read-only maintenance mode`] : []),
       ...report.problems.map((p) => `  ${p}`),
     ].join('\n'),
   );
