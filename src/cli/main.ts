@@ -11,6 +11,7 @@ import { registerGc } from './commands/gc.js';
 import { registerGroups } from './commands/groups.js';
 import { registerMaintenanceJobs } from './commands/maintenance-job.js';
 import { registerNamespace } from './commands/namespace.js';
+import { registerNode } from './commands/node.js';
 import { registerPrune } from './commands/prune.js';
 import { registerRemote } from './commands/remote.js';
 import { registerRestore } from './commands/restore.js';
@@ -56,6 +57,7 @@ export function buildProgram(environment: CliEnvironment, stderr: (text: string)
   registerToken(program, act);
   registerAcl(program, act);
   registerRemote(program, act);
+  registerNode(program, act);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

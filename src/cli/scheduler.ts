@@ -12,8 +12,10 @@ import {
   maintenanceOf,
   nextRunBase,
   noteJobSeen,
+  pruneTasks,
   readDatastoreConfig,
   readMaintenanceJobs,
+  readNodeConfig,
   readSyncConfig,
   tasksDir,
 } from '../config/index.js';
@@ -42,6 +44,9 @@ import { JOB_TASK_TYPES, taskUpid } from './task.js';
  *   minute, so a new or changed schedule is taken up within a minute without a restart.
  * - On stop, running jobs are asked to stop (SIGTERM: each finishes its in-flight writes, publishes nothing
  *   partial and records its task as aborted), and the scheduler waits for them.
+ * - With `task-log-max-days` in node.cfg, the tasks (record and log) that ended longer ago are removed when the
+ *   scheduler starts and then daily at midnight, as PBS's proxy rotates its task logs. That is a few file removals,
+ *   so it runs here, in the server's process, not as a job with a task, lock and state of its own.
  */
 
 /** A job run as its own process: what it is and the CLI arguments that run it. */
@@ -89,6 +94,9 @@ export interface LauncherOptions {
 }
 
 const MAX_SLEEP_MS = 60_000;
+/** When old task logs are removed (besides at start): PBS's daily task-log rotation. */
+const TASK_LOG_CLEANUP = parseCalendarEvent('daily');
+const DAY_MS = 86_400_000;
 /** How long a run asked for through the API may take to record its task. */
 const RUN_START_TIMEOUT_MS = 30_000;
 /** The tail of a job's stderr kept for the server's log when it fails. */
@@ -148,6 +156,8 @@ export class Scheduler {
   private readonly reported = new Set<string>();
   /** The due time each job was last skipped for (maintenance), so each skip is logged once. */
   private readonly skippedFor = new Map<string, number>();
+  /** When the task logs were last cleaned up (epoch seconds); undefined until the first cleanup, due at once. */
+  private lastCleanup: number | undefined;
 
   constructor(options: SchedulerOptions) {
     this.options = options;
@@ -217,9 +227,47 @@ export class Scheduler {
     }
     for (const key of this.startedFor.keys()) if (!seen.has(key)) this.startedFor.delete(key);
     for (const key of this.skippedFor.keys()) if (!seen.has(key)) this.skippedFor.delete(key);
+    // After the jobs, so none waits for it.
+    const cleanup =
+      this.lastCleanup === undefined ? now : nextCalendarEvent(TASK_LOG_CLEANUP, this.lastCleanup, timeZone);
+    if (cleanup !== undefined && cleanup <= now && (await this.cleanUpTaskLogs(nowMs)))
+      this.lastCleanup = now;
+    const nextCleanup =
+      this.lastCleanup === undefined
+        ? undefined
+        : nextCalendarEvent(TASK_LOG_CLEANUP, this.lastCleanup, timeZone);
+    if (nextCleanup !== undefined) earliest = Math.min(earliest, nextCleanup);
     const maxMs = this.options.maxSleepMs ?? MAX_SLEEP_MS;
     // Wake at the second the next event elapses (or a little after, never before it).
     return Math.max(0, Math.min(maxMs, earliest * 1000 - nowMs));
+  }
+
+  /**
+   * Removes the tasks that ended more than `task-log-max-days` ago (node.cfg, read afresh; unset: none). False when it
+   * could not (node.cfg is broken, the tasks cannot be read): reported, and tried again at the next look.
+   */
+  private async cleanUpTaskLogs(nowMs: number): Promise<boolean> {
+    const { home, log } = this.options;
+    let maxDays: number | undefined;
+    try {
+      maxDays = (await readNodeConfig(home))['task-log-max-days'];
+    } catch (err) {
+      this.reportOnce(`node.cfg: ${String(err)}`);
+      return false;
+    }
+    if (maxDays === undefined) return true;
+    const cutoff = nowMs - maxDays * DAY_MS;
+    try {
+      const { removed, kept } = await pruneTasks(home, cutoff);
+      log.info(
+        { removed, kept, taskLogMaxDays: maxDays },
+        `scheduler: removed ${removed} task(s) that ended more than ${maxDays} days ago (before ${new Date(cutoff).toISOString()}), kept ${kept}`,
+      );
+      return true;
+    } catch (err) {
+      this.reportOnce(`task-log cleanup: ${String(err)}`);
+      return false;
+    }
   }
 
   private reportOnce(message: string): void {

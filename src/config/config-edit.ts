@@ -42,7 +42,16 @@ import {
 const CONFIG_LOCK_WAIT_MS = 10_000;
 
 /** The files a change may lock, in the one order locks are taken (so two changes never wait on each other). */
-const CONFIG_FILES = ['datastore', 'remote', 'sync', 'prune', 'verification', 'token', 'acl'] as const;
+const CONFIG_FILES = [
+  'datastore',
+  'remote',
+  'sync',
+  'prune',
+  'verification',
+  'token',
+  'acl',
+  'node',
+] as const;
 export type ConfigFile = (typeof CONFIG_FILES)[number];
 const FILE_NAMES: Readonly<Record<ConfigFile, string>> = {
   datastore: 'datastore.cfg',
@@ -52,6 +61,7 @@ const FILE_NAMES: Readonly<Record<ConfigFile, string>> = {
   verification: 'verification.cfg',
   token: 'token.shadow',
   acl: 'acl.cfg',
+  node: 'node.cfg',
 };
 
 /**

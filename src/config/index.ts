@@ -1,6 +1,7 @@
 /**
  * config — Ferry's configuration files in `$FERRY_HOME`, in PBS's section-config format: `datastore.cfg`,
- * `remote.cfg`, `sync.cfg`; plus the API tokens (`token.shadow`, scrypt hashes only) and the ACLs (`acl.cfg`).
+ * `remote.cfg`, `sync.cfg`; the node's settings (`node.cfg`, PBS's plain `key: value` lines); plus the API tokens
+ * (`token.shadow`, scrypt hashes only) and the ACLs (`acl.cfg`).
  * Typed with TypeBox schemas; every error names file, line and key. Files holding secrets are written mode 0600.
  *
  * Must not: read process.env or process.argv (the CLI passes `home`), or print or log secrets.
@@ -87,6 +88,17 @@ export {
   type MaintenanceType,
   parseMaintenanceMode,
 } from './maintenance-mode.js';
+export {
+  formatNodeConfig,
+  NODE_CONFIG_KEYS,
+  type NodeConfig,
+  type NodeConfigKey,
+  nodeConfigPath,
+  parseNodeConfig,
+  parseNodeConfigValue,
+  readNodeConfig,
+  writeNodeConfig,
+} from './node-config.js';
 export {
   checkRemoteEntry,
   DEFAULT_REMOTE_PORT,

@@ -51,7 +51,8 @@ export async function listTasks(home: string): Promise<TaskRecord[]> {
 /**
  * Removes the tasks (record and log) that ended before `cutoff` (ms since the epoch); a task that ended without
  * recording its end counts from its start. A running task is never removed. The task logs are the only copy of what
- * a job did, so nothing is removed unless asked (`ferry task prune`).
+ * a job did, so nothing is removed unless asked: `ferry task prune`, or `task-log-max-days` in node.cfg, by which
+ * `ferry serve`'s scheduler removes them daily.
  */
 export async function pruneTasks(home: string, cutoff: number): Promise<{ removed: number; kept: number }> {
   const dir = tasksDir(home);
