@@ -17,8 +17,7 @@ const FOLLOW_INTERVAL_MS = 1000;
 
 /**
  * `ferry sync-job run ID --remote NAME` (and `prune-job`, `verify-job`): starts the remote's job through its API (the
- * server runs it as its own process, as its scheduler would), prints the task's log lines as they come, and ends with
- * the task's exit status (3 when some groups of a sync failed). Interrupted here, it asks the server to stop the task.
+ * server runs it as its own process, as its scheduler would), and follows it (followRemoteRun).
  */
 export async function runRemoteJob(
   rt: Runtime,
@@ -26,10 +25,28 @@ export async function runRemoteJob(
   kind: RunnableJobKind,
   id: string,
 ): Promise<void> {
+  await followRemoteRun(rt, remote, `${kind} job ${id}`, { kind, job: id }, (client) =>
+    client.runJob(kind, id),
+  );
+}
+
+/**
+ * Starts a run on the remote (`start` answers its task id), prints the task's log lines as they come, and ends with
+ * the task's exit status (3 when some groups of a sync failed). Interrupted here, it asks the server to stop the
+ * task. `what` names the run in messages, `fields` in the JSON result. `ferry gc --remote` and `ferry verify
+ * --remote` use it as the job runs do.
+ */
+export async function followRemoteRun(
+  rt: Runtime,
+  remote: string,
+  what: string,
+  fields: Record<string, unknown>,
+  start: (client: FerryClient) => Promise<string>,
+): Promise<void> {
   const client = new FerryClient({ ...remoteConnection(await lookupRemote(rt.home, remote)), log: rt.log });
   rt.onClose(() => client.close());
-  const upid = await client.runJob(kind, id);
-  const name = `remote ${remote}: ${kind} job ${id}`;
+  const upid = await start(client);
+  const name = `remote ${remote}: ${what}`;
   rt.log.info(`${name} started as task ${upid}`);
   let shown = 0;
   for (;;) {
@@ -39,7 +56,7 @@ export async function runRemoteJob(
     if (task.state !== 'running') {
       const status = task['exit-status'] ?? EXIT.failed;
       rt.print(
-        { remote, kind, job: id, task: upid, state: task.state, exitStatus: status },
+        { remote, ...fields, task: upid, state: task.state, exitStatus: status },
         () => `${name}: ${task.state} (exit status ${status}; task ${upid})`,
       );
       failForStatus(status, name);

@@ -25,7 +25,7 @@ import { type CalendarEvent, type Clock, nextCalendarEvent, parseCalendarEvent }
 import type { RunnableJobKind } from '../protocol/index.js';
 import { EXIT } from './exit-codes.js';
 import { LOCAL_REMOTE } from './sync-runner.js';
-import { JOB_TASK_TYPES, taskUpid } from './task.js';
+import { taskUpid } from './task.js';
 
 /**
  * The scheduler of `ferry serve`, as PBS's proxy runs its jobs: every sync job with a `schedule` (sync.cfg), prune job
@@ -54,6 +54,16 @@ export interface LaunchedJob {
   kind: JobKind;
   id: string;
   args: string[];
+  /** For a run that is not a configured job (a verification asked for through the API): its name in logs. */
+  label?: string;
+}
+
+/** A launched job's key among the running ones, and its name in logs. */
+function runKey(job: LaunchedJob): string {
+  return job.label ?? `${job.kind}-${job.id}`;
+}
+function runName(job: LaunchedJob): string {
+  return job.label ?? jobName(job.kind, job.id);
 }
 
 /** A configured job as the process that runs it: `ferry sync-job run ID --no-progress`, `ferry prune-job run ID`… */
@@ -290,13 +300,13 @@ export class JobLauncher {
   }
 
   isRunning(job: LaunchedJob): boolean {
-    return this.running.has(`${job.kind}-${job.id}`);
+    return this.running.has(runKey(job));
   }
 
   /** Starts a run; `by` says who asked, in the log; `env` is added to the run's environment. */
   launch(job: LaunchedJob, by: string, env: Record<string, string> = {}): Run {
     const { cli, home, log } = this.options;
-    const key = `${job.kind}-${job.id}`;
+    const key = runKey(job);
     const child = spawn(cli.command, [...cli.args, '--home', home, ...job.args], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ...env },
@@ -307,7 +317,7 @@ export class JobLauncher {
     child.stderr?.on('data', (text: string) => {
       tail = (tail + text).slice(-STDERR_TAIL);
     });
-    const name = jobName(job.kind, job.id);
+    const name = runName(job);
     child.on('error', (err) => log.error({ job: key, err }, `${by}: ${name}: cannot start: ${err.message}`));
     const closed = new Promise<number | null>((resolve) => {
       child.on('close', (code, signal) => {
@@ -324,19 +334,15 @@ export class JobLauncher {
   }
 
   /**
-   * Runs a configured job now, for a request (`POST /admin/{kind}/{id}/run`): starts it with its task id chosen here
-   * (FERRY_TASK_ID), and answers that id once the run has recorded its task, or fails with why it could not start
-   * (another run holds the job's lock: FERRY_ERR_LOCKED).
+   * Runs a job now, for a request (`POST /admin/{kind}/{id}/run`, `…/datastore/{store}/gc`, `…/verify`): starts it
+   * with its task id chosen here (FERRY_TASK_ID; `task` is the type and subject the run records its task under), and
+   * answers that id once the run has recorded its task, or fails with why it could not start (another run holds the
+   * job's lock: FERRY_ERR_LOCKED).
    */
-  async runNow(kind: RunnableJobKind, id: string, nowMs: number): Promise<string> {
-    const job = configuredJob(kind, id);
-    const taskType = JOB_TASK_TYPES[kind];
+  async runNow(job: LaunchedJob, task: { type: string; subject: string }, nowMs: number): Promise<string> {
     if (this.isRunning(job))
-      throw new FerryError(
-        'FERRY_ERR_LOCKED',
-        `${jobName(job.kind, job.id)} is running already (started by this server)`,
-      );
-    const upid = taskUpid(taskType, job.id, nowMs);
+      throw new FerryError('FERRY_ERR_LOCKED', `${runName(job)} is running already (started by this server)`);
+    const upid = taskUpid(task.type, task.subject, nowMs);
     const run = this.launch(job, 'request', { FERRY_TASK_ID: upid });
     const record = join(tasksDir(this.options.home), `${upid}.json`);
     const recorded = () =>
@@ -352,13 +358,13 @@ export class JobLauncher {
         const why = lastLines(run.stderrTail()).replace(/^: /, '') || `exit status ${code}`;
         throw new FerryError(
           code === EXIT.locked ? 'FERRY_ERR_LOCKED' : 'FERRY_ERR_INTERNAL',
-          `${jobName(job.kind, job.id)} did not start: ${why}`,
+          `${runName(job)} did not start: ${why}`,
         );
       }
       if (performance.now() > deadline)
         throw new FerryError(
           'FERRY_ERR_TIMEOUT',
-          `${jobName(job.kind, job.id)}: no task recorded within ${RUN_START_TIMEOUT_MS / 1000} s`,
+          `${runName(job)}: no task recorded within ${RUN_START_TIMEOUT_MS / 1000} s`,
         );
     }
     return upid;

@@ -95,6 +95,7 @@ export {
   TaskLogData,
   UpidParams,
   UploadData,
+  VerifyRunBody,
   VersionData,
   WriterOpenBody,
   WriterOpenData,

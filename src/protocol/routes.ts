@@ -39,6 +39,9 @@ export const ROUTES = {
   syncJobRun: '/api2/json/admin/sync/:id/run',
   pruneJobRun: '/api2/json/admin/prune/:id/run',
   verifyJobRun: '/api2/json/admin/verify/:id/run',
+  /** Garbage collection and verification of a datastore, started now as tasks of their own (PBS's paths). */
+  datastoreGc: '/api2/json/admin/datastore/:store/gc',
+  datastoreVerify: '/api2/json/admin/datastore/:store/verify',
   /** The link speed test of `ferry benchmark --remote`: GET sends bytes, POST takes bytes; nothing is stored. */
   speedtest: '/api2/json/speedtest',
 } as const;

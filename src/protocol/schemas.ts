@@ -79,6 +79,19 @@ export const PruneBody = Type.Object(
   },
   strict,
 );
+/** What `POST …/verify` verifies (PBS's parameters): a namespace and those below it, a group, or one snapshot. */
+export const VerifyRunBody = Type.Object(
+  {
+    ns: Type.Optional(NsString),
+    'backup-type': Type.Optional(BackupType),
+    'backup-id': Type.Optional(BackupId),
+    'backup-time': Type.Optional(BackupTime),
+    'ignore-verified': Type.Optional(Type.Boolean()),
+    'outdated-after': Type.Optional(Type.Integer({ minimum: 0, maximum: 36_500 })),
+  },
+  strict,
+);
+
 export const ProtectedBody = Type.Object(
   {
     ns: Type.Optional(NsString),
@@ -369,6 +382,7 @@ export type NamespaceDeleteData = Static<typeof NamespaceDeleteData>;
 export type GroupDeleteData = Static<typeof GroupDeleteData>;
 export type PruneBody = Static<typeof PruneBody>;
 export type ProtectedBody = Static<typeof ProtectedBody>;
+export type VerifyRunBody = Static<typeof VerifyRunBody>;
 export type PruneItem = Static<typeof PruneItem>;
 export type ReaderOpenData = Static<typeof ReaderOpenData>;
 export type WriterOpenData = Static<typeof WriterOpenData>;

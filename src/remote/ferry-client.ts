@@ -37,6 +37,7 @@ import {
   snapshotFromWire,
   TaskItem,
   TaskLogData,
+  type VerifyRunBody,
   VersionData,
   WriterOpenData,
 } from '../protocol/index.js';
@@ -186,6 +187,48 @@ export class FerryClient {
    */
   async runJob(kind: RunnableJobKind, id: string): Promise<string> {
     return this.hostCall('POST', routePath(JOB_RUN_ROUTES[kind], { id }), Type.String(), `${kind} job run`);
+  }
+
+  /**
+   * Starts garbage collection of the server's datastore `store` now (admin on `/`), as `ferry gc` runs there; returns
+   * its task id. A GC already running: FERRY_ERR_LOCKED; the datastore in maintenance: FERRY_ERR_MAINTENANCE.
+   */
+  async startGc(store: string): Promise<string> {
+    return this.hostCall('POST', routePath('datastoreGc', { store }), Type.String(), 'garbage collection');
+  }
+
+  /**
+   * Starts a verification of the server's datastore `store` now (admin on `/`), as `ferry verify` runs there: the
+   * namespace `ns` and those below it, or one snapshot; returns its task id.
+   */
+  async startVerify(
+    store: string,
+    options: {
+      ns?: Namespace;
+      snapshot?: SnapshotRef;
+      ignoreVerified?: boolean;
+      outdatedAfterDays?: number;
+    } = {},
+  ): Promise<string> {
+    const body: VerifyRunBody = {
+      ...(options.ns ? { ns: options.ns } : {}),
+      ...(options.snapshot
+        ? {
+            'backup-type': options.snapshot.group.type,
+            'backup-id': options.snapshot.group.id,
+            'backup-time': options.snapshot.time,
+          }
+        : {}),
+      ...(options.ignoreVerified ? { 'ignore-verified': true } : {}),
+      ...(options.outdatedAfterDays !== undefined ? { 'outdated-after': options.outdatedAfterDays } : {}),
+    };
+    return this.hostCall(
+      'POST',
+      routePath('datastoreVerify', { store }),
+      Type.String(),
+      'verification',
+      body,
+    );
   }
 
   /** One call on what belongs to the server's host (tasks, remotes, sync jobs); only a read is retried. */

@@ -34,11 +34,7 @@ export class DatastoreRegistry {
    * FERRY_ERR_MAINTENANCE when its maintenance mode (read afresh with the file) does not allow that access.
    */
   async get(store: StoreName, access: DatastoreAccess): Promise<Datastore> {
-    const entry = (await this.list()).find((e) => e.name === store);
-    if (entry === undefined) {
-      throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${store} does not exist`, { fields: { store } });
-    }
-    checkMaintenance(store, maintenanceOf(entry), access);
+    const entry = await this.entry(store, access);
     const key = `${store}\0${entry.path}`;
     let ds = this.open.get(key);
     if (ds === undefined) {
@@ -47,6 +43,16 @@ export class DatastoreRegistry {
       ds.catch(() => this.open.delete(key));
     }
     return ds;
+  }
+
+  /** The datastore's configuration, with the same checks as `get`, without opening it. */
+  async entry(store: StoreName, access: DatastoreAccess): Promise<DatastoreEntry> {
+    const entry = (await this.list()).find((e) => e.name === store);
+    if (entry === undefined) {
+      throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${store} does not exist`, { fields: { store } });
+    }
+    checkMaintenance(store, maintenanceOf(entry), access);
+    return entry;
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,7 @@ import { ensureCertificate } from './certificate.js';
 import { registerConfigRoutes } from './config-routes.js';
 import { DatastoreRegistry } from './datastore-registry.js';
 import { errorForReply } from './error-reply.js';
-import { type RunJob, registerJobRoutes } from './job-routes.js';
+import { type JobRunner, registerJobRoutes } from './job-routes.js';
 import { registerReaderRoutes } from './reader-routes.js';
 import { authIdOf, type ServerContext, setAuthId } from './server-context.js';
 import { type SessionLimits, SessionTable } from './session-table.js';
@@ -44,11 +44,11 @@ export interface ServerOptions {
   clock?: Clock;
   limits?: Partial<ServerLimits>;
   /**
-   * Starts a run of a configured sync, prune or verify job now, as its own process; answers its task id
-   * (`POST /admin/{sync,prune,verify}/{id}/run`). `ferry serve` gives it; without it those routes answer that this
-   * server does not run jobs.
+   * Starts runs now, each as its own process, and answers their task ids: configured jobs
+   * (`POST /admin/{sync,prune,verify}/{id}/run`), GC and verification (`POST /admin/datastore/{store}/gc`,
+   * `…/verify`). `ferry serve` gives it; without it those routes answer that this server does not run jobs.
    */
-  runJob?: RunJob;
+  jobs?: JobRunner;
 }
 
 export interface ServerStats {
@@ -167,7 +167,7 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
     host.addHook('preValidation', async (request) => ctx.access.requireRoot(authIdOf(request), 'admin'));
     registerTaskRoutes(host, home);
     registerConfigRoutes(host, home);
-    registerJobRoutes(host, options.runJob);
+    registerJobRoutes(host, options.jobs, ctx.registry);
     done();
   });
 

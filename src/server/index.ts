@@ -29,3 +29,4 @@ export {
   type ServerStats,
   startServer,
 } from './ferry-server.js';
+export type { JobRunner, VerifyRun } from './job-routes.js';

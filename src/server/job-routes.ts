@@ -1,36 +1,115 @@
 import type { FastifyInstance } from 'fastify';
 import { FerryError } from '../errors/index.js';
 import {
+  makeGroup,
+  makeSnapshot,
+  type Namespace,
+  parseNamespace,
+  parseStoreName,
+  type SnapshotRef,
+  type StoreName,
+} from '../model/index.js';
+import {
   JOB_RUN_ROUTES,
   ROUTES,
   type RouteName,
   type RunnableJobKind,
+  StoreParams,
   SyncJobParams,
+  VerifyRunBody,
 } from '../protocol/index.js';
+import type { DatastoreRegistry } from './datastore-registry.js';
 import { ok } from './server-context.js';
 
-/** Starts a run of a configured job now; answers its task id once the run has recorded it. */
-export type RunJob = (kind: RunnableJobKind, id: string) => Promise<string>;
+/** What a verification started through the API covers, as `ferry verify` takes it. */
+export interface VerifyRun {
+  ns: Namespace;
+  snapshot?: SnapshotRef;
+  ignoreVerified: boolean;
+  outdatedAfterDays?: number;
+}
 
 /**
- * PBS's `POST /admin/sync/{id}/run`, `/admin/prune/{id}/run` and `/admin/verify/{id}/run`: the server runs the job as
- * its own process, as its scheduler would (the same lock, task and job state), and answers the task's id; the task
- * routes follow it. Registered in the host scope (admin on `/`). `run` is what `ferry serve` gives; a server made
- * without it (embedded in tests) answers that it does not run jobs.
+ * Starts runs now, each as its own process (as `ferry serve`'s scheduler does), and answers the run's task id once
+ * the run has recorded it. `ferry serve` gives one.
  */
-export function registerJobRoutes(app: FastifyInstance, run: RunJob | undefined): void {
+export interface JobRunner {
+  /** A configured sync, prune or verify job. */
+  job(kind: RunnableJobKind, id: string): Promise<string>;
+  /** Garbage collection of a datastore, as `ferry gc` runs it. */
+  gc(store: StoreName): Promise<string>;
+  /** Verification of a datastore, as `ferry verify` runs it. */
+  verify(store: StoreName, run: VerifyRun): Promise<string>;
+}
+
+/**
+ * Running things now, registered in the host scope (admin on `/`, which following the task needs too):
+ * - PBS's `POST /admin/sync/{id}/run`, `/admin/prune/{id}/run` and `/admin/verify/{id}/run`: a configured job, with
+ *   the same lock, task and job state as a scheduled run;
+ * - PBS's `POST /admin/datastore/{store}/gc` and `…/verify`: garbage collection or verification of a datastore, as
+ *   `ferry gc` and `ferry verify` run it (the GC lock; a verify task).
+ * Each answers the task's id; the task routes follow it. A datastore whose maintenance mode refuses the run is
+ * refused here (409), before any process starts. A server made without a runner (embedded in tests) answers that it
+ * does not run jobs.
+ */
+export function registerJobRoutes(
+  app: FastifyInstance,
+  runner: JobRunner | undefined,
+  registry: DatastoreRegistry,
+): void {
+  const need = (): JobRunner => {
+    if (runner === undefined)
+      throw new FerryError(
+        'FERRY_ERR_INTERNAL',
+        'this server does not run jobs (it was started without a job runner)',
+      );
+    return runner;
+  };
   for (const [kind, route] of Object.entries(JOB_RUN_ROUTES) as [RunnableJobKind, RouteName][]) {
     app.post<{ Params: SyncJobParams }>(
       ROUTES[route],
       { schema: { params: SyncJobParams } },
-      async (request) => {
-        if (run === undefined)
-          throw new FerryError(
-            'FERRY_ERR_INTERNAL',
-            'this server does not run jobs (it was started without a job runner)',
-          );
-        return ok(await run(kind, request.params.id));
-      },
+      async (request) => ok(await need().job(kind, request.params.id)),
     );
   }
+  app.post<{ Params: { store: string } }>(
+    ROUTES.datastoreGc,
+    { schema: { params: StoreParams } },
+    async (request) => {
+      const store = parseStoreName(request.params.store);
+      await registry.entry(store, 'write'); // not configured: 404; in maintenance: 409
+      return ok(await need().gc(store));
+    },
+  );
+  app.post<{ Params: { store: string }; Body: VerifyRunBody | undefined }>(
+    ROUTES.datastoreVerify,
+    { schema: { params: StoreParams, body: VerifyRunBody } },
+    async (request) => {
+      const store = parseStoreName(request.params.store);
+      const b = request.body ?? {};
+      const parts = [b['backup-type'], b['backup-id'], b['backup-time']];
+      if (parts.some((p) => p !== undefined) && parts.some((p) => p === undefined))
+        throw new FerryError(
+          'FERRY_ERR_INVALID_VALUE',
+          'backup-type, backup-id and backup-time name one snapshot: give all three or none',
+        );
+      if (b['outdated-after'] !== undefined && b['ignore-verified'] !== true)
+        throw new FerryError('FERRY_ERR_INVALID_VALUE', 'outdated-after needs ignore-verified');
+      const run: VerifyRun = {
+        ns: parseNamespace(b.ns),
+        ignoreVerified: b['ignore-verified'] === true,
+        ...(b['outdated-after'] !== undefined ? { outdatedAfterDays: b['outdated-after'] } : {}),
+        ...(b['backup-type'] !== undefined
+          ? {
+              snapshot: makeSnapshot(
+                makeGroup(b['backup-type'], b['backup-id'] as string),
+                b['backup-time'] as number,
+              ),
+            }
+          : {}),
+      };
+      await registry.entry(store, 'read');
+      return ok(await need().verify(store, run));
+    },
+  );
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -309,7 +309,7 @@ test('schedules are checked: a bad calendar event is a usage error naming it; a 
   assert.equal(missing.code, 10, missing.stderr);
 });
 
-test('ferry sync-job run --remote (and prune-job): the server runs its job as its own process (POST /admin/{kind}/{id}/run) and the CLI follows its task to its exit status; a run in progress, an unknown job and a token without admin are refused', async (t) => {
+test('ferry sync-job run --remote (and prune-job, gc, verify): the server runs its job, GC or verification as its own process (POST /admin/{kind}/{id}/run, /admin/datastore/{store}/gc, …/verify) and the CLI follows its task to its exit status; a run in progress, an unknown job, a token without admin and a datastore in maintenance are refused', async (t) => {
   const w = await world(t);
   await ferryJson(w.home, ['sync-job', 'create', 'nightly', '--store', 'target', '--remote-store', 'source']);
   const admin = await ferryJson<{ secret: string }>(w.home, ['token', 'create', 'ops@pam!remote']);
@@ -391,6 +391,50 @@ test('ferry sync-job run --remote (and prune-job): the server runs its job as it
   assert.match(unknown.stderr, /sync job nope does not exist/);
   const forbidden = await ferry(client, ['sync-job', 'run', 'nightly', '--remote', 'site-ro']);
   assert.equal(forbidden.code, 12, forbidden.stderr);
+
+  // GC and verification of the server's datastore, asked for from here (POST /admin/datastore/{store}/gc, …/verify).
+  const lastJson = (stdout: string) =>
+    JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as { task: string; state: string; exitStatus: number };
+  const gc = await ferry(client, ['gc', 'target', '--remote', 'site', '--output-format', 'json']);
+  assert.equal(gc.code, 0, gc.stderr);
+  assert.match(lastJson(gc.stdout).task, /^UPID:ferry:[0-9a-f]+:[0-9a-f]+:gc:target:/);
+  assert.equal((await readJobState(w.home, 'gc', 'target')).last?.task, lastJson(gc.stdout).task);
+  const verified = await ferry(client, ['verify', 'target', '--remote', 'site', '--output-format', 'json']);
+  assert.equal(verified.code, 0, verified.stderr);
+  assert.match(lastJson(verified.stdout).task, /:verify:target:/);
+  // The server's manifests record that verification: verifying again there with --ignore-verified skips both.
+  const again = await ferry(w.home, ['verify', 'target', '--ignore-verified']);
+  assert.match(again.stdout, /verified 0 snapshot\(s\).*skipped 2 verified before/);
+  // A damaged chunk on the server: the remote verification fails with the server's finding and exit status 1.
+  const chunks = join(w.dir, 'target', '.chunks');
+  const [prefix] = (await readdir(chunks)).filter((n) => /^[0-9a-f]{4}$/.test(n)).sort();
+  const [chunk] = await readdir(join(chunks, prefix as string));
+  const chunkPath = join(chunks, prefix as string, chunk as string);
+  const bytes = await readFile(chunkPath);
+  bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff;
+  await writeFile(chunkPath, bytes);
+  const damaged = await ferry(client, ['verify', 'target', '--remote', 'site']);
+  assert.equal(damaged.code, 1, damaged.stderr);
+  assert.match(damaged.stderr, new RegExp(`chunk ${(chunk as string).slice(0, 8)}`));
+  assert.match(damaged.stderr, /remote site: verification of target failed/);
+  // A datastore in maintenance refuses before any process starts; --grace is the server's own.
+  await ferryJson(w.home, [
+    'datastore',
+    'update',
+    'target',
+    '--maintenance-mode',
+    'type=offline,message=disk swap',
+  ]);
+  for (const args of [
+    ['gc', 'target'],
+    ['verify', 'target'],
+  ]) {
+    const refused = await ferry(client, [...args, '--remote', 'site']);
+    assert.equal(refused.code, 11, refused.stderr);
+    assert.match(refused.stderr, /datastore target is in offline maintenance mode \(disk swap\)/);
+  }
+  const usage = await ferry(client, ['gc', 'target', '--remote', 'site', '--grace', '0']);
+  assert.equal(usage.code, 2, usage.stderr);
 
   server.kill('SIGTERM');
   assert.equal((await done).code, 0);

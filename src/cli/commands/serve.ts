@@ -2,10 +2,12 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import { lookupMaintenanceJob, lookupSyncJob, parseHostPort } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
-import type { RunnableJobKind } from '../../protocol/index.js';
+import type { JobRunner } from '../../server/index.js';
 import type { ActionFactory } from '../action.js';
 import { parseDurationOption } from '../parse-options.js';
-import { JobLauncher, Scheduler } from '../scheduler.js';
+import { configuredJob, JobLauncher, Scheduler } from '../scheduler.js';
+import { JOB_TASK_TYPES } from '../task.js';
+import { verifyArgs } from './verify.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:8007';
 
@@ -34,13 +36,33 @@ export function registerServe(program: Command, act: ActionFactory): void {
             log: rt.log,
             cli: { command: process.execPath, args: [...process.execArgv, process.argv[1] as string] },
           });
-          const runJob = async (kind: RunnableJobKind, id: string): Promise<string> => {
-            // Not found is answered here, before any process starts.
-            const job =
-              kind === 'sync'
-                ? await lookupSyncJob(rt.home, id)
-                : await lookupMaintenanceJob(rt.home, kind, id);
-            return launcher.runNow(kind, job.id, rt.clock.now());
+          const jobs: JobRunner = {
+            job: async (kind, id) => {
+              // Not found is answered here, before any process starts.
+              const job =
+                kind === 'sync'
+                  ? await lookupSyncJob(rt.home, id)
+                  : await lookupMaintenanceJob(rt.home, kind, id);
+              const task = { type: JOB_TASK_TYPES[kind], subject: job.id };
+              return launcher.runNow(configuredJob(kind, job.id), task, rt.clock.now());
+            },
+            gc: (store) =>
+              launcher.runNow(
+                { kind: 'gc', id: store, args: ['gc', store] },
+                { type: 'gc', subject: store },
+                rt.clock.now(),
+              ),
+            verify: (store, run) =>
+              launcher.runNow(
+                {
+                  kind: 'verify',
+                  id: store,
+                  args: verifyArgs(store, run),
+                  label: `verification of datastore ${store}`,
+                },
+                { type: 'verify', subject: store },
+                rt.clock.now(),
+              ),
           };
           // Loaded here, not at the top: other commands do not pay for fastify and the server's code.
           const { startServer } = await import('../../server/index.js');
@@ -51,7 +73,7 @@ export function registerServe(program: Command, act: ActionFactory): void {
             log: rt.log,
             clock: rt.clock,
             limits: { idleMs },
-            runJob,
+            jobs,
           });
           // One JSON line whatever the output format: scripts and the benchmark parse it.
           const ready = { url: server.url, fingerprint: server.fingerprint };

@@ -1,11 +1,19 @@
 import type { Command } from 'commander';
 import { maintenanceOf } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
-import { type Namespace, parseNamespace, parseSnapshot, type SnapshotRef } from '../../model/index.js';
+import {
+  formatSnapshot,
+  type Namespace,
+  parseNamespace,
+  parseSnapshot,
+  type SnapshotRef,
+} from '../../model/index.js';
+import type { VerifyRun } from '../../server/index.js';
 import { verifyDatastore } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
 import { EXIT } from '../exit-codes.js';
 import { parseIntOption } from '../parse-options.js';
+import { followRemoteRun } from '../remote-run.js';
 import type { Runtime } from '../runtime.js';
 import { JOB_TASK_TYPES, runAsTask } from '../task.js';
 
@@ -70,6 +78,19 @@ export async function runVerify(rt: Runtime, req: VerifyRequest): Promise<void> 
   }
 }
 
+/** The `ferry verify` command line that runs `run` on `store` (the server starts verifications asked for this way). */
+export function verifyArgs(store: string, run: VerifyRun): string[] {
+  return [
+    'verify',
+    store,
+    ...(run.snapshot !== undefined ? [formatSnapshot(run.snapshot)] : []),
+    '--ns',
+    run.ns,
+    ...(run.ignoreVerified ? ['--ignore-verified'] : []),
+    ...(run.outdatedAfterDays !== undefined ? ['--outdated-after', String(run.outdatedAfterDays)] : []),
+  ];
+}
+
 export function registerVerify(program: Command, act: ActionFactory): void {
   program
     .command('verify <store> [snapshot]')
@@ -83,8 +104,12 @@ export function registerVerify(program: Command, act: ActionFactory): void {
       '--outdated-after <days>',
       'with --ignore-verified: verify again once the last verification is older than this many days (0: always)',
     )
+    .option(
+      '--remote <name>',
+      "run it on this remote's datastore <store> (as its ferry verify), and follow its task",
+    )
     .action(
-      act<{ ns: string; ignoreVerified?: boolean; outdatedAfter?: string }>(
+      act<{ ns: string; ignoreVerified?: boolean; outdatedAfter?: string; remote?: string }>(
         async (rt, [store, snapshot], opts) => {
           if (opts.outdatedAfter !== undefined && opts.ignoreVerified !== true)
             throw new FerryError('FERRY_ERR_USAGE', '--outdated-after needs --ignore-verified');
@@ -92,6 +117,19 @@ export function registerVerify(program: Command, act: ActionFactory): void {
             opts.outdatedAfter === undefined
               ? undefined
               : parseIntOption('--outdated-after', opts.outdatedAfter, 0, 36_500);
+          if (opts.remote !== undefined) {
+            const ns = parseNamespace(opts.ns);
+            const ref = snapshot ? parseSnapshot(snapshot) : undefined;
+            await followRemoteRun(rt, opts.remote, `verification of ${store}`, { store }, (client) =>
+              client.startVerify(store as string, {
+                ns,
+                ...(ref !== undefined ? { snapshot: ref } : {}),
+                ignoreVerified: opts.ignoreVerified === true,
+                ...(outdatedAfterDays !== undefined ? { outdatedAfterDays } : {}),
+              }),
+            );
+            return;
+          }
           await runVerify(rt, {
             store: store as string,
             ns: parseNamespace(opts.ns),
