@@ -1,5 +1,17 @@
 import { FerryError } from '../errors/index.js';
 
+/**
+ * An option's value read by the parser its configuration file uses (a calendar event, a maintenance mode, a node
+ * setting), so the command line and the file accept the same; a refusal is a usage error naming the option.
+ */
+export function parseOption<T>(name: string, value: string, parse: (value: string) => T): T {
+  try {
+    return parse(value);
+  } catch (err) {
+    throw new FerryError('FERRY_ERR_USAGE', `${name}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 export function parseIntOption(name: string, value: string, min: number, max: number): number {
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
     throw new FerryError(

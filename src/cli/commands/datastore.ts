@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import {
   type DatastoreEntry,
   formatMaintenanceMode,
-  type MaintenanceMode,
   maintenanceOf,
   parseMaintenanceMode,
   readDatastoreConfig,
@@ -17,29 +16,11 @@ import { nowSeconds, parseCalendarEvent, parseStoreName } from '../../model/inde
 import { Datastore, reindexDatastore } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
 import { jobScheduleStatus, runCells } from '../job-status.js';
+import { parseOption } from '../parse-options.js';
 
 /** A gc-schedule from the command line, checked as the configuration file's reader checks it. */
 function gcSchedule(text: string): string {
-  try {
-    return parseCalendarEvent(text).text;
-  } catch (err) {
-    throw new FerryError(
-      'FERRY_ERR_USAGE',
-      `--gc-schedule: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
-}
-
-/** A maintenance mode from the command line, checked as the configuration file's reader checks it. */
-function maintenanceMode(text: string): MaintenanceMode {
-  try {
-    return parseMaintenanceMode(text);
-  } catch (err) {
-    throw new FerryError(
-      'FERRY_ERR_USAGE',
-      `--maintenance-mode: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
+  return parseOption('--gc-schedule', text, (t) => parseCalendarEvent(t).text);
 }
 
 /** The list's maintenance column: `read-only: why`, or `-`. */
@@ -152,7 +133,10 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
               );
           }
           const schedule = opts.gcSchedule === undefined ? undefined : gcSchedule(opts.gcSchedule);
-          const mode = opts.maintenanceMode === undefined ? undefined : maintenanceMode(opts.maintenanceMode);
+          const mode =
+            opts.maintenanceMode === undefined
+              ? undefined
+              : parseOption('--maintenance-mode', opts.maintenanceMode, parseMaintenanceMode);
           const updated = await withConfigLocks(rt.home, ['datastore'], async () => {
             const entries = await readDatastoreConfig(rt.home);
             const entry = entries.find((e) => e.name === storeName);

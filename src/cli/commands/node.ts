@@ -10,6 +10,7 @@ import {
 } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { ActionFactory } from '../action.js';
+import { parseOption } from '../parse-options.js';
 
 /**
  * `ferry node show|update`: the node's settings in node.cfg, as PBS's `proxmox-backup-manager node show|update`.
@@ -69,14 +70,9 @@ export function registerNode(program: Command, act: ActionFactory): void {
               'FERRY_ERR_USAGE',
               '--task-log-max-days and --delete task-log-max-days: give one of them',
             );
-          try {
-            set['task-log-max-days'] = parseNodeConfigValue('task-log-max-days', opts.taskLogMaxDays);
-          } catch (err) {
-            throw new FerryError(
-              'FERRY_ERR_USAGE',
-              `--task-log-max-days: ${err instanceof Error ? err.message : String(err)}`,
-            );
-          }
+          set['task-log-max-days'] = parseOption('--task-log-max-days', opts.taskLogMaxDays, (v) =>
+            parseNodeConfigValue('task-log-max-days', v),
+          );
         }
         const updated = await withConfigLocks(rt.home, ['node'], async () => {
           const next: NodeConfig = { ...(await readNodeConfig(rt.home)), ...set };
