@@ -218,6 +218,13 @@ test('ferry remote add, update, list, scan and remove; the secret is stored base
   assert.match(denied.stderr, /unknown API token or wrong secret/);
   await ferryJson(h, ['remote', 'update', 'offsite', '--secret', created.secret]);
   assert.deepEqual(await ferryJson(h, ['remote', 'scan', 'offsite']), [{ store: 'store1', comment: '' }]);
+  // The remote's maintenance mode shows in the scan (the running server reads datastore.cfg afresh).
+  await ferryJson(h, ['datastore', 'update', 'store1', '--maintenance-mode', 'read-only']);
+  assert.deepEqual(await ferryJson(h, ['remote', 'scan', 'offsite']), [
+    { store: 'store1', comment: '', maintenance: 'type=read-only' },
+  ]);
+  assert.match((await ferry(h, ['remote', 'scan', 'offsite'])).stdout, /store1\s+type=read-only/);
+  await ferryJson(h, ['datastore', 'update', 'store1', '--delete', 'maintenance-mode']);
 
   const listed = await ferry(h, ['remote', 'list', '--output-format', 'json']);
   assert.equal(listed.stdout.includes(created.secret), false);

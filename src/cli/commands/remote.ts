@@ -91,6 +91,12 @@ export function registerRemote(program: Command, act: ActionFactory): void {
             comment: s.comment ?? '',
           })),
           ['store', 'maintenance', 'comment'],
+          // JSON: the maintenance mode only where there is one, as the API gives it.
+          stores.map((s) => ({
+            store: s.store,
+            comment: s.comment ?? '',
+            ...(s.maintenance !== undefined ? { maintenance: s.maintenance } : {}),
+          })),
         );
       }),
     );
