@@ -138,6 +138,32 @@ export async function removeDatastoreEntry(home: string, name: StoreName): Promi
   });
 }
 
+/**
+ * Changes a datastore's settings under datastore.cfg's lock: `change` gets a copy of its entry to edit (values it sets
+ * were checked by the caller as the file's reader checks them). Returns the entry as written.
+ */
+export async function updateDatastoreEntry(
+  home: string,
+  name: StoreName,
+  change: (entry: DatastoreEntry) => void,
+): Promise<DatastoreEntry> {
+  return withConfigLocks(home, ['datastore'], async () => {
+    const entries = await readDatastoreConfig(home);
+    const entry = entries.find((e) => e.name === name);
+    if (!entry)
+      throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${name} is not configured`, {
+        fields: { store: name },
+      });
+    const next: DatastoreEntry = { ...entry };
+    change(next);
+    await writeDatastoreConfig(
+      home,
+      entries.map((e) => (e === entry ? next : e)),
+    );
+    return next;
+  });
+}
+
 /** Adds a remote; its name must be new. */
 export async function addRemote(home: string, entry: RemoteEntry): Promise<RemoteEntry> {
   checkRemoteEntry(entry);

@@ -34,6 +34,7 @@ export {
   removeRemote,
   removeSyncJob,
   SYNC_JOB_KEYS,
+  updateDatastoreEntry,
   updateMaintenanceJob,
   updateRemote,
   updateSyncJob,

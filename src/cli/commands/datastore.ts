@@ -8,6 +8,7 @@ import {
   parseMaintenanceMode,
   readDatastoreConfig,
   removeDatastoreEntry,
+  updateDatastoreEntry,
   withConfigLocks,
   writeDatastoreConfig,
 } from '../../config/index.js';
@@ -137,23 +138,11 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
             opts.maintenanceMode === undefined
               ? undefined
               : parseOption('--maintenance-mode', opts.maintenanceMode, parseMaintenanceMode);
-          const updated = await withConfigLocks(rt.home, ['datastore'], async () => {
-            const entries = await readDatastoreConfig(rt.home);
-            const entry = entries.find((e) => e.name === storeName);
-            if (!entry)
-              throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${storeName} is not configured`, {
-                fields: { store: storeName },
-              });
-            const next: DatastoreEntry = { ...entry };
+          const updated = await updateDatastoreEntry(rt.home, storeName, (next) => {
             for (const key of remove) delete next[key as Deletable];
             if (schedule !== undefined) next['gc-schedule'] = schedule;
             if (opts.comment !== undefined) next.comment = opts.comment;
             if (mode !== undefined) next['maintenance-mode'] = formatMaintenanceMode(mode);
-            await writeDatastoreConfig(
-              rt.home,
-              entries.map((e) => (e === entry ? next : e)),
-            );
-            return next;
           });
           rt.print(updated, () => `updated datastore ${storeName}`);
         },
