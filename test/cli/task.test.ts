@@ -55,6 +55,12 @@ test('a task whose pid now belongs to another process shows as ended, and task s
   assert.equal(byId.get(reused)?.state, 'error');
   assert.match(byId.get(reused)?.message ?? '', /ended without recording its end/);
   assert.equal(byId.get(live)?.state, 'running');
+  // --running: only the one whose process is alive (the reused pid's record counts as ended).
+  const running = await ferryJson<TaskJson[]>(home, ['task', 'list', '--running']);
+  assert.deepEqual(
+    running.map((r) => r.id),
+    [live],
+  );
 
   const refused = await ferry(home, ['task', 'stop', reused]);
   assert.equal(refused.code, 2, refused.stderr);

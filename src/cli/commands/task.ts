@@ -15,36 +15,44 @@ export function registerTask(program: Command, act: ActionFactory): void {
     )
     .option('--subject <subject>', 'only tasks about this job id or datastore')
     .option('--errors', 'only tasks that did not end ok (failed or aborted; running ones are left out)')
+    .option(
+      '--running',
+      'only tasks still running (their process alive): what to wait for before maintenance',
+    )
     .option('--limit <n>', 'only the newest N of those')
     .action(
-      act<{ since?: string; type?: string; subject?: string; errors?: boolean; limit?: string }>(
-        async (rt, _args, opts) => {
-          const since =
-            opts.since === undefined
-              ? undefined
-              : rt.clock.now() - parseDurationOption('--since', opts.since);
-          const limit =
-            opts.limit === undefined ? undefined : parseIntOption('--limit', opts.limit, 1, 1_000_000);
-          const tasks = (await listTasks(rt.home))
-            .filter((t) => since === undefined || Date.parse(t.started) >= since)
-            .filter((t) => opts.type === undefined || t.type === opts.type)
-            .filter((t) => opts.subject === undefined || t.subject === opts.subject)
-            .filter((t) => opts.errors !== true || (t.state !== 'ok' && t.state !== 'running'))
-            .slice(limit === undefined ? 0 : -limit);
-          rt.printList(
-            tasks.map((t) => ({
-              id: t.id,
-              type: t.type,
-              subject: t.subject,
-              started: t.started,
-              state: t.state,
-              exit: t.exitStatus,
-            })),
-            ['id', 'type', 'subject', 'started', 'state', 'exit'],
-            tasks,
-          );
-        },
-      ),
+      act<{
+        since?: string;
+        type?: string;
+        subject?: string;
+        errors?: boolean;
+        running?: boolean;
+        limit?: string;
+      }>(async (rt, _args, opts) => {
+        const since =
+          opts.since === undefined ? undefined : rt.clock.now() - parseDurationOption('--since', opts.since);
+        const limit =
+          opts.limit === undefined ? undefined : parseIntOption('--limit', opts.limit, 1, 1_000_000);
+        const tasks = (await listTasks(rt.home))
+          .filter((t) => since === undefined || Date.parse(t.started) >= since)
+          .filter((t) => opts.type === undefined || t.type === opts.type)
+          .filter((t) => opts.subject === undefined || t.subject === opts.subject)
+          .filter((t) => opts.errors !== true || (t.state !== 'ok' && t.state !== 'running'))
+          .filter((t) => opts.running !== true || t.state === 'running')
+          .slice(limit === undefined ? 0 : -limit);
+        rt.printList(
+          tasks.map((t) => ({
+            id: t.id,
+            type: t.type,
+            subject: t.subject,
+            started: t.started,
+            state: t.state,
+            exit: t.exitStatus,
+          })),
+          ['id', 'type', 'subject', 'started', 'state', 'exit'],
+          tasks,
+        );
+      }),
     );
   cmd
     .command('log <id>')
