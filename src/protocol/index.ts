@@ -25,6 +25,7 @@ export { codeForHttpStatus, httpStatusFor, isRetryableStatus } from './http-stat
 export { LIMITS } from './limits.js';
 export {
   checkResponse,
+  type DatastoreStatusCounts,
   groupFromWire,
   groupToWire,
   namespaceFromWire,
@@ -36,6 +37,7 @@ export {
   type RemoteSnapshotFile,
   snapshotFromWire,
   snapshotToWire,
+  statusToWire,
 } from './listing.js';
 export {
   API_PREFIX,
@@ -52,6 +54,7 @@ export {
   AcceptedData,
   ChallengeData,
   DatastoreItem,
+  DatastoreStatusData,
   DigestListBody,
   DownloadQuery,
   EmptyData,

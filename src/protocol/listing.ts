@@ -14,7 +14,7 @@ import {
   parseNamespace,
   type SnapshotRef,
 } from '../model/index.js';
-import { GroupItem, NamespaceItem, PruneItem, SnapshotItem } from './schemas.js';
+import { type DatastoreStatusData, GroupItem, NamespaceItem, PruneItem, SnapshotItem } from './schemas.js';
 
 /**
  * Listing results as the client hands them to its callers (model types), and their wire form. The server builds the
@@ -168,4 +168,34 @@ export function pruneOutcomeFromWire(item: unknown): PruneOutcome {
         }
       : {}),
   }));
+}
+
+/** A datastore's status as the store counts it (src/store/status.ts), in camelCase. */
+export interface DatastoreStatusCounts {
+  total: number;
+  used: number;
+  avail: number;
+  namespaces: number;
+  counts: Record<string, { groups: number; snapshots: number }>;
+  logicalBytes: number;
+  chunks: number;
+  chunkBytes: number;
+  plainChunkBytes: number;
+  dedupFactor: number | undefined;
+}
+
+/** Its wire form (PBS's names where PBS has the field), which `ferry datastore status` prints too. */
+export function statusToWire(s: DatastoreStatusCounts): DatastoreStatusData {
+  return {
+    total: s.total,
+    used: s.used,
+    avail: s.avail,
+    namespaces: s.namespaces,
+    counts: s.counts,
+    'logical-bytes': s.logicalBytes,
+    chunks: s.chunks,
+    'chunk-bytes': s.chunkBytes,
+    'plain-chunk-bytes': s.plainChunkBytes,
+    ...(s.dedupFactor !== undefined ? { 'dedup-factor': s.dedupFactor } : {}),
+  };
 }

@@ -11,6 +11,8 @@ export const ROUTES = {
   namespace: '/api2/json/admin/datastore/:store/namespace',
   groups: '/api2/json/admin/datastore/:store/groups',
   snapshots: '/api2/json/admin/datastore/:store/snapshots',
+  /** What a datastore holds and what it costs on disk (PBS's status). */
+  status: '/api2/json/admin/datastore/:store/status',
   /** Retention of one group (PBS's keep options), and a snapshot's protection. */
   prune: '/api2/json/admin/datastore/:store/prune',
   protected: '/api2/json/admin/datastore/:store/protected',

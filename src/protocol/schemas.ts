@@ -291,6 +291,23 @@ export const SnapshotItem = Type.Object({
     Type.Object({ state: Type.Union([Type.Literal('ok'), Type.Literal('failed')]) }),
   ),
 });
+/** `GET …/status`: PBS's `total`, `used`, `avail` and `counts`, and the chunk store behind the deduplication factor. */
+export const DatastoreStatusData = Type.Object({
+  total: Type.Integer({ minimum: 0 }),
+  used: Type.Integer({ minimum: 0 }),
+  avail: Type.Integer({ minimum: 0 }),
+  namespaces: Type.Integer({ minimum: 0 }),
+  counts: Type.Record(
+    Type.String(),
+    Type.Object({ groups: Type.Integer({ minimum: 0 }), snapshots: Type.Integer({ minimum: 0 }) }),
+  ),
+  'logical-bytes': Type.Integer({ minimum: 0 }),
+  chunks: Type.Integer({ minimum: 0 }),
+  'chunk-bytes': Type.Integer({ minimum: 0 }),
+  'plain-chunk-bytes': Type.Integer({ minimum: 0 }),
+  'dedup-factor': Type.Optional(Type.Number({ minimum: 0 })),
+});
+
 export const NamespaceDeleteData = Type.Object({
   'removed-groups': Type.Integer({ minimum: 0 }),
   'protected-kept': Type.Integer({ minimum: 0 }),
@@ -382,6 +399,7 @@ export type NamespaceDeleteData = Static<typeof NamespaceDeleteData>;
 export type GroupDeleteData = Static<typeof GroupDeleteData>;
 export type PruneBody = Static<typeof PruneBody>;
 export type ProtectedBody = Static<typeof ProtectedBody>;
+export type DatastoreStatusData = Static<typeof DatastoreStatusData>;
 export type VerifyRunBody = Static<typeof VerifyRunBody>;
 export type PruneItem = Static<typeof PruneItem>;
 export type ReaderOpenData = Static<typeof ReaderOpenData>;

@@ -15,6 +15,7 @@ import {
 import {
   CONTENT_TYPE,
   DatastoreItem,
+  DatastoreStatusData,
   EmptyData,
   GroupDeleteData,
   groupFromWire,
@@ -272,6 +273,15 @@ export class FerryClient {
       comment: i.comment,
       maintenance: i.maintenance,
     }));
+  }
+
+  /** What the datastore holds and what it costs on disk (role reader on the whole datastore). */
+  async datastoreStatus(store: string): Promise<DatastoreStatusData> {
+    return this.transport.json(
+      { method: 'GET', path: routePath('status', { store }), idempotent: true },
+      DatastoreStatusData,
+      'datastore status',
+    );
   }
 
   /** `parent` and the namespaces below it (at most `maxDepth` levels further), parents first. */

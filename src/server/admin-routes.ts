@@ -15,6 +15,7 @@ import {
   parseArchiveName,
   parseNamespace,
   parseStoreName,
+  ROOT_NAMESPACE,
   type SnapshotRef,
 } from '../model/index.js';
 import {
@@ -37,9 +38,10 @@ import {
   SnapshotsQuery,
   StoreParams,
   snapshotToWire,
+  statusToWire,
   type VersionData,
 } from '../protocol/index.js';
-import { type Datastore, pruneGroup, type SnapshotInfo } from '../store/index.js';
+import { type Datastore, datastoreStatus, pruneGroup, type SnapshotInfo } from '../store/index.js';
 import { authIdOf, ok, openStoreFor, type ServerContext } from './server-context.js';
 
 interface StoreParamsT {
@@ -143,6 +145,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       return ok(data);
     },
   );
+
+  // Counts every namespace's groups and snapshots, so it needs role reader on the whole datastore.
+  app.get<{ Params: StoreParamsT }>(ROUTES.status, { schema: { params: StoreParams } }, async (request) => {
+    const { ds } = await openStoreFor(ctx, request, request.params.store, ROOT_NAMESPACE, 'reader');
+    return ok(statusToWire(await datastoreStatus(ds)));
+  });
 
   app.get<{ Params: StoreParamsT; Querystring: SnapshotsQuery }>(
     ROUTES.snapshots,

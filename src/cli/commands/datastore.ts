@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import {
   type DatastoreEntry,
   formatMaintenanceMode,
+  lookupRemote,
   maintenanceOf,
   parseMaintenanceMode,
   readDatastoreConfig,
@@ -13,8 +14,10 @@ import {
   writeDatastoreConfig,
 } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
-import { nowSeconds, parseCalendarEvent, parseStoreName } from '../../model/index.js';
-import { Datastore, reindexDatastore } from '../../store/index.js';
+import { formatBytes, nowSeconds, parseCalendarEvent, parseStoreName } from '../../model/index.js';
+import { type DatastoreStatusData, statusToWire } from '../../protocol/index.js';
+import { FerryClient, remoteConnection } from '../../remote/index.js';
+import { Datastore, datastoreStatus, reindexDatastore } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
 import { jobScheduleStatus, runCells } from '../job-status.js';
 import { parseOption } from '../parse-options.js';
@@ -31,11 +34,28 @@ function maintenanceCell(entry: DatastoreEntry): string {
   return mode.message === undefined ? mode.type : `${mode.type}: ${mode.message}`;
 }
 
+/** `ferry datastore status` as text: one line each for the disk, the contents and the chunk store. */
+function formatStatus(name: string, s: DatastoreStatusData): string {
+  const types = Object.entries(s.counts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([type, c]) => `${type} ${c.groups} group(s) / ${c.snapshots} snapshot(s)`);
+  const dedup = s['dedup-factor'] === undefined ? '-' : s['dedup-factor'].toFixed(2);
+  return [
+    `datastore ${name}`,
+    `  file system: ${formatBytes(s.used)} used of ${formatBytes(s.total)}, ${formatBytes(s.avail)} available`,
+    `  contents:    ${s.namespaces} namespace(s); ${types.length === 0 ? 'no snapshots' : types.join(', ')}`,
+    `  chunks:      ${s.chunks} (${formatBytes(s['chunk-bytes'])} on disk, ${formatBytes(s['plain-chunk-bytes'])} before compression)`,
+    `  snapshots hold ${formatBytes(s['logical-bytes'])}: deduplication factor ${dedup}`,
+  ].join('\n');
+}
+
 const DELETABLE = ['gc-schedule', 'comment', 'maintenance-mode'] as const;
 type Deletable = (typeof DELETABLE)[number];
 
 export function registerDatastore(program: Command, act: ActionFactory): void {
-  const cmd = program.command('datastore').description('create, list, remove and reindex datastores');
+  const cmd = program
+    .command('datastore')
+    .description('create, list, update, remove and reindex datastores; their status');
 
   cmd
     .command('create <name> <path>')
@@ -164,6 +184,30 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
           { name: storeName, destroyed: opts.destroyData === true },
           () => `removed datastore ${storeName}`,
         );
+      }),
+    );
+
+  cmd
+    .command('status <name>')
+    .description(
+      'what a datastore holds (namespaces, groups, snapshots by type) and costs on disk: file system, chunks, deduplication',
+    )
+    .option('--remote <name>', "the status of this remote's datastore <name>, through its API")
+    .action(
+      act<{ remote?: string }>(async (rt, [name], opts) => {
+        let status: DatastoreStatusData;
+        if (opts.remote !== undefined) {
+          const client = new FerryClient({
+            ...remoteConnection(await lookupRemote(rt.home, opts.remote)),
+            log: rt.log,
+            connections: 1,
+          });
+          rt.onClose(() => client.close());
+          status = await client.datastoreStatus(name as string);
+        } else {
+          status = statusToWire(await datastoreStatus(await rt.openDatastore(name as string, 'read')));
+        }
+        rt.print({ store: name, ...status }, () => formatStatus(name as string, status));
       }),
     );
 
