@@ -26,6 +26,7 @@ export {
   parseCalendarEvent,
 } from './calendar-event.js';
 export { type Clock, nowSeconds, SYSTEM_CLOCK } from './clock.js';
+export type { DatastoreStatus } from './datastore-status.js';
 export {
   type Digest,
   digestFromBytes,

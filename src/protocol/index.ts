@@ -25,7 +25,6 @@ export { codeForHttpStatus, httpStatusFor, isRetryableStatus } from './http-stat
 export { LIMITS } from './limits.js';
 export {
   checkResponse,
-  type DatastoreStatusCounts,
   groupFromWire,
   groupToWire,
   namespaceFromWire,

@@ -5,6 +5,7 @@ import type { CryptMode, VerifyState } from '../format/index.js';
 import {
   type ArchiveName,
   type AuthId,
+  type DatastoreStatus,
   type GroupRef,
   makeGroup,
   type Namespace,
@@ -170,22 +171,8 @@ export function pruneOutcomeFromWire(item: unknown): PruneOutcome {
   }));
 }
 
-/** A datastore's status as the store counts it (src/store/status.ts), in camelCase. */
-export interface DatastoreStatusCounts {
-  total: number;
-  used: number;
-  avail: number;
-  namespaces: number;
-  counts: Record<string, { groups: number; snapshots: number }>;
-  logicalBytes: number;
-  chunks: number;
-  chunkBytes: number;
-  plainChunkBytes: number;
-  dedupFactor: number | undefined;
-}
-
 /** Its wire form (PBS's names where PBS has the field), which `ferry datastore status` prints too. */
-export function statusToWire(s: DatastoreStatusCounts): DatastoreStatusData {
+export function statusToWire(s: DatastoreStatus): DatastoreStatusData {
   return {
     total: s.total,
     used: s.used,

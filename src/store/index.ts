@@ -46,6 +46,6 @@ export { Layout } from './layout.js';
 export { type PruneOptions, pruneGroup, pruneTargets } from './prune.js';
 export { type ReindexReport, reindexDatastore } from './reindex.js';
 export { type BeginSnapshotOptions, SnapshotWriter } from './snapshot-writer.js';
-export { type DatastoreStatus, datastoreStatus } from './status.js';
+export { datastoreStatus } from './status.js';
 export { type VerifyOptions, type VerifyReport, verifyDatastore } from './verify.js';
 export type { WriterRegistration } from './writer-registry.js';
