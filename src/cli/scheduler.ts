@@ -24,7 +24,7 @@ import type { Logger } from '../log/index.js';
 import { type CalendarEvent, type Clock, nextCalendarEvent, parseCalendarEvent } from '../model/index.js';
 import type { RunnableJobKind } from '../protocol/index.js';
 import { EXIT } from './exit-codes.js';
-import { LOCAL_REMOTE } from './sync-runner.js';
+import { isLocalRemote, syncEnds } from './sync-runner.js';
 import { taskUpid } from './task.js';
 
 /**
@@ -69,6 +69,11 @@ function runName(job: LaunchedJob): string {
 /** A configured job as the process that runs it: `ferry sync-job run ID --no-progress`, `ferry prune-job run ID`… */
 export function configuredJob(kind: RunnableJobKind, id: string): LaunchedJob {
   return { kind, id, args: [`${kind}-job`, 'run', id, ...(kind === 'sync' ? ['--no-progress'] : [])] };
+}
+
+/** A datastore's garbage collection as the process that runs it: `ferry gc STORE`. */
+export function gcJob(store: string): LaunchedJob {
+  return { kind: 'gc', id: store, args: ['gc', store] };
 }
 
 /** A job the scheduler runs: a launched job with its schedule, and the local datastores it reads or changes. */
@@ -121,10 +126,9 @@ export async function scheduledJobs(
   try {
     for (const job of await readSyncConfig(home)) {
       if (job.schedule === undefined) continue;
-      const pull = job.direction === 'pull';
-      const stores = [{ store: job.store, access: pull ? 'write' : 'read' } as const];
-      if (job.remote === undefined || job.remote === LOCAL_REMOTE)
-        stores.push({ store: job.remoteStore, access: pull ? 'read' : 'write' });
+      const stores = syncEnds(job)
+        .filter((end) => isLocalRemote(end.remote))
+        .map(({ store, access }) => ({ store, access }));
       jobs.push({ ...configuredJob('sync', job.id), schedule: job.schedule, stores });
     }
   } catch (err) {
@@ -150,7 +154,7 @@ export async function scheduledJobs(
       const schedule = store['gc-schedule'];
       if (schedule === undefined) continue;
       const stores = [{ store: store.name, access: 'write' as const }];
-      jobs.push({ kind: 'gc', id: store.name, schedule, args: ['gc', store.name], stores });
+      jobs.push({ ...gcJob(store.name), schedule, stores });
     }
   } catch (err) {
     onError('datastore.cfg', err);
@@ -198,7 +202,7 @@ export class Scheduler {
     const jobs = await scheduledJobs(home, (file, err) => this.reportOnce(`${file}: ${String(err)}`));
     const modes = await maintenanceModes(home);
     for (const job of jobs) {
-      const key = `${job.kind}-${job.id}`;
+      const key = runKey(job);
       seen.add(key);
       let event: CalendarEvent;
       try {

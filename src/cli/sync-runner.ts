@@ -20,6 +20,27 @@ export const LOCAL_REMOTE = '-';
 /** Connections per worker thread's client: enough batches in flight to hide a WAN round trip. */
 const CONNECTIONS_PER_THREAD = 4;
 
+/** Whether a remote name (or none, in a job) means this host. */
+export function isLocalRemote(remote: string | undefined): remote is undefined | typeof LOCAL_REMOTE {
+  return remote === undefined || remote === LOCAL_REMOTE;
+}
+
+/** One end of a sync job as configured: a datastore (of `remote`, or of this host), and whether the job writes it. */
+export interface SyncEnd {
+  remote: string | undefined;
+  store: string;
+  access: DatastoreAccess;
+}
+
+/** A sync job's local end and its other end, in that order: a pull writes its local end, a push reads it. */
+export function syncEnds(job: SyncJob): [local: SyncEnd, other: SyncEnd] {
+  const pull = job.direction === 'pull';
+  return [
+    { remote: undefined, store: job.store, access: pull ? 'write' : 'read' },
+    { remote: job.remote, store: job.remoteStore, access: pull ? 'read' : 'write' },
+  ];
+}
+
 /** One end of a sync: a local datastore (checked against its maintenance mode: `access`) or a remote's. */
 async function endpoint(
   rt: Runtime,
@@ -27,7 +48,7 @@ async function endpoint(
   store: string,
   access: DatastoreAccess,
 ): Promise<EndpointSpec> {
-  if (remote === undefined || remote === LOCAL_REMOTE) {
+  if (isLocalRemote(remote)) {
     const entry = await lookupDatastore(rt.home, store, access, access === 'write' ? 'sync into it' : 'sync');
     return { kind: 'local', store, path: entry.path };
   }
@@ -60,10 +81,10 @@ export async function runSyncTask(
     let ends: [EndpointSpec, EndpointSpec];
     try {
       // Resolved inside the task: a job whose remote or datastore is gone fails as a task that says so.
-      const pull = job.direction === 'pull';
-      const local = await endpoint(rt, undefined, job.store, pull ? 'write' : 'read');
-      const remote = await endpoint(rt, job.remote, job.remoteStore, pull ? 'read' : 'write');
-      ends = pull ? [remote, local] : [local, remote];
+      const [localEnd, otherEnd] = syncEnds(job);
+      const local = await endpoint(rt, localEnd.remote, localEnd.store, localEnd.access);
+      const other = await endpoint(rt, otherEnd.remote, otherEnd.store, otherEnd.access);
+      ends = job.direction === 'pull' ? [other, local] : [local, other];
     } catch (err) {
       await task.failed(err, rt.signal);
       throw err;

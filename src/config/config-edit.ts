@@ -2,7 +2,12 @@ import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { acquireLock, ensureDir } from '../io/index.js';
 import { checkSafeId, type StoreName } from '../model/index.js';
-import { type DatastoreEntry, readDatastoreConfig, writeDatastoreConfig } from './datastore-config.js';
+import {
+  type DatastoreEntry,
+  readDatastoreConfig,
+  requireDatastore,
+  writeDatastoreConfig,
+} from './datastore-config.js';
 import { jobName, removeJobState } from './job-state.js';
 import {
   findMaintenanceJob,
@@ -33,9 +38,11 @@ import {
 
 /**
  * Changes to remote.cfg and sync.cfg, shared by the CLI (`ferry remote`, `ferry sync-job`) and the API
- * (`/config/remote`, `/config/sync`), and to prune.cfg and verification.cfg (`ferry prune-job`, `ferry verify-job`). Each is a read-modify-write under the file's lock (`$FERRY_HOME/.remote.lck`,
- * `.sync.lck`, as PBS's `.remote.lck`), so two writers at once, a command on the host and a request to the server or
- * two requests, never lose each other's change. The file itself is replaced atomically, so readers take no lock.
+ * (`/config/remote`, `/config/sync`); to prune.cfg and verification.cfg (`ferry prune-job`, `ferry verify-job`); and
+ * to datastore.cfg (`ferry datastore update`, `remove`). Each is a read-modify-write under the file's lock
+ * (`$FERRY_HOME/.remote.lck`, `.sync.lck`, as PBS's `.remote.lck`), so two writers at once, a command on the host and
+ * a request to the server or two requests, never lose each other's change. The file itself is replaced atomically,
+ * so readers take no lock.
  */
 
 /** How long a change waits for another writer of the same file before it fails with FERRY_ERR_LOCKED. */
@@ -114,11 +121,7 @@ function syncJobUsers(jobs: readonly SyncJob[]): string[] {
 export async function removeDatastoreEntry(home: string, name: StoreName): Promise<DatastoreEntry> {
   return withConfigLocks(home, ['datastore', 'sync', 'prune', 'verification'], async () => {
     const entries = await readDatastoreConfig(home);
-    const entry = entries.find((e) => e.name === name);
-    if (!entry)
-      throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${name} is not configured`, {
-        fields: { store: name },
-      });
+    const entry = requireDatastore(entries, name);
     const users = syncJobUsers(
       (await readSyncConfig(home)).filter(
         (j) => j.store === name || (j.remote === undefined && j.remoteStore === name),
@@ -149,11 +152,7 @@ export async function updateDatastoreEntry(
 ): Promise<DatastoreEntry> {
   return withConfigLocks(home, ['datastore'], async () => {
     const entries = await readDatastoreConfig(home);
-    const entry = entries.find((e) => e.name === name);
-    if (!entry)
-      throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${name} is not configured`, {
-        fields: { store: name },
-      });
+    const entry = requireDatastore(entries, name);
     const next: DatastoreEntry = { ...entry };
     change(next);
     await writeDatastoreConfig(

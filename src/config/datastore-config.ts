@@ -70,11 +70,17 @@ export async function lookupDatastore(
   what?: string,
 ): Promise<DatastoreEntry> {
   const storeName = parseStoreName(name);
-  const entry = (await readDatastoreConfig(home)).find((e) => e.name === storeName);
-  if (!entry)
-    throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${storeName} is not configured`, {
-      fields: { store: storeName },
-    });
+  const entry = requireDatastore(await readDatastoreConfig(home), storeName);
   checkMaintenance(storeName, maintenanceOf(entry), access, what);
+  return entry;
+}
+
+/** The entry of datastore `name` among `entries`; FERRY_ERR_NOT_FOUND when it is not configured. */
+export function requireDatastore(entries: readonly DatastoreEntry[], name: StoreName): DatastoreEntry {
+  const entry = entries.find((e) => e.name === name);
+  if (!entry)
+    throw new FerryError('FERRY_ERR_NOT_FOUND', `datastore ${name} is not configured`, {
+      fields: { store: name },
+    });
   return entry;
 }

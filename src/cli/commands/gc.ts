@@ -25,8 +25,7 @@ export function registerGc(program: Command, act: ActionFactory): void {
         if (opts.remote !== undefined) {
           if (opts.grace !== undefined)
             throw new FerryError('FERRY_ERR_USAGE', '--grace is not for --remote: the remote uses its own');
-          const remote = opts.remote;
-          await followRemoteRun(rt, remote, `garbage collection of ${store}`, { store }, (client) =>
+          await followRemoteRun(rt, opts.remote, `garbage collection of ${store}`, { store }, (client) =>
             client.startGc(store as string),
           );
           return;

@@ -5,7 +5,7 @@ import { FerryError } from '../../errors/index.js';
 import type { JobRunner } from '../../server/index.js';
 import type { ActionFactory } from '../action.js';
 import { parseDurationOption } from '../parse-options.js';
-import { configuredJob, JobLauncher, Scheduler } from '../scheduler.js';
+import { configuredJob, gcJob, JobLauncher, Scheduler } from '../scheduler.js';
 import { JOB_TASK_TYPES } from '../task.js';
 import { verifyArgs } from './verify.js';
 
@@ -22,7 +22,7 @@ export function registerServe(program: Command, act: ActionFactory): void {
     .option('--session-timeout <duration>', 'close reader/writer sessions idle this long', '5m')
     .option(
       '--no-scheduler',
-      "do not run sync jobs' schedule and datastores' gc-schedule (when cron or timers run them instead)",
+      'run nothing on a schedule (sync, prune and verify jobs, gc-schedule, task-log cleanup): cron or timers do',
     )
     .action(
       act<{ listen: string; insecureHttp?: boolean; sessionTimeout: string; scheduler: boolean }>(
@@ -46,12 +46,7 @@ export function registerServe(program: Command, act: ActionFactory): void {
               const task = { type: JOB_TASK_TYPES[kind], subject: job.id };
               return launcher.runNow(configuredJob(kind, job.id), task, rt.clock.now());
             },
-            gc: (store) =>
-              launcher.runNow(
-                { kind: 'gc', id: store, args: ['gc', store] },
-                { type: 'gc', subject: store },
-                rt.clock.now(),
-              ),
+            gc: (store) => launcher.runNow(gcJob(store), { type: 'gc', subject: store }, rt.clock.now()),
             verify: (store, run) =>
               launcher.runNow(
                 {

@@ -6,8 +6,6 @@ import { addJobOptions, jobValuesFromOptions } from '../job-options.js';
 import type { Runtime } from '../runtime.js';
 import { LOCAL_REMOTE, runSyncTask } from '../sync-runner.js';
 
-/** Turns a sync task's exit status into the error main() maps to it (the summary is printed already). */
-
 async function adHoc(
   rt: Runtime,
   values: Record<string, unknown>,
