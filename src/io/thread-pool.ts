@@ -11,7 +11,7 @@ const PISCINA_READY = '_WORKER_READY';
 const LOAD_WAIT_MS = 15_000;
 
 /**
- * A piscina pool whose destroy() never terminates a thread that is still loading its modules.
+ * A piscina pool whose destroy() and close() never terminate a thread that is still loading its modules.
  *
  * Node cannot stop a thread safely in the middle of loading a module: terminated while lmdb's native addon registers
  * itself, the addon (node-addon-api) tries to throw into a thread that may no longer run JavaScript, and the whole
@@ -81,5 +81,11 @@ export class ThreadPool<Task, Result> extends Piscina<Task, Result> {
   override async destroy(): Promise<void> {
     await this.#allLoaded(performance.now() + LOAD_WAIT_MS);
     await super.destroy();
+  }
+
+  /** Piscina's graceful close (the tasks given finish, then the threads stop), after the same wait as destroy(). */
+  override async close(options?: Parameters<Piscina<Task, Result>['close']>[0]): Promise<void> {
+    await this.#allLoaded(performance.now() + LOAD_WAIT_MS);
+    await super.close(options);
   }
 }

@@ -42,7 +42,7 @@ import {
   type VersionData,
 } from '../protocol/index.js';
 import { type Datastore, datastoreStatus, pruneGroup, type SnapshotInfo } from '../store/index.js';
-import { authIdOf, ok, openStoreFor, type ServerContext } from './server-context.js';
+import { authIdOf, leaseFor, ok, openStoreFor, type ServerContext } from './server-context.js';
 
 interface StoreParamsT {
   store: string;
@@ -86,7 +86,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       if (!(await ctx.access.canSee(authId, store, parent))) {
         await ctx.access.require(authId, store, parent, 'reader'); // throws the 403
       }
-      const ds = await ctx.registry.get(store, 'read');
+      const { ds } = await leaseFor(ctx, request, store, 'read');
       const all = await ds.listNamespaces(parent, request.query['max-depth'] ?? MAX_NAMESPACE_DEPTH);
       const visible: Namespace[] = [];
       for (const ns of all) if (await ctx.access.canSee(authId, store, ns)) visible.push(ns);

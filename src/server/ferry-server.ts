@@ -16,7 +16,7 @@ import { DatastoreRegistry } from './datastore-registry.js';
 import { errorForReply } from './error-reply.js';
 import { type JobRunner, registerJobRoutes } from './job-routes.js';
 import { registerReaderRoutes } from './reader-routes.js';
-import { authIdOf, type ServerContext, setAuthId } from './server-context.js';
+import { authIdOf, requestEnded, type ServerContext, setAuthId } from './server-context.js';
 import { type SessionLimits, SessionTable } from './session-table.js';
 import { registerSpeedtestRoutes } from './speedtest-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
@@ -104,8 +104,19 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
   const authenticator = new Authenticator(home);
   const sessions = new SessionTable({ clock, limits, log });
   let pool: ChunkPool | undefined;
+  const retired = new Set<Promise<void>>();
+  // A datastore the registry let go may still be open in the chunk threads: the pool that ran tasks for it is
+  // replaced (new uploads go to a new one) and closed once its tasks are done, which closes what its threads held.
+  const releaseFromPool = async (path: string): Promise<void> => {
+    if (pool === undefined || !pool.hasOpened(path)) return;
+    const old = pool;
+    pool = undefined;
+    const closing = old.close().finally(() => retired.delete(closing));
+    retired.add(closing);
+    await closing;
+  };
   const ctx: ServerContext = {
-    registry: new DatastoreRegistry(home, clock),
+    registry: new DatastoreRegistry(home, clock, { log, onClosed: releaseFromPool }),
     access: new AccessControl(home),
     sessions,
     log,
@@ -131,6 +142,7 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
     requests++;
     inFlight++;
     reply.raw.once('close', () => {
+      requestEnded(request);
       inFlight--;
       if (inFlight === 0) drained?.();
     });
@@ -173,6 +185,7 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
 
   await app.listen({ host: options.listen.host, port: options.listen.port });
   sessions.start();
+  ctx.registry.start();
   const address = app.server.address() as AddressInfo;
   const url = `${insecure ? 'http' : 'https'}://${hostForUrl(urlHost(options.listen.host))}:${address.port}`;
   log.info({ url, fingerprint: cert?.fingerprint ?? null }, 'ferry serve is ready');
@@ -203,6 +216,7 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
         } finally {
           await sessions.closeAll('server stopping');
           await pool?.destroy();
+          await Promise.all(retired);
           await ctx.registry.close();
         }
       })();

@@ -67,9 +67,17 @@ export function registerReaderRoutes(app: FastifyInstance, ctx: ServerContext): 
     async (request) => {
       const ns = parseNamespace(request.body.ns);
       const group = makeGroup(request.body['backup-type'], request.body['backup-id']);
-      const { ds, store, authId } = await openStoreFor(ctx, request, request.params.store, ns, 'reader');
-      const session = await ctx.sessions.open(authId, () =>
-        ReaderSession.open({ id: newSessionId(), authId, store, ds, ns, group }),
+      const { ds, store, authId, lease } = await openStoreFor(
+        ctx,
+        request,
+        request.params.store,
+        ns,
+        'reader',
+      );
+      const session = await ctx.sessions.open(
+        authId,
+        () => ReaderSession.open({ id: newSessionId(), authId, store, ds, ns, group }),
+        lease.retain().release,
       );
       const data: ReaderOpenData = { session: session.id };
       const prefetch = request.body.prefetch;

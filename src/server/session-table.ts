@@ -34,6 +34,19 @@ interface Entry {
   session: ServerSession;
   lastUsed: number;
   inFlight: number;
+  /**
+   * Ends what the session held besides itself (its datastore lease): run once, when the session has left the table
+   * and its last request in flight (a download still streaming) is done.
+   */
+  ended: () => void;
+  gone: boolean;
+}
+
+/** Marks an entry as gone from the table; runs its `ended` now, or when its last request in flight ends. */
+function retire(entry: Entry): void {
+  if (entry.gone) return;
+  entry.gone = true;
+  if (entry.inFlight === 0) entry.ended();
 }
 
 /** 16 random bytes as 32 hex characters. */
@@ -74,14 +87,21 @@ export class SessionTable {
 
   /**
    * Opens a session through `create`, within the limits. The slot is reserved before `create` runs (it may take
-   * locks and touch the disk), so concurrent opens cannot overshoot the bound.
+   * locks and touch the disk), so concurrent opens cannot overshoot the bound. `ended` runs once the session has
+   * left the table (closed, finished, expired) or could not be opened: the session's datastore lease is released
+   * there.
    */
-  async open<S extends ServerSession>(authId: AuthId, create: () => Promise<S>): Promise<S> {
+  async open<S extends ServerSession>(
+    authId: AuthId,
+    create: () => Promise<S>,
+    ended: () => void = () => undefined,
+  ): Promise<S> {
     const pending = [...this.opening.values()].reduce((a, b) => a + b, 0);
     const mine =
       [...this.entries.values()].filter((e) => e.session.authId === authId).length +
       (this.opening.get(authId) ?? 0);
     if (this.entries.size + pending >= this.limits.maxSessions || mine >= this.limits.maxSessionsPerAuthId) {
+      ended();
       throw new FerryError(
         'FERRY_ERR_BUSY',
         `too many open sessions (at most ${this.limits.maxSessions}, ${this.limits.maxSessionsPerAuthId} per token)`,
@@ -89,8 +109,14 @@ export class SessionTable {
     }
     this.opening.set(authId, (this.opening.get(authId) ?? 0) + 1);
     try {
-      const session = await create();
-      this.entries.set(session.id, { session, lastUsed: this.clock.now(), inFlight: 0 });
+      let session: S;
+      try {
+        session = await create();
+      } catch (err) {
+        ended();
+        throw err;
+      }
+      this.entries.set(session.id, { session, lastUsed: this.clock.now(), inFlight: 0, ended, gone: false });
       return session;
     } finally {
       const left = (this.opening.get(authId) ?? 1) - 1;
@@ -142,18 +168,25 @@ export class SessionTable {
   private release(entry: Entry): void {
     entry.inFlight--;
     entry.lastUsed = this.clock.now();
+    if (entry.gone && entry.inFlight === 0) entry.ended();
   }
 
   /** Closes a session and forgets it. */
   async close(id: string, authId: AuthId, kind: ServerSession['kind'], reason: string): Promise<void> {
     const entry = this.lookup(id, authId, kind);
     this.entries.delete(id);
-    await entry.session.close(reason);
+    try {
+      await entry.session.close(reason);
+    } finally {
+      retire(entry);
+    }
   }
 
   /** Forgets a session that ended by itself (a writer after `finish`). */
   forget(id: string): void {
+    const entry = this.entries.get(id);
     this.entries.delete(id);
+    if (entry !== undefined) retire(entry);
   }
 
   /** Closes every session idle for longer than the limit. */
@@ -169,6 +202,7 @@ export class SessionTable {
       await entry.session.close('idle timeout').catch((err: unknown) => {
         this.log.error({ err, session: id }, 'closing an idle session failed');
       });
+      retire(entry);
     }
   }
 
@@ -180,6 +214,7 @@ export class SessionTable {
       await e.session.close(reason).catch((err: unknown) => {
         this.log.error({ err, session: e.session.id }, 'closing a session failed');
       });
+      retire(e);
     }
   }
 }

@@ -56,21 +56,30 @@ export function registerWriterRoutes(app: FastifyInstance, ctx: ServerContext): 
       const b = request.body;
       const ns = parseNamespace(b.ns);
       const snapshot = makeSnapshot(makeGroup(b['backup-type'], b['backup-id']), b['backup-time']);
-      const { ds, store, authId } = await openStoreFor(ctx, request, request.params.store, ns, 'backup');
+      const { ds, store, authId, lease } = await openStoreFor(
+        ctx,
+        request,
+        request.params.store,
+        ns,
+        'backup',
+      );
       const owner = b.owner === undefined ? authId : parseAuthId(b.owner);
       if (owner !== authId) await ctx.access.require(authId, store, ns, 'admin');
-      const session = await ctx.sessions.open(authId, () =>
-        WriterSession.open({
-          id: newSessionId(),
-          authId,
-          owner,
-          store,
-          ds,
-          ns,
-          snapshot,
-          log: ctx.log,
-          pool: ctx.chunkPool(),
-        }),
+      const session = await ctx.sessions.open(
+        authId,
+        () =>
+          WriterSession.open({
+            id: newSessionId(),
+            authId,
+            owner,
+            store,
+            ds,
+            ns,
+            snapshot,
+            log: ctx.log,
+            pool: ctx.chunkPool,
+          }),
+        lease.retain().release,
       );
       const data: WriterOpenData = { session: session.id, 'previous-time': session.previous?.time ?? null };
       return ok(data);

@@ -66,7 +66,8 @@ export class WriterSession implements ServerSession {
   private readonly ds: Datastore;
   private readonly writer: SnapshotWriter;
   private readonly log: Logger;
-  private readonly pool: ChunkPool;
+  /** The server's current chunk pool: asked for each upload, as the server replaces it when a datastore is let go. */
+  private readonly pool: () => ChunkPool;
   private readonly referenceable = new Set<Digest>();
   private nonce: Buffer | undefined;
   private readonly cryptModes = new Map<ArchiveName, CryptMode>();
@@ -79,7 +80,7 @@ export class WriterSession implements ServerSession {
       previous: SnapshotRef | undefined;
       writer: SnapshotWriter;
       log: Logger;
-      pool: ChunkPool;
+      pool: () => ChunkPool;
     },
   ) {
     this.id = fields.id;
@@ -95,7 +96,7 @@ export class WriterSession implements ServerSession {
   }
 
   static async open(
-    fields: SessionScope & { owner: AuthId; snapshot: SnapshotRef; log: Logger; pool: ChunkPool },
+    fields: SessionScope & { owner: AuthId; snapshot: SnapshotRef; log: Logger; pool: () => ChunkPool },
   ): Promise<WriterSession> {
     const { ds, ns, snapshot } = fields;
     return inContext(`snapshot ${formatSnapshot(snapshot)}`, async () => {
@@ -237,7 +238,7 @@ export class WriterSession implements ServerSession {
           const { digest, blob } = frame;
           const bytes = blob.length;
           window.track(
-            inContext(where, () => this.pool.insert(this.ds.path, digest, blob, MAX_CHUNK_SIZE)).then(
+            inContext(where, () => this.pool().insert(this.ds.path, digest, blob, MAX_CHUNK_SIZE)).then(
               (r) => {
                 this.referenceable.add(digest);
                 result.chunks++;

@@ -32,6 +32,8 @@ export class ChunkPool {
   readonly threads: number;
   readonly tasksPerThread: number;
   private readonly pool: ThreadPool<ChunkTask, ChunkResult>;
+  /** Datastores a task has run for: each thread that ran one keeps it open (its ChunkStore and lmdb handle). */
+  private readonly opened = new Set<string>();
 
   constructor(options: ChunkPoolOptions = {}) {
     this.threads = options.threads ?? availableParallelism();
@@ -52,9 +54,7 @@ export class ChunkPool {
 
   /** Hashes `data`, and stores it compressed unless the store has it. `data` is moved to the worker (detached here). */
   async store(storePath: string, data: Uint8Array): Promise<StoreResult> {
-    const result = await this.pool.run({ op: 'store', storePath, data }, { transferList: movable(data) });
-    if (!result.ok) throw deserializeError(result.error);
-    return result as StoreResult;
+    return (await this.run({ op: 'store', storePath, data }, movable(data))) as StoreResult;
   }
 
   /**
@@ -67,32 +67,42 @@ export class ChunkPool {
     blob: Uint8Array,
     maxSize: number,
   ): Promise<VerifiedInsert> {
-    const result = await this.pool.run(
+    return (await this.run(
       { op: 'insert', storePath, digest, blob, maxSize },
-      { transferList: movable(blob) },
-    );
-    if (!result.ok) throw deserializeError(result.error);
-    return result as VerifiedInsert;
+      movable(blob),
+    )) as VerifiedInsert;
   }
 
   /** Reads `length` bytes at `offset` of `file` in a worker, hashes them and stores them unless the store has them. */
   async storeRange(storePath: string, file: string, offset: number, length: number): Promise<StoreResult> {
-    const result = await this.pool.run({ op: 'store-range', storePath, file, offset, length });
-    if (!result.ok) throw deserializeError(result.error);
-    return result as StoreResult;
+    return (await this.run({ op: 'store-range', storePath, file, offset, length })) as StoreResult;
   }
 
   /** Reads and fully verifies one stored chunk. */
-
   async verify(
     storePath: string,
     digest: Digest,
     expectedSize: number | undefined,
     encrypted: boolean,
   ): Promise<VerifyResult> {
-    const result = await this.pool.run({ op: 'verify', storePath, digest, expectedSize, encrypted });
+    return (await this.run({ op: 'verify', storePath, digest, expectedSize, encrypted })) as VerifyResult;
+  }
+
+  private async run(task: ChunkTask, transferList: ArrayBuffer[] = []): Promise<ChunkResult> {
+    this.opened.add(task.storePath);
+    const result = await this.pool.run(task, transferList.length > 0 ? { transferList } : {});
     if (!result.ok) throw deserializeError(result.error);
-    return result as VerifyResult;
+    return result;
+  }
+
+  /** True when a task has run here for the datastore at `storePath`: some thread may hold it open. */
+  hasOpened(storePath: string): boolean {
+    return this.opened.has(storePath);
+  }
+
+  /** Lets the tasks already given finish, then stops the threads (which closes the datastores they hold). */
+  async close(): Promise<void> {
+    await this.pool.close();
   }
 
   async destroy(): Promise<void> {
