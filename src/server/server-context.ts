@@ -22,9 +22,17 @@ export interface ServerContext {
 const authIds = new WeakMap<FastifyRequest, AuthId>();
 
 const endings = new WeakMap<FastifyRequest, (() => void)[]>();
+const ended = new WeakSet<FastifyRequest>();
 
-/** Runs `fn` once the request's response has been sent or its connection cut off (see `requestEnded`). */
+/**
+ * Runs `fn` once the request's response has been sent or its connection cut off (see `requestEnded`); at once when
+ * that has happened already (a client that went away while the route was still opening its datastore).
+ */
 export function atRequestEnd(request: FastifyRequest, fn: () => void): void {
+  if (ended.has(request)) {
+    fn();
+    return;
+  }
   const list = endings.get(request);
   if (list === undefined) endings.set(request, [fn]);
   else list.push(fn);
@@ -32,6 +40,7 @@ export function atRequestEnd(request: FastifyRequest, fn: () => void): void {
 
 /** Called by the server when a request's response closes: ends what the request held (its datastore leases). */
 export function requestEnded(request: FastifyRequest): void {
+  ended.add(request);
   const list = endings.get(request);
   endings.delete(request);
   for (const fn of list ?? []) fn();
