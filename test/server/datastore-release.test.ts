@@ -134,3 +134,31 @@ test('offline maintenance: the server closes the datastore (main thread and chun
     lines.some((l) => l.msg === 'datastore moving closed: removed from datastore.cfg'),
   );
 });
+
+test('offline maintenance: a session its client abandoned holds the datastore only until its idle timeout', {
+  skip: !existsSync('/proc/self/maps') && 'needs /proc',
+}, async (t) => {
+  const w = await startServerWorld(t, { limits: { idleMs: 400 } });
+  const dir = join(w.dir, 'moving');
+  await (await Datastore.create(dir)).close();
+  await writeDatastoreConfig(w.home, [
+    ...(await readDatastoreConfig(w.home)),
+    { name: parseStoreName('moving'), path: dir },
+  ]);
+  const client = w.client(await w.token('admin@pbs!t', [['/', 'admin']]));
+  await push(client, 'moving', 1, T0);
+  // A writer the client never finishes nor aborts (it crashed): its unfinished snapshot holds the group lock.
+  const writer = await client.openWriter('moving', root, snap(T0 + 60));
+  await writer.uploadChunks(makeUpload({ seed: 2, count: 2 }).chunks);
+  await setMode(w.home, 'moving', 'offline');
+  await until(
+    'the idle writer expired and the datastore was let go',
+    async () => (await heldUnder(dir)).length === 0,
+  );
+  // What the expired writer had begun is gone; the finished snapshot is there when the datastore comes back.
+  await setMode(w.home, 'moving', undefined);
+  assert.deepEqual(
+    (await client.listSnapshots('moving', root)).map((s) => [s.snapshot.time, s.inProgress]),
+    [[T0, false]],
+  );
+});
