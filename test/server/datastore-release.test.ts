@@ -55,6 +55,20 @@ async function push(client: FerryClient, store: string, seed: number, time: numb
   await writer.finish(up.manifest(snap(time)));
 }
 
+/**
+ * Datastore `moving`, configured for the server and opened only by it (the world keeps its own handle on store1,
+ * which would count in heldUnder); returns its directory.
+ */
+async function addServerOnlyStore(home: string, worldDir: string): Promise<string> {
+  const dir = join(worldDir, 'moving');
+  await (await Datastore.create(dir)).close();
+  await writeDatastoreConfig(home, [
+    ...(await readDatastoreConfig(home)),
+    { name: parseStoreName('moving'), path: dir },
+  ]);
+  return dir;
+}
+
 async function setMode(home: string, store: string, mode: string | undefined): Promise<void> {
   const entries = await readDatastoreConfig(home);
   await writeDatastoreConfig(
@@ -74,13 +88,7 @@ test('offline maintenance: the server closes the datastore (main thread and chun
     destination: { write: (l: string) => lines.push(JSON.parse(l)) },
   });
   const w = await startServerWorld(t, { log });
-  // A datastore only the server opens (the world keeps its own handle on store1, which would count here).
-  const dir = join(w.dir, 'moving');
-  await (await Datastore.create(dir)).close();
-  await writeDatastoreConfig(w.home, [
-    ...(await readDatastoreConfig(w.home)),
-    { name: parseStoreName('moving'), path: dir },
-  ]);
+  const dir = await addServerOnlyStore(w.home, w.dir);
   const client = w.client(await w.token('admin@pbs!t', [['/', 'admin']]));
   assert.deepEqual(await heldUnder(dir), []);
 
@@ -139,12 +147,7 @@ test('offline maintenance: a session its client abandoned holds the datastore on
   skip: !existsSync('/proc/self/maps') && 'needs /proc',
 }, async (t) => {
   const w = await startServerWorld(t, { limits: { idleMs: 400 } });
-  const dir = join(w.dir, 'moving');
-  await (await Datastore.create(dir)).close();
-  await writeDatastoreConfig(w.home, [
-    ...(await readDatastoreConfig(w.home)),
-    { name: parseStoreName('moving'), path: dir },
-  ]);
+  const dir = await addServerOnlyStore(w.home, w.dir);
   const client = w.client(await w.token('admin@pbs!t', [['/', 'admin']]));
   await push(client, 'moving', 1, T0);
   // A writer the client never finishes nor aborts (it crashed): its unfinished snapshot holds the group lock.
