@@ -74,6 +74,16 @@ export class Runtime {
   }
 
   /**
+   * Prints lines as they come (a followed task log): on stdout as text; with JSON output on stderr, so that stdout
+   * holds only the command's one JSON result.
+   */
+  printLines(lines: readonly string[]): void {
+    if (lines.length === 0) return;
+    if (this.format === 'json') process.stderr.write(`${lines.join('\n')}\n`);
+    else this.stdout(lines.join('\n'));
+  }
+
+  /**
    * Opens the configured datastore `name` for an operation that will `access` it (named `what` in a refusal):
    * FERRY_ERR_MAINTENANCE when its maintenance mode does not allow that.
    */

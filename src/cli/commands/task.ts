@@ -1,7 +1,64 @@
 import type { Command } from 'commander';
-import { listTasks, pruneTasks, readTask, stopTask } from '../../config/index.js';
+import { listTasks, pruneTasks, readTask, stopTask, type TaskRecord } from '../../config/index.js';
+import { FerryError } from '../../errors/index.js';
 import type { ActionFactory } from '../action.js';
+import { EXIT } from '../exit-codes.js';
 import { parseDurationOption, parseIntOption } from '../parse-options.js';
+import type { Runtime } from '../runtime.js';
+import {
+  errorForTaskStatus,
+  followTask,
+  LOCAL_FOLLOW_INTERVAL_MS,
+  localTaskFeed,
+  type TaskFeed,
+  taskExitStatus,
+} from '../task-follow.js';
+
+interface ListFilters {
+  since?: string;
+  type?: string;
+  subject?: string;
+  errors?: boolean;
+  running?: boolean;
+  limit?: string;
+}
+
+/**
+ * `task list`'s filters: which tasks they keep, oldest first. Parsed first, so a bad value fails before anything is
+ * read.
+ */
+function taskFilter(rt: Runtime, opts: ListFilters): (tasks: readonly TaskRecord[]) => TaskRecord[] {
+  const since =
+    opts.since === undefined ? undefined : rt.clock.now() - parseDurationOption('--since', opts.since);
+  const limit = opts.limit === undefined ? undefined : parseIntOption('--limit', opts.limit, 1, 1_000_000);
+  return (tasks) =>
+    tasks
+      .filter((t) => since === undefined || Date.parse(t.started) >= since)
+      .filter((t) => opts.type === undefined || t.type === opts.type)
+      .filter((t) => opts.subject === undefined || t.subject === opts.subject)
+      .filter((t) => opts.errors !== true || (t.state !== 'ok' && t.state !== 'running'))
+      .filter((t) => opts.running !== true || t.state === 'running')
+      .slice(limit === undefined ? 0 : -limit);
+}
+
+/**
+ * `task log --follow`: prints the task's log as it grows until the task ends, then ends with the task's exit status.
+ * Interrupted, it stops following and leaves the task alone (exit 130). `name` names the task in messages.
+ */
+async function followLog(rt: Runtime, feed: TaskFeed, name: string, intervalMs: number): Promise<void> {
+  const record = await followTask(rt, feed, (lines) => rt.printLines(lines), intervalMs);
+  if (record === undefined) {
+    rt.log.info(`${name}: stopped following; the task goes on (ferry task stop stops it)`);
+    throw new FerryError('FERRY_ERR_ABORTED', `${name}: stopped following; the task goes on`);
+  }
+  if (rt.format === 'json') rt.print(record, () => '');
+  const status = taskExitStatus(record);
+  if (status !== EXIT.ok)
+    throw errorForTaskStatus(
+      status,
+      `${name}: ${record.state}${record.message ? `: ${record.message}` : ''}`,
+    );
+}
 
 export function registerTask(program: Command, act: ActionFactory): void {
   const cmd = program.command('task').description('tasks: list, log, stop, prune');
@@ -21,25 +78,9 @@ export function registerTask(program: Command, act: ActionFactory): void {
     )
     .option('--limit <n>', 'only the newest N of those')
     .action(
-      act<{
-        since?: string;
-        type?: string;
-        subject?: string;
-        errors?: boolean;
-        running?: boolean;
-        limit?: string;
-      }>(async (rt, _args, opts) => {
-        const since =
-          opts.since === undefined ? undefined : rt.clock.now() - parseDurationOption('--since', opts.since);
-        const limit =
-          opts.limit === undefined ? undefined : parseIntOption('--limit', opts.limit, 1, 1_000_000);
-        const tasks = (await listTasks(rt.home))
-          .filter((t) => since === undefined || Date.parse(t.started) >= since)
-          .filter((t) => opts.type === undefined || t.type === opts.type)
-          .filter((t) => opts.subject === undefined || t.subject === opts.subject)
-          .filter((t) => opts.errors !== true || (t.state !== 'ok' && t.state !== 'running'))
-          .filter((t) => opts.running !== true || t.state === 'running')
-          .slice(limit === undefined ? 0 : -limit);
+      act<ListFilters>(async (rt, _args, opts) => {
+        const select = taskFilter(rt, opts);
+        const tasks = select(await listTasks(rt.home));
         rt.printList(
           tasks.map((t) => ({
             id: t.id,
@@ -57,9 +98,18 @@ export function registerTask(program: Command, act: ActionFactory): void {
   cmd
     .command('log <id>')
     .description("print a task's log")
+    .option(
+      '--follow',
+      "while the task runs, print its log as it grows; exit with the task's status once it ends (Ctrl-C stops following, never the task)",
+    )
     .action(
-      act(async (rt, [id]) => {
-        const { record, log } = await readTask(rt.home, id as string);
+      act<{ follow?: boolean }>(async (rt, [id], opts) => {
+        const upid = id as string;
+        if (opts.follow === true) {
+          await followLog(rt, localTaskFeed(rt.home, upid), `task ${upid}`, LOCAL_FOLLOW_INTERVAL_MS);
+          return;
+        }
+        const { record, log } = await readTask(rt.home, upid);
         rt.print({ ...record, log }, () => log.trimEnd());
       }),
     );
