@@ -10,9 +10,14 @@ import {
   followTask,
   LOCAL_FOLLOW_INTERVAL_MS,
   localTaskFeed,
+  REMOTE_FOLLOW_INTERVAL_MS,
+  remoteTaskFeed,
   type TaskFeed,
   taskExitStatus,
+  taskFromWire,
 } from '../task-follow.js';
+
+const REMOTE_HELP = "this remote's task(s), through its API (its token needs admin on /)";
 
 interface ListFilters {
   since?: string;
@@ -25,7 +30,7 @@ interface ListFilters {
 
 /**
  * `task list`'s filters: which tasks they keep, oldest first. Parsed first, so a bad value fails before anything is
- * read.
+ * read or a remote asked; a remote's list is filtered here too (the API has no filters).
  */
 function taskFilter(rt: Runtime, opts: ListFilters): (tasks: readonly TaskRecord[]) => TaskRecord[] {
   const since =
@@ -77,10 +82,18 @@ export function registerTask(program: Command, act: ActionFactory): void {
       'only tasks still running (their process alive): what to wait for before maintenance',
     )
     .option('--limit <n>', 'only the newest N of those')
+    .option(
+      '--remote <name>',
+      `${REMOTE_HELP}; the API lists them all, and the filters above apply here (--since by this host's clock)`,
+    )
     .action(
-      act<ListFilters>(async (rt, _args, opts) => {
+      act<ListFilters & { remote?: string }>(async (rt, _args, opts) => {
         const select = taskFilter(rt, opts);
-        const tasks = select(await listTasks(rt.home));
+        const tasks = select(
+          opts.remote === undefined
+            ? await listTasks(rt.home)
+            : (await (await rt.openRemote(opts.remote, { connections: 1 })).listTasks()).map(taskFromWire),
+        );
         rt.printList(
           tasks.map((t) => ({
             id: t.id,
@@ -102,15 +115,28 @@ export function registerTask(program: Command, act: ActionFactory): void {
       '--follow',
       "while the task runs, print its log as it grows; exit with the task's status once it ends (Ctrl-C stops following, never the task)",
     )
+    .option('--remote <name>', REMOTE_HELP)
     .action(
-      act<{ follow?: boolean }>(async (rt, [id], opts) => {
+      act<{ follow?: boolean; remote?: string }>(async (rt, [id], opts) => {
         const upid = id as string;
-        if (opts.follow === true) {
-          await followLog(rt, localTaskFeed(rt.home, upid), `task ${upid}`, LOCAL_FOLLOW_INTERVAL_MS);
+        if (opts.remote === undefined) {
+          if (opts.follow === true) {
+            await followLog(rt, localTaskFeed(rt.home, upid), `task ${upid}`, LOCAL_FOLLOW_INTERVAL_MS);
+            return;
+          }
+          const { record, log } = await readTask(rt.home, upid);
+          rt.print({ ...record, log }, () => log.trimEnd());
           return;
         }
-        const { record, log } = await readTask(rt.home, upid);
-        rt.print({ ...record, log }, () => log.trimEnd());
+        const client = await rt.openRemote(opts.remote, { connections: 1 });
+        const name = `remote ${opts.remote}: task ${upid}`;
+        if (opts.follow === true) {
+          await followLog(rt, remoteTaskFeed(client, upid), name, REMOTE_FOLLOW_INTERVAL_MS);
+          return;
+        }
+        const { task, log } = await client.readTask(upid);
+        // The API answers the log's lines; `log` in JSON is the file's text, as for a task of this host.
+        rt.print({ ...taskFromWire(task), log: log.map((l) => `${l}\n`).join('') }, () => log.join('\n'));
       }),
     );
   cmd
@@ -118,10 +144,13 @@ export function registerTask(program: Command, act: ActionFactory): void {
     .description(
       'ask a running task to stop (it finishes its in-flight writes and publishes nothing partial)',
     )
+    .option('--remote <name>', `${REMOTE_HELP}: the server signals its process`)
     .action(
-      act(async (rt, [id]) => {
-        await stopTask(rt.home, id as string);
-        rt.print({ id, signalled: true }, () => `asked task ${id} to stop`);
+      act<{ remote?: string }>(async (rt, [id], opts) => {
+        if (opts.remote === undefined) await stopTask(rt.home, id as string);
+        else await (await rt.openRemote(opts.remote, { connections: 1 })).stopTask(id as string);
+        const where = opts.remote === undefined ? '' : ` on remote ${opts.remote}`;
+        rt.print({ id, signalled: true }, () => `asked task ${id}${where} to stop`);
       }),
     );
   cmd
