@@ -1,10 +1,12 @@
 /**
- * The operator's view of a remote from here, through its API: `task list|log|stop --remote` on the server's tasks
- * print what the same commands print on the server itself (text and JSON). A real `ferry serve` subprocess, a real task running on it (test/fixtures/task-process.ts), and a client
+ * The operator's view of a remote from here, through its API: `task list|log|stop --remote` on the server's tasks and
+ * `snapshots|groups --remote` on its datastores print what the same commands print on the server itself (text and
+ * JSON). A real `ferry serve` subprocess, a real task running on it (test/fixtures/task-process.ts), and a client
  * home with the server as remote `site` (admin on /) and `site-ro` (reader on the datastores).
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { Datastore } from '../../src/store/index.js';
@@ -147,4 +149,61 @@ test('task list, log and stop --remote: the server tasks as it lists them; a fol
   }
   const missing = await ferry(w.client, ['task', 'log', `${task.id.slice(0, -6)}abcdef`, '--remote', 'site']);
   assert.equal(missing.code, 10, missing.stderr);
+});
+
+test('snapshots and groups --remote list the remote datastore as the server lists it itself (text and JSON), by namespace, group and with --all', async (t) => {
+  const w = await world(t);
+  // An unfinished snapshot (no manifest): only --all shows it, here and there.
+  await mkdir(join(w.storePath, 'vm', '100', '2030-01-01T00:00:00Z'), { recursive: true });
+  await writeFile(join(w.storePath, 'vm', '100', '2030-01-01T00:00:00Z', 'drive-scsi0.img.fidx'), '');
+
+  const groups = JSON.parse(await assertSameBothWays(w, 'site-ro', ['groups', 'store1'])) as {
+    group: string;
+    snapshots: number;
+  }[];
+  assert.deepEqual(
+    groups.map((g) => [g.group, g.snapshots]),
+    [
+      ['ct/200', 2],
+      ['vm/100', 2],
+    ],
+  );
+  await assertSameBothWays(w, 'site-ro', ['groups', 'store1', '--ns', 'a']);
+
+  const all = JSON.parse(await assertSameBothWays(w, 'site-ro', ['snapshots', 'store1'])) as {
+    snapshot: string;
+    files: string[];
+  }[];
+  assert.equal(all.length, 4);
+  assert.deepEqual(all[0]?.files, ['drive-scsi0.img.fidx', 'qemu.conf.blob']);
+  await assertSameBothWays(w, 'site-ro', ['snapshots', 'store1', 'vm/100']);
+  const inA = JSON.parse(await assertSameBothWays(w, 'site', ['snapshots', 'store1', '--ns', 'a'])) as {
+    snapshot: string;
+  }[];
+  assert.deepEqual(
+    inA.map((s) => s.snapshot.split('/').slice(0, 2).join('/')),
+    ['host/web'],
+  );
+  const unfinished = JSON.parse(
+    await assertSameBothWays(w, 'site-ro', ['snapshots', 'store1', 'vm/100', '--all']),
+  ) as { snapshot: string; finished: boolean }[];
+  assert.deepEqual(
+    unfinished.map((s) => s.finished),
+    [true, true, false],
+  );
+  assert.equal(unfinished[2]?.snapshot, 'vm/100/2030-01-01T00:00:00Z');
+
+  for (const args of [
+    ['snapshots', 'store1'],
+    ['groups', 'store1'],
+  ]) {
+    const unknown = await ferry(w.client, [...args, '--remote', 'nope']);
+    assert.equal(unknown.code, 10, unknown.stderr);
+    assert.match(unknown.stderr, /remote nope is not configured/);
+    const malformed = await ferry(w.client, [...args, '--remote', 'no/such']);
+    assert.equal(malformed.code, 2, malformed.stderr);
+  }
+  // A datastore the server does not have: not found there (10), as here.
+  const elsewhere = await ferry(w.client, ['snapshots', 'store9', '--remote', 'site']);
+  assert.equal(elsewhere.code, 10, elsewhere.stderr);
 });
