@@ -1,19 +1,15 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { lookupRemote } from '../config/index.js';
-import { type ErrorCode, FerryError } from '../errors/index.js';
+import { FerryError } from '../errors/index.js';
 import type { RunnableJobKind } from '../protocol/index.js';
-import { FerryClient, remoteConnection } from '../remote/index.js';
+import type { FerryClient } from '../remote/index.js';
 import { EXIT, failForStatus } from './exit-codes.js';
 import type { Runtime } from './runtime.js';
-
-const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
-  [EXIT.usage]: 'FERRY_ERR_CONFIG',
-  [EXIT.notFound]: 'FERRY_ERR_NOT_FOUND',
-  [EXIT.locked]: 'FERRY_ERR_LOCKED',
-};
-
-/** How often a remote run's task is read while it runs. */
-const FOLLOW_INTERVAL_MS = 1000;
+import {
+  errorForTaskStatus,
+  followTask,
+  REMOTE_FOLLOW_INTERVAL_MS,
+  remoteTaskFeed,
+  taskExitStatus,
+} from './task-follow.js';
 
 /**
  * `ferry sync-job run ID --remote NAME` (and `prune-job`, `verify-job`): starts the remote's job through its API (the
@@ -43,37 +39,31 @@ export async function followRemoteRun(
   fields: Record<string, unknown>,
   start: (client: FerryClient) => Promise<string>,
 ): Promise<void> {
-  const client = new FerryClient({ ...remoteConnection(await lookupRemote(rt.home, remote)), log: rt.log });
-  rt.onClose(() => client.close());
+  const client = await rt.openRemote(remote);
   const upid = await start(client);
   const name = `remote ${remote}: ${what}`;
   rt.log.info(`${name} started as task ${upid}`);
-  let shown = 0;
-  for (;;) {
-    const { task, log } = await client.readTask(upid);
-    for (const line of log.slice(shown)) process.stderr.write(`${line}\n`);
-    shown = log.length;
-    if (task.state !== 'running') {
-      const status = task['exit-status'] ?? EXIT.failed;
-      rt.print(
-        { remote, ...fields, task: upid, state: task.state, exitStatus: status },
-        () => `${name}: ${task.state} (exit status ${status}; task ${upid})`,
-      );
-      failForStatus(status, name);
-      if (status !== EXIT.ok) {
-        // The remote run's own status, as far as an error code carries it: locked, not found, config, or failed.
-        const code = STATUS_CODES[status] ?? 'FERRY_ERR_INTERNAL';
-        throw new FerryError(code, `${name} failed${task.message ? `: ${task.message}` : ''} (task ${upid})`);
-      }
-      return;
-    }
-    if (rt.signal.aborted) {
-      await client.stopTask(upid).catch(() => undefined);
-      throw new FerryError(
-        'FERRY_ERR_ABORTED',
-        `${name}: interrupted; asked the server to stop task ${upid}`,
-      );
-    }
-    await sleep(FOLLOW_INTERVAL_MS, undefined, { signal: rt.signal }).catch(() => undefined);
+  const task = await followTask(
+    rt,
+    remoteTaskFeed(client, upid),
+    (lines) => {
+      for (const line of lines) process.stderr.write(`${line}\n`);
+    },
+    REMOTE_FOLLOW_INTERVAL_MS,
+  );
+  if (task === undefined) {
+    await client.stopTask(upid).catch(() => undefined);
+    throw new FerryError('FERRY_ERR_ABORTED', `${name}: interrupted; asked the server to stop task ${upid}`);
   }
+  const status = taskExitStatus(task);
+  rt.print(
+    { remote, ...fields, task: upid, state: task.state, exitStatus: status },
+    () => `${name}: ${task.state} (exit status ${status}; task ${upid})`,
+  );
+  failForStatus(status, name);
+  if (status !== EXIT.ok)
+    throw errorForTaskStatus(
+      status,
+      `${name} failed${task.message ? `: ${task.message}` : ''} (task ${upid})`,
+    );
 }

@@ -2,10 +2,11 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pretty from 'pino-pretty';
-import { type DatastoreAccess, type DatastoreEntry, lookupDatastore } from '../config/index.js';
+import { type DatastoreAccess, type DatastoreEntry, lookupDatastore, lookupRemote } from '../config/index.js';
 import { FerryError } from '../errors/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { type Clock, SYSTEM_CLOCK } from '../model/index.js';
+import { FerryClient, type FerryClientOptions, remoteConnection } from '../remote/index.js';
 import { ChunkPool, Datastore } from '../store/index.js';
 import { formatTable } from './output.js';
 
@@ -73,6 +74,16 @@ export class Runtime {
   }
 
   /**
+   * Prints lines as they come (a followed task log): on stdout as text; with JSON output on stderr, so that stdout
+   * holds only the command's one JSON result.
+   */
+  printLines(lines: readonly string[]): void {
+    if (lines.length === 0) return;
+    if (this.format === 'json') process.stderr.write(`${lines.join('\n')}\n`);
+    else this.stdout(lines.join('\n'));
+  }
+
+  /**
    * Opens the configured datastore `name` for an operation that will `access` it (named `what` in a refusal):
    * FERRY_ERR_MAINTENANCE when its maintenance mode does not allow that.
    */
@@ -90,6 +101,17 @@ export class Runtime {
     const ds = await Datastore.open(entry.path, { clock: this.clock });
     this.closers.push(() => ds.close());
     return { ds, entry };
+  }
+
+  /**
+   * A client of the configured remote `name` (remote.cfg: its URL, token and pinned fingerprint), closed when the
+   * command ends; `options` tune the transport (`connections: 1` for a few listing requests).
+   */
+  async openRemote(name: string, options: Partial<FerryClientOptions> = {}): Promise<FerryClient> {
+    const entry = await lookupRemote(this.home, name);
+    const client = new FerryClient({ ...remoteConnection(entry), log: this.log, ...options });
+    this.closers.push(() => client.close());
+    return client;
   }
 
   pool(): ChunkPool {

@@ -1,4 +1,4 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 
@@ -73,17 +73,85 @@ export async function pruneTasks(home: string, cutoff: number): Promise<{ remove
 }
 
 export async function readTask(home: string, id: string): Promise<{ record: TaskRecord; log: string }> {
-  if (!TASK_ID_RE.test(id))
-    throw new FerryError('FERRY_ERR_INVALID_VALUE', `invalid task id ${JSON.stringify(id)}`);
-  const dir = tasksDir(home);
+  const record = await readTaskRecord(home, id);
+  const log = await readFile(taskLogPath(home, id), 'utf8').catch(() => '');
+  return { record, log };
+}
+
+/** A task's record as it stands (one recorded as running whose process is gone: ended, see `settled`). */
+export async function readTaskRecord(home: string, id: string): Promise<TaskRecord> {
+  checkTaskId(id);
   try {
-    const record = await settled(JSON.parse(await readFile(join(dir, `${id}.json`), 'utf8')) as TaskRecord);
-    const log = await readFile(join(dir, `${id}.log`), 'utf8').catch(() => '');
-    return { record, log };
+    return await settled(
+      JSON.parse(await readFile(join(tasksDir(home), `${id}.json`), 'utf8')) as TaskRecord,
+    );
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT')
       throw new FerryError('FERRY_ERR_NOT_FOUND', `task ${id} does not exist`);
     throw err;
+  }
+}
+
+function checkTaskId(id: string): void {
+  if (!TASK_ID_RE.test(id))
+    throw new FerryError('FERRY_ERR_INVALID_VALUE', `invalid task id ${JSON.stringify(id)}`);
+}
+
+function taskLogPath(home: string, id: string): string {
+  return join(tasksDir(home), `${id}.log`);
+}
+
+/** How much of a task's log one read takes into memory: a long log is handed on piece by piece. */
+const TAIL_READ_BYTES = 64 * 1024;
+
+/**
+ * A task's log read as it grows (`ferry task log --follow`): each `read` hands on the lines appended since the last
+ * one, reading only those bytes, at most TAIL_READ_BYTES at a time, so a long log never sits in memory whole. A line
+ * still being written (no newline yet: a write to the file may end mid-line) is held back until its newline comes, so no
+ * line is handed on twice or cut in two, and a UTF-8 character split between two reads is joined again.
+ */
+export class TaskLogTail {
+  private readonly path: string;
+  private offset = 0;
+  /** The bytes after the last newline read so far: the start of a line still being written. */
+  private partial: Buffer = Buffer.alloc(0);
+
+  constructor(home: string, id: string) {
+    checkTaskId(id);
+    this.path = taskLogPath(home, id);
+  }
+
+  /**
+   * Reads to the end of the file as it is now and hands its complete lines to `onLines` (without their newlines),
+   * piece by piece. With `ended` (the task has recorded its end, so its log is complete), a last line without a
+   * newline is handed on too. A log not written yet reads as empty.
+   */
+  async read(onLines: (lines: string[]) => void, ended: boolean): Promise<void> {
+    const file = await open(this.path, 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (file !== undefined) {
+      try {
+        const buffer = Buffer.allocUnsafe(TAIL_READ_BYTES);
+        for (;;) {
+          const { bytesRead } = await file.read(buffer, 0, buffer.length, this.offset);
+          if (bytesRead === 0) break;
+          this.offset += bytesRead;
+          const piece = Buffer.concat([this.partial, buffer.subarray(0, bytesRead)]);
+          const end = piece.lastIndexOf(0x0a);
+          // Copied: `buffer` is read into again.
+          this.partial = Buffer.from(piece.subarray(end + 1));
+          if (end >= 0) onLines(piece.toString('utf8', 0, end).split('\n'));
+        }
+      } finally {
+        await file.close();
+      }
+    }
+    if (ended && this.partial.length > 0) {
+      onLines([this.partial.toString('utf8')]);
+      this.partial = Buffer.alloc(0);
+    }
   }
 }
 
@@ -93,7 +161,7 @@ export async function readTask(home: string, id: string): Promise<{ record: Task
  * signalled.
  */
 export async function stopTask(home: string, id: string): Promise<TaskRecord> {
-  const { record } = await readTask(home, id);
+  const record = await readTaskRecord(home, id);
   if (record.state !== 'running') {
     const why = record.message === undefined ? record.state : `${record.state}: ${record.message}`;
     throw new FerryError('FERRY_ERR_INVALID_VALUE', `task ${id} is not running (${why})`);

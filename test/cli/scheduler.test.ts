@@ -17,6 +17,7 @@ import { SYSTEM_CLOCK } from '../../src/model/index.js';
 import { Datastore } from '../../src/store/index.js';
 import { FERRY_BIN, ferry, ferryJson, finished, spawnFerry } from '../helpers/cli.js';
 import { fillDatastore } from '../helpers/fixtures.js';
+import { addServedRemote, serveHome, tokenWithRole } from '../helpers/serve.js';
 import { log, makePool, tempDir } from '../helpers/world.js';
 
 interface JobListed {
@@ -312,39 +313,14 @@ test('schedules are checked: a bad calendar event is a usage error naming it; a 
 test('ferry sync-job run --remote (and prune-job, gc, verify): the server runs its job, GC or verification as its own process (POST /admin/{kind}/{id}/run, /admin/datastore/{store}/gc, …/verify) and the CLI follows its task to its exit status; a run in progress, an unknown job, a token without admin and a datastore in maintenance are refused', async (t) => {
   const w = await world(t);
   await ferryJson(w.home, ['sync-job', 'create', 'nightly', '--store', 'target', '--remote-store', 'source']);
-  const admin = await ferryJson<{ secret: string }>(w.home, ['token', 'create', 'ops@pam!remote']);
-  await ferryJson(w.home, ['acl', 'set', '/', 'ops@pam!remote', 'admin']);
-  const reader = await ferryJson<{ secret: string }>(w.home, ['token', 'create', 'watch@pam!remote']);
-  await ferryJson(w.home, ['acl', 'set', '/datastore', 'watch@pam!remote', 'reader']);
-  const server = spawnFerry(w.home, ['serve', '--listen', '127.0.0.1:0', '--no-scheduler']);
-  const done = finished(server);
-  t.after(() => server.kill('SIGKILL'));
-  const lines = createInterface({ input: server.stdout as NodeJS.ReadableStream });
-  const [line] = (await once(lines, 'line')) as [string];
-  const ready = JSON.parse(line) as { url: string; fingerprint: string };
+  const admin = await tokenWithRole(w.home, 'ops@pam!remote', '/', 'admin');
+  const reader = await tokenWithRole(w.home, 'watch@pam!remote', '/datastore', 'reader');
+  const served = await serveHome(t, w.home);
 
   // The operator's own machine: a home with the server as remote `site`, once as admin, once as a reader.
   const client = join(w.dir, 'client-home');
-  for (const [name, authId, secret] of [
-    ['site', 'ops@pam!remote', admin.secret],
-    ['site-ro', 'watch@pam!remote', reader.secret],
-  ] as const) {
-    await ferryJson(client, [
-      'remote',
-      'add',
-      name,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      new URL(ready.url).port,
-      '--auth-id',
-      authId,
-      '--secret',
-      secret,
-      '--fingerprint',
-      ready.fingerprint,
-    ]);
-  }
+  await addServedRemote(client, 'site', served, 'ops@pam!remote', admin);
+  await addServedRemote(client, 'site-ro', served, 'watch@pam!remote', reader);
 
   const run = await ferry(client, [
     'sync-job',
@@ -442,6 +418,6 @@ test('ferry sync-job run --remote (and prune-job, gc, verify): the server runs i
   const usage = await ferry(client, ['gc', 'target', '--remote', 'site', '--grace', '0']);
   assert.equal(usage.code, 2, usage.stderr);
 
-  server.kill('SIGTERM');
-  assert.equal((await done).code, 0);
+  served.child.kill('SIGTERM');
+  assert.equal((await served.done).code, 0);
 });

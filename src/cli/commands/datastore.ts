@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import {
   type DatastoreEntry,
   formatMaintenanceMode,
-  lookupRemote,
   maintenanceOf,
   parseMaintenanceMode,
   readDatastoreConfig,
@@ -16,7 +15,6 @@ import {
 import { FerryError } from '../../errors/index.js';
 import { formatBytes, nowSeconds, parseCalendarEvent, parseStoreName } from '../../model/index.js';
 import { type DatastoreStatusData, statusToWire } from '../../protocol/index.js';
-import { FerryClient, remoteConnection } from '../../remote/index.js';
 import { Datastore, datastoreStatus, reindexDatastore } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
 import { jobScheduleStatus, runCells } from '../job-status.js';
@@ -197,12 +195,7 @@ export function registerDatastore(program: Command, act: ActionFactory): void {
       act<{ remote?: string }>(async (rt, [name], opts) => {
         let status: DatastoreStatusData;
         if (opts.remote !== undefined) {
-          const client = new FerryClient({
-            ...remoteConnection(await lookupRemote(rt.home, opts.remote)),
-            log: rt.log,
-            connections: 1,
-          });
-          rt.onClose(() => client.close());
+          const client = await rt.openRemote(opts.remote, { connections: 1 });
           status = await client.datastoreStatus(name as string);
         } else {
           status = statusToWire(await datastoreStatus(await rt.openDatastore(name as string, 'read')));

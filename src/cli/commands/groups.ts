@@ -7,10 +7,18 @@ export function registerGroups(program: Command, act: ActionFactory): void {
     .command('groups <store>')
     .description('list backup groups')
     .option('--ns <ns>', 'namespace', '')
+    .option(
+      '--remote <name>',
+      "list this remote's datastore <store> through its API (its token needs reader on the namespace)",
+    )
     .action(
-      act<{ ns: string }>(async (rt, [store], opts) => {
-        const ds = await rt.openDatastore(store as string, 'read');
-        const groups = await ds.listGroups(parseNamespace(opts.ns));
+      act<{ ns: string; remote?: string }>(async (rt, [store], opts) => {
+        const ns = parseNamespace(opts.ns);
+        // The API answers the datastore's own listing (same fields, same order), so both print alike.
+        const groups =
+          opts.remote === undefined
+            ? await (await rt.openDatastore(store as string, 'read')).listGroups(ns)
+            : await (await rt.openRemote(opts.remote, { connections: 1 })).listGroups(store as string, ns);
         const rows = groups.map((g) => ({
           group: formatGroup(g.group),
           owner: g.owner,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type DatastoreAccess, lookupRemote } from '../../config/index.js';
+import type { DatastoreAccess } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { LogMethods } from '../../log/index.js';
 import {
@@ -20,7 +20,6 @@ import {
   ROOT_NAMESPACE,
   type SnapshotRef,
 } from '../../model/index.js';
-import { FerryClient, remoteConnection } from '../../remote/index.js';
 import { pruneGroup, pruneTargets } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
@@ -78,8 +77,7 @@ async function placeFor(
       protect: (ns, snapshot, value) => ds.setProtected(ns, snapshot, value),
     };
   }
-  const client = new FerryClient({ ...remoteConnection(await lookupRemote(rt.home, remote)), log: rt.log });
-  rt.onClose(() => client.close());
+  const client = await rt.openRemote(remote);
   return {
     targets: async (ns, group, maxDepth) => {
       if (group !== undefined) return [{ ns, group }];

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import {
   addRemote,
-  lookupRemote,
   newRemote,
   publicRemote,
   type RemoteSettingsInput,
@@ -11,7 +10,6 @@ import {
   updateRemote,
   withRemoteSettings,
 } from '../../config/index.js';
-import { FerryClient, remoteConnection } from '../../remote/index.js';
 import type { ActionFactory } from '../action.js';
 
 function remoteOptions(cmd: Command, required: boolean): Command {
@@ -76,13 +74,7 @@ export function registerRemote(program: Command, act: ActionFactory): void {
     .description('connect to a remote and list the datastores its token can see')
     .action(
       act(async (rt, [name]) => {
-        const entry = await lookupRemote(rt.home, name as string);
-        const client = new FerryClient({
-          ...remoteConnection(entry),
-          log: rt.log,
-          connections: 1,
-        });
-        rt.onClose(() => client.close());
+        const client = await rt.openRemote(name as string, { connections: 1 });
         const stores = await client.listDatastores();
         rt.printList(
           stores.map((s) => ({

@@ -1,7 +1,69 @@
 import type { Command } from 'commander';
-import { listTasks, pruneTasks, readTask, stopTask } from '../../config/index.js';
+import { listTasks, pruneTasks, readTask, stopTask, type TaskRecord } from '../../config/index.js';
+import { FerryError } from '../../errors/index.js';
 import type { ActionFactory } from '../action.js';
+import { EXIT } from '../exit-codes.js';
 import { parseDurationOption, parseIntOption } from '../parse-options.js';
+import type { Runtime } from '../runtime.js';
+import {
+  errorForTaskStatus,
+  followTask,
+  LOCAL_FOLLOW_INTERVAL_MS,
+  localTaskFeed,
+  REMOTE_FOLLOW_INTERVAL_MS,
+  remoteTaskFeed,
+  type TaskFeed,
+  taskExitStatus,
+  taskFromWire,
+} from '../task-follow.js';
+
+const REMOTE_HELP = "this remote's task(s), through its API (its token needs admin on /)";
+
+interface ListFilters {
+  since?: string;
+  type?: string;
+  subject?: string;
+  errors?: boolean;
+  running?: boolean;
+  limit?: string;
+}
+
+/**
+ * `task list`'s filters: which tasks they keep, oldest first. Parsed first, so a bad value fails before anything is
+ * read or a remote asked; a remote's list is filtered here too (the API has no filters).
+ */
+function taskFilter(rt: Runtime, opts: ListFilters): (tasks: readonly TaskRecord[]) => TaskRecord[] {
+  const since =
+    opts.since === undefined ? undefined : rt.clock.now() - parseDurationOption('--since', opts.since);
+  const limit = opts.limit === undefined ? undefined : parseIntOption('--limit', opts.limit, 1, 1_000_000);
+  return (tasks) =>
+    tasks
+      .filter((t) => since === undefined || Date.parse(t.started) >= since)
+      .filter((t) => opts.type === undefined || t.type === opts.type)
+      .filter((t) => opts.subject === undefined || t.subject === opts.subject)
+      .filter((t) => opts.errors !== true || (t.state !== 'ok' && t.state !== 'running'))
+      .filter((t) => opts.running !== true || t.state === 'running')
+      .slice(limit === undefined ? 0 : -limit);
+}
+
+/**
+ * `task log --follow`: prints the task's log as it grows until the task ends, then ends with the task's exit status.
+ * Interrupted, it stops following and leaves the task alone (exit 130). `name` names the task in messages.
+ */
+async function followLog(rt: Runtime, feed: TaskFeed, name: string, intervalMs: number): Promise<void> {
+  const record = await followTask(rt, feed, (lines) => rt.printLines(lines), intervalMs);
+  if (record === undefined) {
+    rt.log.info(`${name}: stopped following; the task goes on (ferry task stop stops it)`);
+    throw new FerryError('FERRY_ERR_ABORTED', `${name}: stopped following; the task goes on`);
+  }
+  if (rt.format === 'json') rt.print(record, () => '');
+  const status = taskExitStatus(record);
+  if (status !== EXIT.ok)
+    throw errorForTaskStatus(
+      status,
+      `${name}: ${record.state}${record.message ? `: ${record.message}` : ''}`,
+    );
+}
 
 export function registerTask(program: Command, act: ActionFactory): void {
   const cmd = program.command('task').description('tasks: list, log, stop, prune');
@@ -20,26 +82,18 @@ export function registerTask(program: Command, act: ActionFactory): void {
       'only tasks still running (their process alive): what to wait for before maintenance',
     )
     .option('--limit <n>', 'only the newest N of those')
+    .option(
+      '--remote <name>',
+      `${REMOTE_HELP}; the API lists them all, and the filters above apply here (--since by this host's clock)`,
+    )
     .action(
-      act<{
-        since?: string;
-        type?: string;
-        subject?: string;
-        errors?: boolean;
-        running?: boolean;
-        limit?: string;
-      }>(async (rt, _args, opts) => {
-        const since =
-          opts.since === undefined ? undefined : rt.clock.now() - parseDurationOption('--since', opts.since);
-        const limit =
-          opts.limit === undefined ? undefined : parseIntOption('--limit', opts.limit, 1, 1_000_000);
-        const tasks = (await listTasks(rt.home))
-          .filter((t) => since === undefined || Date.parse(t.started) >= since)
-          .filter((t) => opts.type === undefined || t.type === opts.type)
-          .filter((t) => opts.subject === undefined || t.subject === opts.subject)
-          .filter((t) => opts.errors !== true || (t.state !== 'ok' && t.state !== 'running'))
-          .filter((t) => opts.running !== true || t.state === 'running')
-          .slice(limit === undefined ? 0 : -limit);
+      act<ListFilters & { remote?: string }>(async (rt, _args, opts) => {
+        const select = taskFilter(rt, opts);
+        const tasks = select(
+          opts.remote === undefined
+            ? await listTasks(rt.home)
+            : (await (await rt.openRemote(opts.remote, { connections: 1 })).listTasks()).map(taskFromWire),
+        );
         rt.printList(
           tasks.map((t) => ({
             id: t.id,
@@ -57,10 +111,32 @@ export function registerTask(program: Command, act: ActionFactory): void {
   cmd
     .command('log <id>')
     .description("print a task's log")
+    .option(
+      '--follow',
+      "while the task runs, print its log as it grows; exit with the task's status once it ends (Ctrl-C stops following, never the task)",
+    )
+    .option('--remote <name>', REMOTE_HELP)
     .action(
-      act(async (rt, [id]) => {
-        const { record, log } = await readTask(rt.home, id as string);
-        rt.print({ ...record, log }, () => log.trimEnd());
+      act<{ follow?: boolean; remote?: string }>(async (rt, [id], opts) => {
+        const upid = id as string;
+        if (opts.remote === undefined) {
+          if (opts.follow === true) {
+            await followLog(rt, localTaskFeed(rt.home, upid), `task ${upid}`, LOCAL_FOLLOW_INTERVAL_MS);
+            return;
+          }
+          const { record, log } = await readTask(rt.home, upid);
+          rt.print({ ...record, log }, () => log.trimEnd());
+          return;
+        }
+        const client = await rt.openRemote(opts.remote, { connections: 1 });
+        const name = `remote ${opts.remote}: task ${upid}`;
+        if (opts.follow === true) {
+          await followLog(rt, remoteTaskFeed(client, upid), name, REMOTE_FOLLOW_INTERVAL_MS);
+          return;
+        }
+        const { task, log } = await client.readTask(upid);
+        // The API answers the log's lines; `log` in JSON is the file's text, as for a task of this host.
+        rt.print({ ...taskFromWire(task), log: log.map((l) => `${l}\n`).join('') }, () => log.join('\n'));
       }),
     );
   cmd
@@ -68,10 +144,13 @@ export function registerTask(program: Command, act: ActionFactory): void {
     .description(
       'ask a running task to stop (it finishes its in-flight writes and publishes nothing partial)',
     )
+    .option('--remote <name>', `${REMOTE_HELP}: the server signals its process`)
     .action(
-      act(async (rt, [id]) => {
-        await stopTask(rt.home, id as string);
-        rt.print({ id, signalled: true }, () => `asked task ${id} to stop`);
+      act<{ remote?: string }>(async (rt, [id], opts) => {
+        if (opts.remote === undefined) await stopTask(rt.home, id as string);
+        else await (await rt.openRemote(opts.remote, { connections: 1 })).stopTask(id as string);
+        const where = opts.remote === undefined ? '' : ` on remote ${opts.remote}`;
+        rt.print({ id, signalled: true }, () => `asked task ${id}${where} to stop`);
       }),
     );
   cmd
