@@ -136,6 +136,8 @@ export {
   writeSyncConfig,
 } from './sync-config.js';
 export {
+  datastoreOfTask,
+  datastoreTaskSubject,
   listTasks,
   processStart,
   pruneTasks,
@@ -144,6 +146,7 @@ export {
   TASK_ID_RE,
   type TaskRecord,
   type TaskState,
+  taskIdSubject,
   tasksDir,
 } from './tasks.js';
 export {

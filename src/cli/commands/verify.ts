@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { maintenanceOf } from '../../config/index.js';
+import { datastoreTaskSubject, maintenanceOf } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import {
   formatSnapshot,
@@ -41,7 +41,8 @@ export async function runVerify(rt: Runtime, req: VerifyRequest): Promise<void> 
   const { result: report, task } = await runAsTask(
     rt,
     req.job === undefined ? 'verify' : JOB_TASK_TYPES.verify,
-    req.job ?? store,
+    // A verification of a namespace names it (`STORE:NS`): the server lets that namespace's reader follow it.
+    req.job ?? datastoreTaskSubject(entry.name, ns),
     (t, log) =>
       verifyDatastore(ds, {
         pool: rt.pool(),
