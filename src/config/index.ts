@@ -12,6 +12,7 @@ export {
   aclPathFor,
   formatAclConfig,
   hasAnyRoleWithin,
+  leastRoleWithin,
   parseAclConfig,
   parseAclPath,
   parseRole,

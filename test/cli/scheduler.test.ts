@@ -15,7 +15,7 @@ import { JobLauncher, Scheduler } from '../../src/cli/scheduler.js';
 import { lockJob, readJobState, recordJobRun } from '../../src/config/index.js';
 import { SYSTEM_CLOCK } from '../../src/model/index.js';
 import { Datastore } from '../../src/store/index.js';
-import { FERRY_BIN, ferry, ferryJson, finished, spawnFerry } from '../helpers/cli.js';
+import { addRemote, FERRY_BIN, ferry, ferryJson, finished, serveFerry, spawnFerry } from '../helpers/cli.js';
 import { fillDatastore } from '../helpers/fixtures.js';
 import { log, makePool, tempDir } from '../helpers/world.js';
 
@@ -316,35 +316,12 @@ test('ferry sync-job run --remote (and prune-job, gc, verify): the server runs i
   await ferryJson(w.home, ['acl', 'set', '/', 'ops@pam!remote', 'admin']);
   const reader = await ferryJson<{ secret: string }>(w.home, ['token', 'create', 'watch@pam!remote']);
   await ferryJson(w.home, ['acl', 'set', '/datastore', 'watch@pam!remote', 'reader']);
-  const server = spawnFerry(w.home, ['serve', '--listen', '127.0.0.1:0', '--no-scheduler']);
-  const done = finished(server);
-  t.after(() => server.kill('SIGKILL'));
-  const lines = createInterface({ input: server.stdout as NodeJS.ReadableStream });
-  const [line] = (await once(lines, 'line')) as [string];
-  const ready = JSON.parse(line) as { url: string; fingerprint: string };
+  const served = await serveFerry(t, w.home, ['--no-scheduler']);
 
   // The operator's own machine: a home with the server as remote `site`, once as admin, once as a reader.
   const client = join(w.dir, 'client-home');
-  for (const [name, authId, secret] of [
-    ['site', 'ops@pam!remote', admin.secret],
-    ['site-ro', 'watch@pam!remote', reader.secret],
-  ] as const) {
-    await ferryJson(client, [
-      'remote',
-      'add',
-      name,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      new URL(ready.url).port,
-      '--auth-id',
-      authId,
-      '--secret',
-      secret,
-      '--fingerprint',
-      ready.fingerprint,
-    ]);
-  }
+  await addRemote(client, 'site', served, { authId: 'ops@pam!remote', secret: admin.secret });
+  await addRemote(client, 'site-ro', served, { authId: 'watch@pam!remote', secret: reader.secret });
 
   const run = await ferry(client, [
     'sync-job',
@@ -442,6 +419,6 @@ test('ferry sync-job run --remote (and prune-job, gc, verify): the server runs i
   const usage = await ferry(client, ['gc', 'target', '--remote', 'site', '--grace', '0']);
   assert.equal(usage.code, 2, usage.stderr);
 
-  server.kill('SIGTERM');
-  assert.equal((await done).code, 0);
+  served.child.kill('SIGTERM');
+  assert.equal((await served.done).code, 0);
 });
