@@ -201,12 +201,15 @@ export class FerryClient {
 
   /**
    * Starts a verification of the server's datastore `store` now (admin on every namespace it covers), as `ferry
-   * verify` runs there: the namespace `ns` and those below it, or one snapshot; returns its task id.
+   * verify` runs there: the namespace `ns` and those below it (to `maxDepth` levels), or one snapshot; returns its
+   * task id.
    */
   async startVerify(
     store: string,
     options: {
       ns?: Namespace;
+      /** Namespace levels below `ns` included (0 … 7; default: all). */
+      maxDepth?: number;
       snapshot?: SnapshotRef;
       ignoreVerified?: boolean;
       outdatedAfterDays?: number;
@@ -214,6 +217,7 @@ export class FerryClient {
   ): Promise<string> {
     const body: VerifyRunBody = {
       ...(options.ns ? { ns: options.ns } : {}),
+      ...(options.maxDepth !== undefined ? { 'max-depth': options.maxDepth } : {}),
       ...(options.snapshot
         ? {
             'backup-type': options.snapshot.group.type,

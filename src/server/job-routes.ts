@@ -25,6 +25,8 @@ import { authIdOf, ok, type ServerContext } from './server-context.js';
 /** What a verification started through the API covers, as `ferry verify` takes it. */
 export interface VerifyRun {
   ns: Namespace;
+  /** Namespace levels below `ns` included (default: all). */
+  maxDepth?: number;
   snapshot?: SnapshotRef;
   ignoreVerified: boolean;
   outdatedAfterDays?: number;
@@ -98,8 +100,14 @@ export function registerDatastoreRunRoutes(
         );
       if (b['outdated-after'] !== undefined && b['ignore-verified'] !== true)
         throw new FerryError('FERRY_ERR_INVALID_VALUE', 'outdated-after needs ignore-verified');
+      if (b['max-depth'] !== undefined && b['backup-type'] !== undefined)
+        throw new FerryError(
+          'FERRY_ERR_INVALID_VALUE',
+          'max-depth is for the namespaces below ns, not for one snapshot: give one or the other',
+        );
       const run: VerifyRun = {
         ns: parseNamespace(b.ns),
+        ...(b['max-depth'] !== undefined ? { maxDepth: b['max-depth'] } : {}),
         ignoreVerified: b['ignore-verified'] === true,
         ...(b['outdated-after'] !== undefined ? { outdatedAfterDays: b['outdated-after'] } : {}),
         ...(b['backup-type'] !== undefined
@@ -111,7 +119,7 @@ export function registerDatastoreRunRoutes(
             }
           : {}),
       };
-      const depth = run.snapshot !== undefined ? 0 : MAX_NAMESPACE_DEPTH;
+      const depth = run.snapshot !== undefined ? 0 : (run.maxDepth ?? MAX_NAMESPACE_DEPTH);
       await ctx.access.requireWithin(authIdOf(request), store, run.ns, depth, 'admin');
       await ctx.registry.entry(store, 'read');
       return ok(await needRunner(runner).verify(store, run));

@@ -141,7 +141,7 @@ test("a running task of a datastore is stopped by that datastore's admin, not by
   assert.equal(await gone, 'SIGTERM');
 });
 
-test("a datastore's admin may start its GC, and a verification where it is admin on every namespace covered; 403 before 404", async (t) => {
+test("a datastore's admin may start its GC, and a verification where it is admin on every namespace covered (to max-depth); 403 before 404", async (t) => {
   // The test's server runs no jobs: a request that passes the permission check and the datastore's is answered
   // "does not run jobs" (500), one that does not 403.
   const world = await startServerWorld(t, { stores: ['store1', 'store2'] });
@@ -175,6 +175,22 @@ test("a datastore's admin may start its GC, and a verification where it is admin
     ),
   );
   await assert.rejects(admin.startVerify('store1', { ns: parseNamespace('a/other') }), passed);
+  // max-depth bounds what is covered: a/secret is two levels down.
+  await assert.rejects(admin.startVerify('store1', { maxDepth: 1 }), passed);
+  await assert.rejects(
+    admin.startVerify('store1', { maxDepth: 2 }),
+    refused(
+      'sync@pbs!site-a lacks role admin on /datastore/store1 and the namespaces up to 2 level(s) below it',
+    ),
+  );
+  for (const options of [
+    { maxDepth: 8 },
+    { maxDepth: 0, snapshot: parseSnapshot('vm/100/2026-01-01T00:00:00Z') },
+  ]) {
+    await assert.rejects(admin.startVerify('store1', options), (err) =>
+      isFerryError(err, 'FERRY_ERR_INVALID_VALUE'),
+    );
+  }
   await assert.rejects(
     admin.startVerify('store1', {
       ns: parseNamespace('a'),
