@@ -46,9 +46,10 @@ export class AccessControl {
 
   /**
    * Throws FERRY_ERR_FORBIDDEN unless `authId` has `role` (or more) on the namespace and on every namespace down to
-   * `maxDepth` levels below it: for what covers them all (a verification), as PBS verifies only the namespaces where
-   * the token may. Decided from the ACL alone, before anything of the datastore is looked at, so where an entry below
-   * lowers the role (or a `--no-propagate` entry stops it) the answer is 403 whether such a namespace exists or not.
+   * `maxDepth` levels below it: for what covers them all (a verification; PBS leaves out the namespaces where the
+   * token lacks the privilege, but a run here is a process of its own that knows no token). Decided from the ACL
+   * alone, before anything of the datastore is looked at, so where an entry below lowers the role (or a
+   * `--no-propagate` entry stops it) the answer is 403 whether such a namespace exists or not.
    */
   async requireWithin(
     authId: AuthId,
