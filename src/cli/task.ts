@@ -10,6 +10,7 @@ import {
   TASK_ID_RE,
   type TaskRecord,
   type TaskState,
+  taskIdSubject,
   tasksDir,
 } from '../config/index.js';
 import { writeFileAtomic } from '../io/index.js';
@@ -158,13 +159,9 @@ export const JOB_TASK_TYPES: Readonly<Record<RunnableJobKind, string>> = {
 function presetTaskId(type: string, subject: string): string | undefined {
   const preset = process.env['FERRY_TASK_ID'];
   if (preset === undefined || !TASK_ID_RE.test(preset)) return undefined;
-  if (!preset.includes(`:${type}:${safeSubject(subject)}:`)) return undefined;
+  if (!preset.includes(`:${type}:${taskIdSubject(subject)}:`)) return undefined;
   delete process.env['FERRY_TASK_ID'];
   return preset;
-}
-
-function safeSubject(subject: string): string {
-  return subject.replace(/[^A-Za-z0-9_.:-]/g, '_');
 }
 
 /**
@@ -172,7 +169,7 @@ function safeSubject(subject: string): string {
  * seconds). Verification records it in each manifest's `verify_state`, where `verify --outdated-after` reads the time.
  */
 export function taskUpid(type: string, subject: string, nowMs: number): string {
-  return `UPID:ferry:${process.pid.toString(16)}:${Math.floor(nowMs / 1000).toString(16)}:${type}:${safeSubject(subject)}:${randomBytes(3).toString('hex')}`;
+  return `UPID:ferry:${process.pid.toString(16)}:${Math.floor(nowMs / 1000).toString(16)}:${type}:${taskIdSubject(subject)}:${randomBytes(3).toString('hex')}`;
 }
 
 /**

@@ -100,6 +100,41 @@ export function roleAt(entries: readonly AclEntry[], authId: AuthId, path: strin
   return best?.role;
 }
 
+/**
+ * The least role `authId` has anywhere in the subtree at `path`, down to `maxDepth` levels below it: what an
+ * operation that covers the whole subtree (a verification of a namespace and those below it) may do there. Where
+ * no entry names a path below, it has the role of the deepest entry above it that propagates; so the candidates are
+ * `path` itself, a path just below it, and each entry inside the subtree with a path just below that one. Undefined
+ * when some part of the subtree has no role.
+ */
+export function leastRoleWithin(
+  entries: readonly AclEntry[],
+  authId: AuthId,
+  path: string,
+  maxDepth: number,
+): Role | undefined {
+  const inherited = (at: string): Role | undefined => {
+    let best: AclEntry | undefined;
+    for (const e of entries) {
+      if (e.authId !== authId || !e.propagate || !isAtOrBelow(at, e.path)) continue;
+      if (best === undefined || e.path.length > best.path.length) best = e;
+    }
+    return best?.role;
+  };
+  const levelsBelow = (p: string) => p.slice(path === '/' ? 0 : path.length).split('/').length - 1;
+  const roles = [roleAt(entries, authId, path)];
+  if (maxDepth > 0) roles.push(inherited(path));
+  for (const e of entries) {
+    if (e.authId !== authId || e.path === path || !isAtOrBelow(e.path, path)) continue;
+    const depth = levelsBelow(e.path);
+    if (depth > maxDepth) continue;
+    roles.push(roleAt(entries, authId, e.path));
+    if (depth < maxDepth) roles.push(inherited(e.path));
+  }
+  if (roles.some((r) => r === undefined)) return undefined;
+  return (roles as Role[]).reduce((least, r) => (ROLES.indexOf(r) < ROLES.indexOf(least) ? r : least));
+}
+
 /** True when `authId` has some role at `path` or anywhere below it (what makes a datastore or namespace visible). */
 export function hasAnyRoleWithin(entries: readonly AclEntry[], authId: AuthId, path: string): boolean {
   return (

@@ -12,6 +12,7 @@ export {
   aclPathFor,
   formatAclConfig,
   hasAnyRoleWithin,
+  leastRoleWithin,
   parseAclConfig,
   parseAclPath,
   parseRole,
@@ -136,6 +137,8 @@ export {
   writeSyncConfig,
 } from './sync-config.js';
 export {
+  datastoreOfTask,
+  datastoreTaskSubject,
   listTasks,
   processStart,
   pruneTasks,
@@ -146,6 +149,7 @@ export {
   TaskLogTail,
   type TaskRecord,
   type TaskState,
+  taskIdSubject,
   tasksDir,
 } from './tasks.js';
 export {

@@ -1,6 +1,13 @@
 import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
+import {
+  type Namespace,
+  parseNamespace,
+  parseStoreName,
+  ROOT_NAMESPACE,
+  type StoreName,
+} from '../model/index.js';
 
 /**
  * Task records under `$FERRY_HOME/tasks`: `<id>.json` (the record) and `<id>.log` (the task's log), written by the CLI
@@ -28,7 +35,53 @@ export interface TaskRecord {
   message?: string;
 }
 
-export const TASK_ID_RE = /^UPID:ferry:[0-9a-f]+:[0-9a-f]+:[a-z-]+:[A-Za-z0-9_.:-]*:[0-9a-f]+$/;
+/** A task id: `UPID:ferry:<pid>:<start>:<type>:<subject>:<random>` (hex pid and start time); captures type and subject. */
+export const TASK_ID_RE = /^UPID:ferry:[0-9a-f]+:[0-9a-f]+:([a-z-]+):([A-Za-z0-9_.:-]*):[0-9a-f]+$/;
+
+/**
+ * A subject as a task id carries it: a namespace's `/` becomes `:` (no store name or namespace component holds one,
+ * so a datastore task's id still names its namespace exactly), anything else outside `[A-Za-z0-9_.:-]` `_`.
+ */
+export function taskIdSubject(subject: string): string {
+  return subject.replace(/\//g, ':').replace(/[^A-Za-z0-9_.:-]/g, '_');
+}
+
+/**
+ * The longest subject a datastore task names its namespace in: the task's id is the name of its files, which may
+ * not pass 255 bytes (the id holds about 45 more, the record's name `.json`).
+ */
+const MAX_NAMESPACED_SUBJECT = 200;
+
+/**
+ * The subject of a task that works on one datastore of this host (`gc`, `prune`, `verify`): the datastore, and for a
+ * verification of a namespace `STORE:NS` (PBS's worker id). The server decides who may read or stop the task from
+ * it (`datastoreOfTask`). A namespace too long to fit in the task's id is left out: the task is then the whole
+ * datastore's.
+ */
+export function datastoreTaskSubject(store: StoreName, ns: Namespace = ROOT_NAMESPACE): string {
+  const subject = ns === ROOT_NAMESPACE ? store : `${store}:${ns}`;
+  return subject.length > MAX_NAMESPACED_SUBJECT ? store : subject;
+}
+
+/** The task types whose subject is `datastoreTaskSubject`'s; `prune` only without a namespace. */
+const DATASTORE_TASK_TYPES: ReadonlySet<string> = new Set(['gc', 'prune', 'verify']);
+
+/**
+ * The datastore (and namespace) of this host a task works on, read from its id alone (so a permission check needs
+ * no file), or undefined for a task that is the host's: a sync, a configured job's run (named by its job id), a prune
+ * of a remote's datastore (`REMOTE:STORE`), anything not Ferry's.
+ */
+export function datastoreOfTask(id: string): { store: StoreName; ns: Namespace } | undefined {
+  const [, type, subject] = TASK_ID_RE.exec(id) ?? [];
+  if (type === undefined || subject === undefined || !DATASTORE_TASK_TYPES.has(type)) return undefined;
+  const [store, ...ns] = subject.split(':');
+  if (ns.length > 0 && type !== 'verify') return undefined;
+  try {
+    return { store: parseStoreName(store), ns: parseNamespace(ns.join('/')) };
+  } catch {
+    return undefined;
+  }
+}
 
 export function tasksDir(home: string): string {
   return join(home, 'tasks');

@@ -83,6 +83,7 @@ export const PruneBody = Type.Object(
 export const VerifyRunBody = Type.Object(
   {
     ns: Type.Optional(NsString),
+    'max-depth': Type.Optional(Type.Integer({ minimum: 0, maximum: 7 })),
     'backup-type': Type.Optional(BackupType),
     'backup-id': Type.Optional(BackupId),
     'backup-time': Type.Optional(BackupTime),

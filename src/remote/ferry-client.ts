@@ -191,21 +191,25 @@ export class FerryClient {
   }
 
   /**
-   * Starts garbage collection of the server's datastore `store` now (admin on `/`), as `ferry gc` runs there; returns
-   * its task id. A GC already running: FERRY_ERR_LOCKED; the datastore in maintenance: FERRY_ERR_MAINTENANCE.
+   * Starts garbage collection of the server's datastore `store` now (admin on that datastore), as `ferry gc` runs
+   * there; returns its task id. A GC already running: FERRY_ERR_LOCKED; the datastore in maintenance:
+   * FERRY_ERR_MAINTENANCE.
    */
   async startGc(store: string): Promise<string> {
     return this.hostCall('POST', routePath('datastoreGc', { store }), Type.String(), 'garbage collection');
   }
 
   /**
-   * Starts a verification of the server's datastore `store` now (admin on `/`), as `ferry verify` runs there: the
-   * namespace `ns` and those below it, or one snapshot; returns its task id.
+   * Starts a verification of the server's datastore `store` now (admin on every namespace it covers), as `ferry
+   * verify` runs there: the namespace `ns` and those below it (to `maxDepth` levels), or one snapshot; returns its
+   * task id.
    */
   async startVerify(
     store: string,
     options: {
       ns?: Namespace;
+      /** Namespace levels below `ns` included (0 … 7; default: all). */
+      maxDepth?: number;
       snapshot?: SnapshotRef;
       ignoreVerified?: boolean;
       outdatedAfterDays?: number;
@@ -213,6 +217,7 @@ export class FerryClient {
   ): Promise<string> {
     const body: VerifyRunBody = {
       ...(options.ns ? { ns: options.ns } : {}),
+      ...(options.maxDepth !== undefined ? { 'max-depth': options.maxDepth } : {}),
       ...(options.snapshot
         ? {
             'backup-type': options.snapshot.group.type,
@@ -232,7 +237,7 @@ export class FerryClient {
     );
   }
 
-  /** One call on what belongs to the server's host (tasks, remotes, sync jobs); only a read is retried. */
+  /** One call on the server's tasks, remotes, jobs and runs; only a read is retried. */
   private hostCall<T extends TSchema>(
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
@@ -247,17 +252,23 @@ export class FerryClient {
     );
   }
 
-  /** The server's tasks (needs the admin role on `/`). */
+  /**
+   * The server's tasks that this token may read: all of them for an admin on `/`, else those of the datastores (or
+   * verified namespaces) where it has a role. A token without any role: FERRY_ERR_FORBIDDEN.
+   */
   async listTasks(): Promise<TaskItem[]> {
     return this.hostCall('GET', routePath('tasks'), ListOf(TaskItem), 'task list');
   }
 
-  /** One task of the server, with its log lines. */
+  /** One task of the server, with its log lines (admin on `/`, or reader on the task's datastore). */
   async readTask(upid: string): Promise<TaskLogData> {
     return this.hostCall('GET', routePath('task', { upid }), TaskLogData, 'task');
   }
 
-  /** Asks a running task of the server to stop (SIGTERM to its process, as `ferry task stop` there). */
+  /**
+   * Asks a running task of the server to stop (SIGTERM to its process, as `ferry task stop` there); admin on `/`, or
+   * on the task's datastore.
+   */
   async stopTask(upid: string): Promise<void> {
     await this.hostCall('DELETE', routePath('task', { upid }), EmptyData, 'task stop');
   }

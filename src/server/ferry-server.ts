@@ -14,7 +14,7 @@ import { ensureCertificate } from './certificate.js';
 import { registerConfigRoutes } from './config-routes.js';
 import { DatastoreRegistry } from './datastore-registry.js';
 import { errorForReply } from './error-reply.js';
-import { type JobRunner, registerJobRoutes } from './job-routes.js';
+import { type JobRunner, registerDatastoreRunRoutes, registerJobRoutes } from './job-routes.js';
 import { registerReaderRoutes } from './reader-routes.js';
 import { authIdOf, requestEnded, type ServerContext, setAuthId } from './server-context.js';
 import { type SessionLimits, SessionTable } from './session-table.js';
@@ -173,13 +173,15 @@ export async function startServer(options: ServerOptions): Promise<FerryServer> 
   registerReaderRoutes(app, ctx);
   registerWriterRoutes(app, ctx);
   registerSpeedtestRoutes(app);
-  // What belongs to the whole host, not to one datastore (its tasks, remotes and sync jobs, and running those): every route of this scope
+  // A datastore's GC and verification, and the tasks: each route checks the role on the datastore its run or task is of.
+  registerDatastoreRunRoutes(app, ctx, options.jobs);
+  registerTaskRoutes(app, ctx, home);
+  // What belongs to the whole host, not to one datastore (its remotes and jobs, and running those): every route of this scope
   // needs the admin role on `/`, checked before the request is validated, so a token without it learns nothing.
   app.register((host, _options, done) => {
     host.addHook('preValidation', async (request) => ctx.access.requireRoot(authIdOf(request), 'admin'));
-    registerTaskRoutes(host, home);
     registerConfigRoutes(host, home);
-    registerJobRoutes(host, options.jobs, ctx.registry);
+    registerJobRoutes(host, options.jobs);
     done();
   });
 

@@ -5,7 +5,9 @@
  *
  * Invariants
  * - Every request is authenticated (API token, scrypt-hashed secret, cached per header) before its body is read,
- *   and every route checks the role it needs on `/datastore/<store>[/<ns…>]` before it touches the datastore.
+ *   and every route checks the role it needs on `/datastore/<store>[/<ns…>]` before it touches the datastore; what
+ *   is the host's (remotes, sync jobs, running configured jobs, the tasks of no datastore) needs admin on `/`; a task
+ *   of a datastore, the role on that datastore, decided from the task's id before its record is read.
  * - Names, paths and sizes are validated at the edge: TypeBox schemas for shape, the model parsers for names;
  *   bodies and batches are bounded (src/protocol/limits.ts); errors are JSON with a stable code.
  * - A reader session serves chunks only for digests registered by an index it downloaded; a writer session verifies

@@ -1,25 +1,32 @@
 import type { FastifyInstance } from 'fastify';
 import { listTasks, readTask, stopTask, type TaskRecord } from '../config/index.js';
 import { ROUTES, type TaskItem, type TaskLogData, UpidParams } from '../protocol/index.js';
-import { ok } from './server-context.js';
+import { authIdOf, ok, type ServerContext } from './server-context.js';
 
 /**
- * The tasks of the server's `$FERRY_HOME` (sync jobs the CLI runs there, e.g. from cron) as API resources, for a UI or
- * a script watching them: the list, one task with its log, and stop. They belong to the whole host: registered in the
- * server's host scope, which lets only an admin on `/` in. Paths as PBS's (`/nodes/{node}/tasks`), with the one node `localhost`.
+ * The tasks of the server's `$FERRY_HOME` (sync jobs the CLI runs there, e.g. from cron; GCs and verifications asked
+ * for through the API) as API resources, for a UI or a script watching them: the list, one task with its log, and
+ * stop. Paths as PBS's (`/nodes/{node}/tasks`), with the one node `localhost`. An admin on `/` reads and stops every
+ * task; a task of a datastore (gc, prune, verify) is also read with role reader and stopped with admin on that
+ * datastore (on the namespace, for a verification of one), so a datastore's admin follows the GC and verification it
+ * started (PBS lets a datastore's privileges read the tasks of its jobs too); the rest is the host's. Each route
+ * decides from the task's id before it reads the task (403 before 404); the list shows each token what it may read.
  */
-export function registerTaskRoutes(app: FastifyInstance, home: string): void {
-  app.get(ROUTES.tasks, async () => {
-    return ok((await listTasks(home)).map(taskToWire));
+export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext, home: string): void {
+  app.get(ROUTES.tasks, async (request) => {
+    const mayRead = await ctx.access.taskReader(authIdOf(request));
+    return ok((await listTasks(home)).filter((r) => mayRead(r.id)).map(taskToWire));
   });
 
   app.get<{ Params: UpidParams }>(ROUTES.task, { schema: { params: UpidParams } }, async (request) => {
+    await ctx.access.requireTask(authIdOf(request), request.params.upid, 'reader');
     const { record, log } = await readTask(home, request.params.upid);
     const data: TaskLogData = { task: taskToWire(record), log: log === '' ? [] : log.trimEnd().split('\n') };
     return ok(data);
   });
 
   app.delete<{ Params: UpidParams }>(ROUTES.task, { schema: { params: UpidParams } }, async (request) => {
+    await ctx.access.requireTask(authIdOf(request), request.params.upid, 'admin');
     await stopTask(home, request.params.upid);
     return ok(null);
   });

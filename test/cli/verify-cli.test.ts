@@ -4,10 +4,19 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseBackupSpec, runBackup } from '../../src/backup/index.js';
 import { type Manifest, manifestVerifyTime } from '../../src/format/index.js';
-import { parseAuthId, parseGroup, parseNamespace, type SnapshotRef } from '../../src/model/index.js';
+import {
+  makeGroup,
+  makeSnapshot,
+  parseAuthId,
+  parseGroup,
+  parseNamespace,
+  type SnapshotRef,
+} from '../../src/model/index.js';
 import { Datastore } from '../../src/store/index.js';
 import { ferry, ferryJson } from '../helpers/cli.js';
+import { BASE_TIME, fillDatastore } from '../helpers/fixtures.js';
 import { seededBytes } from '../helpers/random.js';
+import { addServedRemote, serveHome, tokenWithRole } from '../helpers/serve.js';
 import { log, makePool, tempDir } from '../helpers/world.js';
 
 interface VerifyJson {
@@ -125,4 +134,86 @@ test('ferry verify --ignore-verified skips what passed, re-verifies what failed 
   assert.match(usage.stderr, /--outdated-after needs --ignore-verified/);
   const bad = await ferry(home, ['verify', 'store', '--ignore-verified', '--outdated-after', '-1']);
   assert.equal(bad.code, 2);
+});
+
+test('ferry verify --max-depth N verifies --ns and N levels below it, locally and through the remote route; a bad value is a usage error and runs nothing', async (t) => {
+  const dir = await tempDir(t);
+  const home = join(dir, 'home');
+  const storePath = join(dir, 'store');
+  await ferryJson(home, ['datastore', 'create', 'store', storePath]);
+  const ds = await Datastore.open(storePath);
+  t.after(() => ds.close());
+  // One snapshot in each of /, a, a/b and a/b/c: group vm/<depth>.
+  const levels = ['', 'a', 'a/b', 'a/b/c'];
+  const pool = makePool(t);
+  for (const [depth, ns] of levels.entries())
+    await fillDatastore(ds, pool, dir, { ns, groups: [`vm/${depth}`], snapshots: 1, blocks: 1 });
+
+  const verified = async (...extra: string[]) =>
+    (await ferryJson<VerifyJson>(home, ['verify', 'store', ...extra])).snapshots;
+  assert.equal(await verified('--ns', 'a', '--max-depth', '0'), 1, 'a alone');
+  assert.equal(await verified('--ns', 'a', '--max-depth', '1'), 2, 'a and a/b');
+  assert.equal(await verified('--ns', 'a'), 3, 'a and everything below it');
+  assert.equal(await verified('--max-depth', '0'), 1, "the root's own");
+  assert.equal(await verified('--max-depth', '7'), 4);
+
+  const tasks = async () => (await ferryJson<unknown[]>(home, ['task', 'list'])).length;
+  const before = await tasks();
+  for (const [value, message] of [
+    ['8', '--max-depth must be a whole number from 0 to 7, not "8"'],
+    ['-1', '--max-depth must be a whole number from 0 to 7, not "-1"'],
+    ['one', '--max-depth must be a whole number from 0 to 7, not "one"'],
+  ]) {
+    for (const remote of [[], ['--remote', 'nowhere']]) {
+      const bad = await ferry(home, ['verify', 'store', '--max-depth', value as string, ...remote]);
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.equal(bad.stderr, `ferry: error: ${message}\n`);
+    }
+  }
+  const withSnapshot = await ferry(home, [
+    'verify',
+    'store',
+    'vm/0/2026-01-01T00:00:00Z',
+    '--max-depth',
+    '0',
+  ]);
+  assert.equal(withSnapshot.code, 2, withSnapshot.stderr);
+  assert.match(withSnapshot.stderr, /--max-depth is for the namespaces below --ns, not for one snapshot/);
+  assert.equal(await tasks(), before, 'nothing ran');
+
+  // The same through the server (POST …/verify with max-depth): which manifests name the remote task.
+  const served = await serveHome(t, home);
+  const secret = await tokenWithRole(home, 'ops@pbs!t', '/datastore/store', 'admin');
+  const client = join(dir, 'client');
+  await addServedRemote(client, 'site', served, 'ops@pbs!t', secret);
+  const remoteVerified = async (...extra: string[]) => {
+    const run = await ferry(client, [
+      'verify',
+      'store',
+      '--remote',
+      'site',
+      '--output-format',
+      'json',
+      ...extra,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const { task } = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as { task: string };
+    const by: string[] = [];
+    for (const [depth, ns] of levels.entries()) {
+      const m = await ds.readManifest(
+        parseNamespace(ns),
+        makeSnapshot(makeGroup('vm', `${depth}`), BASE_TIME),
+      );
+      if ((m.unprotected['verify_state'] as { upid?: string } | undefined)?.upid === task) by.push(ns);
+    }
+    return by;
+  };
+  assert.deepEqual(await remoteVerified('--ns', 'a', '--max-depth', '0'), ['a']);
+  assert.deepEqual(await remoteVerified('--ns', 'a', '--max-depth', '1'), ['a', 'a/b']);
+  assert.deepEqual(await remoteVerified('--max-depth', '0'), ['']);
+  assert.deepEqual(await remoteVerified('--ns', 'a/b'), ['a/b', 'a/b/c']);
+  const refused = await ferry(client, ['verify', 'store', '--remote', 'site', '--max-depth', '9']);
+  assert.equal(refused.code, 2, refused.stderr);
+  served.child.kill('SIGTERM');
+  assert.equal((await served.done).code, 0);
 });

@@ -1,6 +1,7 @@
 /**
- * What belongs to the server's host as API resources: its tasks (list, one with its log, stop), its remotes (never
- * their secrets) and its sync jobs; admin on `/` only.
+ * What belongs to the server's host as API resources: its tasks (list, one with its log, stop: admin on `/`, or the
+ * datastore's role for a task of a datastore), its remotes (never their secrets) and its sync jobs (admin on `/`
+ * only); and the GC and verification of a datastore, which its admin may start.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -12,13 +13,13 @@ import {
   writeSyncConfig,
 } from '../../src/config/index.js';
 import { isFerryError } from '../../src/errors/index.js';
-import { parseAuthId } from '../../src/model/index.js';
+import { parseAuthId, parseNamespace, parseSnapshot } from '../../src/model/index.js';
 import { startServerWorld } from '../helpers/server.js';
 import { bystander, startTicks, writeTaskRecord } from '../helpers/tasks.js';
 
 const DONE = 'UPID:ferry:1f00:6a000000:syncjob:nightly:0000aa';
 
-test('an admin on / lists the tasks, reads one with its log and stops a running one; others get 403', {
+test("an admin on / lists the tasks, reads one with its log and stops a running one; a sync job's task is closed to others", {
   skip: !existsSync('/proc/self/stat') && 'needs /proc',
 }, async (t) => {
   const world = await startServerWorld(t);
@@ -62,12 +63,22 @@ test('an admin on / lists the tasks, reads one with its log and stops a running 
   assert.equal(one.task.subject, 'nightly');
   assert.deepEqual(one.log, ['2026-11-27T01:00:00Z start', '2026-11-27T01:02:00Z [vm/100]: done']);
 
-  // Not enough: a datastore admin, or a reader on /.
+  // Not enough: a datastore admin, or a reader on /. Their lists leave the host's tasks out; no role at all: no list.
   for (const grants of [[['/datastore/store1', 'admin']], [['/', 'reader']]] as [string, string][][]) {
     const other = world.client(await world.token(`u${grants[0]?.[1]}@pam!t`, grants));
-    await assert.rejects(other.listTasks(), (err) => isFerryError(err, 'FERRY_ERR_FORBIDDEN'));
-    await assert.rejects(other.stopTask(running), (err) => isFerryError(err, 'FERRY_ERR_FORBIDDEN'));
+    assert.deepEqual(await other.listTasks(), []);
+    await assert.rejects(other.readTask(DONE), (err) => isFerryError(err, 'FERRY_ERR_FORBIDDEN'));
+    await assert.rejects(other.stopTask(running), (err) => {
+      assert.ok(isFerryError(err, 'FERRY_ERR_FORBIDDEN'), String(err));
+      assert.match(
+        err.message,
+        /lacks role admin on \/ \(task .*:syncjob:hourly:.* is the host's, not a datastore's\)/,
+      );
+      return true;
+    });
   }
+  const nobody = world.client(await world.token('nobody@pam!t'));
+  await assert.rejects(nobody.listTasks(), (err) => isFerryError(err, 'FERRY_ERR_FORBIDDEN'));
   assert.equal(child.exitCode, null);
 
   await assert.rejects(admin.readTask('UPID:ferry:1:2:syncjob:gone:ff'), (err) =>
@@ -84,6 +95,123 @@ test('an admin on / lists the tasks, reads one with its log and stops a running 
   const gone = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
   await admin.stopTask(running);
   assert.equal(await gone, 'SIGTERM');
+});
+
+test("a running task of a datastore is stopped by that datastore's admin, not by its reader, a namespace's admin or another datastore's admin; 403 comes before 404", {
+  skip: !existsSync('/proc/self/stat') && 'needs /proc',
+}, async (t) => {
+  const world = await startServerWorld(t, { stores: ['store1', 'store2'] });
+  const child = bystander(t);
+  const pid = child.pid as number;
+  const gc = await writeTaskRecord(world.home, {
+    id: `UPID:ferry:${pid.toString(16)}:6a000100:gc:store1:0000cc`,
+    type: 'gc',
+    subject: 'store1',
+    pid,
+    pstart: await startTicks(pid),
+    started: '2026-11-27T02:00:00.000Z',
+    state: 'running',
+  });
+  const reader = world.client(await world.token('reader@pbs!t', [['/datastore/store1', 'reader']]));
+  assert.equal((await reader.readTask(gc)).task.state, 'running');
+  for (const [authId, grant] of [
+    ['reader@pbs!t', undefined],
+    ['ns-admin@pbs!t', ['/datastore/store1/a', 'admin']],
+    ['other-admin@pbs!t', ['/datastore/store2', 'admin']],
+  ] as const) {
+    const client = grant === undefined ? reader : world.client(await world.token(authId, [[...grant]]));
+    await assert.rejects(client.stopTask(gc), (err) => {
+      assert.ok(isFerryError(err, 'FERRY_ERR_FORBIDDEN'), String(err));
+      assert.match(err.message, new RegExp(`^${authId} lacks role admin on /datastore/store1$`));
+      return true;
+    });
+  }
+  assert.equal(child.exitCode, null);
+
+  const admin = world.client(await world.token('admin@pbs!t', [['/datastore/store1', 'admin']]));
+  // A task id of another datastore is refused whether it exists or not; one of its own that does not exist is 404.
+  await assert.rejects(admin.readTask('UPID:ferry:1:2:gc:store2:ff'), (err) =>
+    isFerryError(err, 'FERRY_ERR_FORBIDDEN'),
+  );
+  await assert.rejects(admin.readTask('UPID:ferry:1:2:verify:store1:a:b:ff'), (err) =>
+    isFerryError(err, 'FERRY_ERR_NOT_FOUND'),
+  );
+  const gone = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+  await admin.stopTask(gc);
+  assert.equal(await gone, 'SIGTERM');
+});
+
+test("a datastore's admin may start its GC, and a verification where it is admin on every namespace covered (to max-depth); 403 before 404", async (t) => {
+  // The test's server runs no jobs: a request that passes the permission check and the datastore's is answered
+  // "does not run jobs" (500), one that does not 403.
+  const world = await startServerWorld(t, { stores: ['store1', 'store2'] });
+  const passed = (err: unknown) =>
+    isFerryError(err, 'FERRY_ERR_INTERNAL') && /does not run jobs/.test(err.message);
+  const refused = (message: string) => (err: unknown) => {
+    assert.ok(isFerryError(err, 'FERRY_ERR_FORBIDDEN'), String(err));
+    assert.equal(err.message, message);
+    return true;
+  };
+  const admin = world.client(
+    await world.token('sync@pbs!site-a', [
+      ['/datastore/store1', 'admin'],
+      ['/datastore/store1/a/secret', 'reader'],
+    ]),
+  );
+  await assert.rejects(admin.startGc('store1'), passed);
+  await assert.rejects(
+    admin.startGc('store2'),
+    refused('sync@pbs!site-a lacks role admin on /datastore/store2'),
+  );
+  await assert.rejects(
+    admin.startGc('nostore'),
+    refused('sync@pbs!site-a lacks role admin on /datastore/nostore'),
+  );
+  // The whole datastore would cover a/secret, where the token is a reader; a/other and a snapshot of a do not.
+  await assert.rejects(
+    admin.startVerify('store1'),
+    refused(
+      'sync@pbs!site-a lacks role admin on /datastore/store1 and the namespaces up to 7 level(s) below it',
+    ),
+  );
+  await assert.rejects(admin.startVerify('store1', { ns: parseNamespace('a/other') }), passed);
+  // max-depth bounds what is covered: a/secret is two levels down.
+  await assert.rejects(admin.startVerify('store1', { maxDepth: 1 }), passed);
+  await assert.rejects(
+    admin.startVerify('store1', { maxDepth: 2 }),
+    refused(
+      'sync@pbs!site-a lacks role admin on /datastore/store1 and the namespaces up to 2 level(s) below it',
+    ),
+  );
+  for (const options of [
+    { maxDepth: 8 },
+    { maxDepth: 0, snapshot: parseSnapshot('vm/100/2026-01-01T00:00:00Z') },
+  ]) {
+    await assert.rejects(admin.startVerify('store1', options), (err) =>
+      isFerryError(err, 'FERRY_ERR_INVALID_VALUE'),
+    );
+  }
+  await assert.rejects(
+    admin.startVerify('store1', {
+      ns: parseNamespace('a'),
+      snapshot: parseSnapshot('vm/100/2026-01-01T00:00:00Z'),
+    }),
+    passed,
+  );
+  await assert.rejects(
+    admin.startVerify('store1', {
+      ns: parseNamespace('a/secret'),
+      snapshot: parseSnapshot('vm/100/2026-01-01T00:00:00Z'),
+    }),
+    refused('sync@pbs!site-a lacks role admin on /datastore/store1/a/secret'),
+  );
+  // A namespace's admin: not the datastore's GC.
+  const nsAdmin = world.client(await world.token('ns@pbs!t', [['/datastore/store1/a', 'admin']]));
+  await assert.rejects(nsAdmin.startGc('store1'), refused('ns@pbs!t lacks role admin on /datastore/store1'));
+  await assert.rejects(nsAdmin.startVerify('store1', { ns: parseNamespace('a') }), passed);
+  // Only past the permission check does a missing datastore show.
+  const root = world.client(await world.token('root@pam!t', [['/', 'admin']]));
+  await assert.rejects(root.startGc('nostore'), (err) => isFerryError(err, 'FERRY_ERR_NOT_FOUND'));
 });
 
 test('an admin on / lists the remotes without their secrets and the sync jobs with their keys; others get 403', async (t) => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { datastoreTaskSubject } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
-import { formatBytes } from '../../model/index.js';
+import { formatBytes, parseStoreName } from '../../model/index.js';
 import { DEFAULT_GC_GRACE_MS, garbageCollect } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
 import { EXIT } from '../exit-codes.js';
@@ -36,7 +37,7 @@ export function registerGc(program: Command, act: ActionFactory): void {
         const { result: report, task } = await runAsTask(
           rt,
           'gc',
-          store as string,
+          datastoreTaskSubject(parseStoreName(store)),
           (_t, log) => garbageCollect(ds, { log, graceMs, signal: rt.signal }),
           () => EXIT.ok,
           { kind: 'gc', id: store as string },

@@ -1,6 +1,11 @@
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { lookupMaintenanceJob, lookupSyncJob, parseHostPort } from '../../config/index.js';
+import {
+  datastoreTaskSubject,
+  lookupMaintenanceJob,
+  lookupSyncJob,
+  parseHostPort,
+} from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { JobRunner } from '../../server/index.js';
 import type { ActionFactory } from '../action.js';
@@ -46,7 +51,12 @@ export function registerServe(program: Command, act: ActionFactory): void {
               const task = { type: JOB_TASK_TYPES[kind], subject: job.id };
               return launcher.runNow(configuredJob(kind, job.id), task, rt.clock.now());
             },
-            gc: (store) => launcher.runNow(gcJob(store), { type: 'gc', subject: store }, rt.clock.now()),
+            gc: (store) =>
+              launcher.runNow(
+                gcJob(store),
+                { type: 'gc', subject: datastoreTaskSubject(store) },
+                rt.clock.now(),
+              ),
             verify: (store, run) =>
               launcher.runNow(
                 {
@@ -55,7 +65,7 @@ export function registerServe(program: Command, act: ActionFactory): void {
                   args: verifyArgs(store, run),
                   label: `verification of datastore ${store}`,
                 },
-                { type: 'verify', subject: store },
+                { type: 'verify', subject: datastoreTaskSubject(store, run.ns) },
                 rt.clock.now(),
               ),
           };

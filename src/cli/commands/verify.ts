@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { maintenanceOf } from '../../config/index.js';
+import { datastoreTaskSubject, maintenanceOf } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import {
   formatSnapshot,
+  MAX_NAMESPACE_DEPTH,
   type Namespace,
   parseNamespace,
   parseSnapshot,
@@ -41,7 +42,8 @@ export async function runVerify(rt: Runtime, req: VerifyRequest): Promise<void> 
   const { result: report, task } = await runAsTask(
     rt,
     req.job === undefined ? 'verify' : JOB_TASK_TYPES.verify,
-    req.job ?? store,
+    // A verification of a namespace names it (`STORE:NS`): the server lets that namespace's reader follow it.
+    req.job ?? datastoreTaskSubject(entry.name, ns),
     (t, log) =>
       verifyDatastore(ds, {
         pool: rt.pool(),
@@ -86,9 +88,18 @@ export function verifyArgs(store: string, run: VerifyRun): string[] {
     ...(run.snapshot !== undefined ? [formatSnapshot(run.snapshot)] : []),
     '--ns',
     run.ns,
+    ...(run.maxDepth !== undefined ? ['--max-depth', String(run.maxDepth)] : []),
     ...(run.ignoreVerified ? ['--ignore-verified'] : []),
     ...(run.outdatedAfterDays !== undefined ? ['--outdated-after', String(run.outdatedAfterDays)] : []),
   ];
+}
+
+interface VerifyFlags {
+  ns: string;
+  maxDepth?: string;
+  ignoreVerified?: boolean;
+  outdatedAfter?: string;
+  remote?: string;
 }
 
 export function registerVerify(program: Command, act: ActionFactory): void {
@@ -96,6 +107,10 @@ export function registerVerify(program: Command, act: ActionFactory): void {
     .command('verify <store> [snapshot]')
     .description('verify snapshots, every chunk they use, and the chunk index')
     .option('--ns <ns>', 'namespace (and those below it)', '')
+    .option(
+      '--max-depth <n>',
+      `only the namespaces up to N levels below --ns (0-${MAX_NAMESPACE_DEPTH}; 0: --ns alone; default: all)`,
+    )
     .option(
       '--ignore-verified',
       'skip snapshots whose last verification passed (failed ones are verified again)',
@@ -109,35 +124,44 @@ export function registerVerify(program: Command, act: ActionFactory): void {
       "run it on this remote's datastore <store> (as its ferry verify), and follow its task",
     )
     .action(
-      act<{ ns: string; ignoreVerified?: boolean; outdatedAfter?: string; remote?: string }>(
-        async (rt, [store, snapshot], opts) => {
-          if (opts.outdatedAfter !== undefined && opts.ignoreVerified !== true)
-            throw new FerryError('FERRY_ERR_USAGE', '--outdated-after needs --ignore-verified');
-          const outdatedAfterDays =
-            opts.outdatedAfter === undefined
-              ? undefined
-              : parseIntOption('--outdated-after', opts.outdatedAfter, 0, 36_500);
-          if (opts.remote !== undefined) {
-            const ns = parseNamespace(opts.ns);
-            const ref = snapshot ? parseSnapshot(snapshot) : undefined;
-            await followRemoteRun(rt, opts.remote, `verification of ${store}`, { store }, (client) =>
-              client.startVerify(store as string, {
-                ns,
-                ...(ref !== undefined ? { snapshot: ref } : {}),
-                ignoreVerified: opts.ignoreVerified === true,
-                ...(outdatedAfterDays !== undefined ? { outdatedAfterDays } : {}),
-              }),
-            );
-            return;
-          }
-          await runVerify(rt, {
-            store: store as string,
-            ns: parseNamespace(opts.ns),
-            snapshot: snapshot ? parseSnapshot(snapshot) : undefined,
-            ignoreVerified: opts.ignoreVerified === true,
-            outdatedAfterDays,
-          });
-        },
-      ),
+      act<VerifyFlags>(async (rt, [store, snapshot], opts) => {
+        if (opts.outdatedAfter !== undefined && opts.ignoreVerified !== true)
+          throw new FerryError('FERRY_ERR_USAGE', '--outdated-after needs --ignore-verified');
+        const outdatedAfterDays =
+          opts.outdatedAfter === undefined
+            ? undefined
+            : parseIntOption('--outdated-after', opts.outdatedAfter, 0, 36_500);
+        if (opts.maxDepth !== undefined && snapshot !== undefined)
+          throw new FerryError(
+            'FERRY_ERR_USAGE',
+            '--max-depth is for the namespaces below --ns, not for one snapshot: give one or the other',
+          );
+        const maxDepth =
+          opts.maxDepth === undefined
+            ? undefined
+            : parseIntOption('--max-depth', opts.maxDepth, 0, MAX_NAMESPACE_DEPTH);
+        if (opts.remote !== undefined) {
+          const ns = parseNamespace(opts.ns);
+          const ref = snapshot ? parseSnapshot(snapshot) : undefined;
+          await followRemoteRun(rt, opts.remote, `verification of ${store}`, { store }, (client) =>
+            client.startVerify(store as string, {
+              ns,
+              ...(maxDepth !== undefined ? { maxDepth } : {}),
+              ...(ref !== undefined ? { snapshot: ref } : {}),
+              ignoreVerified: opts.ignoreVerified === true,
+              ...(outdatedAfterDays !== undefined ? { outdatedAfterDays } : {}),
+            }),
+          );
+          return;
+        }
+        await runVerify(rt, {
+          store: store as string,
+          ns: parseNamespace(opts.ns),
+          maxDepth,
+          snapshot: snapshot ? parseSnapshot(snapshot) : undefined,
+          ignoreVerified: opts.ignoreVerified === true,
+          outdatedAfterDays,
+        });
+      }),
     );
 }
