@@ -5,15 +5,14 @@
  * home with the server as remote `site` (admin on /) and `site-ro` (reader on the datastores).
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { Datastore } from '../../src/store/index.js';
-import { ferry, ferryJson, spawnFerry } from '../helpers/cli.js';
+import { ferry, ferryJson, watchFerry } from '../helpers/cli.js';
 import { fillDatastore } from '../helpers/fixtures.js';
 import { addServedRemote, serveHome, tokenWithRole } from '../helpers/serve.js';
-import { type Collected, collect, startTaskProcess } from '../helpers/task-process.js';
+import { startTaskProcess } from '../helpers/task-process.js';
 import { makePool, tempDir } from '../helpers/world.js';
 
 /** A served home with datastore `store1` (groups at the root and in namespace `a`), and a client home using it. */
@@ -69,20 +68,6 @@ interface TaskJson {
   exitStatus?: number;
 }
 
-function follower(
-  t: TestContext,
-  home: string,
-  args: string[],
-): { child: ChildProcess; out: Collected; done: Promise<number | null> } {
-  const child = spawnFerry(home, args);
-  t.after(() => {
-    child.kill('SIGKILL');
-  });
-  const out = collect(child);
-  const done = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  return { child, out, done };
-}
-
 test('task list, log and stop --remote: the server tasks as it lists them; a follower prints a running task log as it grows, and stopping the task there makes it aborted (130)', async (t) => {
   const w = await world(t);
   const task = await startTaskProcess(t, w.home);
@@ -99,7 +84,7 @@ test('task list, log and stop --remote: the server tasks as it lists them; a fol
   await assertSameBothWays(w, 'site', ['task', 'list', '--type', 'verify', '--since', '1h', '--limit', '1']);
   assert.deepEqual(await ferryJson(w.client, ['task', 'list', '--errors', '--remote', 'site']), []);
 
-  const follow = follower(t, w.client, ['task', 'log', task.id, '--follow', '--remote', 'site']);
+  const follow = watchFerry(t, w.client, ['task', 'log', task.id, '--follow', '--remote', 'site']);
   await follow.out.until('the first line', (s) => (s.includes('hello from the server') ? true : undefined));
   task.send('log written while followed');
   await follow.out.until('the new line', (s) => (s.includes('written while followed') ? true : undefined));

@@ -13,7 +13,7 @@ import { Datastore } from '../../src/store/index.js';
 import { ferry, ferryJson } from '../helpers/cli.js';
 import { fillDatastore } from '../helpers/fixtures.js';
 import { addServedRemote, serveHome, tokenWithRole } from '../helpers/serve.js';
-import { writeTaskRecord } from '../helpers/tasks.js';
+import { FINISHED_SYNC_TASK, writeTaskRecord } from '../helpers/tasks.js';
 import { log, makePool, tempDir } from '../helpers/world.js';
 
 interface RemoteRunJson {
@@ -51,16 +51,7 @@ test("a token with admin on /datastore/X only runs X's GC and verification on th
   const { secret: noneSecret } = await ferryJson<{ secret: string }>(home, ['token', 'create', 'none@pbs!t']);
   // Tasks that are not X's: a GC of Y run on site B, and a sync job's run.
   const otherGc = lastJson((await ferry(home, ['gc', 'other', '--output-format', 'json'])).stdout).task;
-  const syncTask = await writeTaskRecord(home, {
-    id: 'UPID:ferry:1f00:6a000000:syncjob:nightly:0000aa',
-    type: 'syncjob',
-    subject: 'nightly',
-    pid: 7936,
-    started: '2026-11-27T01:00:00.000Z',
-    ended: '2026-11-27T01:02:00.000Z',
-    state: 'ok',
-    exitStatus: 0,
-  });
+  const syncTask = await writeTaskRecord(home, FINISHED_SYNC_TASK);
   await ferryJson(home, ['sync-job', 'create', 'nightly', '--store', 'other', '--remote-store', 'offsite']);
   const served = await serveHome(t, home);
 

@@ -4,30 +4,16 @@
  * never the task. The tasks are real: runAsTask in a process the test drives (test/fixtures/task-process.ts).
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ferry, spawnFerry } from '../helpers/cli.js';
-import { type Collected, collect, startTaskProcess } from '../helpers/task-process.js';
+import { ferry, type Watched, watchFerry } from '../helpers/cli.js';
+import { startTaskProcess } from '../helpers/task-process.js';
 import { tempDir } from '../helpers/world.js';
 
-interface Follower {
-  child: ChildProcess;
-  out: Collected;
-  /** The follower's exit code once it has exited. */
-  done: Promise<number | null>;
-}
-
-function follow(t: TestContext, home: string, args: string[]): Follower {
-  const child = spawnFerry(home, ['task', 'log', ...args, '--follow']);
-  t.after(() => {
-    child.kill('SIGKILL');
-  });
-  const out = collect(child);
-  const done = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  return { child, out, done };
+function follow(t: TestContext, home: string, args: string[]): Watched {
+  return watchFerry(t, home, ['task', 'log', ...args, '--follow']);
 }
 
 /** The messages of task log lines (`<time> <message>`), in order. */

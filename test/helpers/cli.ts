@@ -3,6 +3,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -23,6 +25,25 @@ export function spawnFerry(home: string, args: string[], env: NodeJS.ProcessEnv 
 }
 
 export async function finished(child: ChildProcess): Promise<FerryRun> {
+  const out = collect(child);
+  return new Promise((resolvePromise, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      resolvePromise({ code, signal, stdout: out.stdout(), stderr: out.stderr() }),
+    );
+  });
+}
+
+export interface Collected {
+  /** Everything the child wrote to stdout so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Polls `probe` on stdout until it answers a value (at most 30 s; the child's stderr in the failure). */
+  until<T>(what: string, probe: (stdout: string) => T | undefined): Promise<T>;
+}
+
+/** Collects a child's stdout and stderr as they come. */
+export function collect(child: ChildProcess): Collected {
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => {
@@ -31,10 +52,37 @@ export async function finished(child: ChildProcess): Promise<FerryRun> {
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
   });
-  return new Promise((resolvePromise, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    async until(what, probe) {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const value = probe(stdout);
+        if (value !== undefined) return value;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stderr: ${stderr}`);
+        await sleep(50);
+      }
+    },
+  };
+}
+
+/** A CLI run a test watches as it goes: its output so far, and its exit code once it has exited. */
+export interface Watched {
+  child: ChildProcess;
+  out: Collected;
+  done: Promise<number | null>;
+}
+
+/** Starts `ferry args` over `home` and watches it; killed when the test ends, if it still runs. */
+export function watchFerry(t: TestContext, home: string, args: string[]): Watched {
+  const child = spawnFerry(home, args);
+  t.after(() => {
+    child.kill('SIGKILL');
   });
+  const out = collect(child);
+  const done = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return { child, out, done };
 }
 
 export async function ferry(home: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<FerryRun> {

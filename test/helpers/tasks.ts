@@ -34,3 +34,34 @@ export async function writeTaskRecord(
   if (log !== undefined) await writeFile(join(dir, `${record.id}.log`), log);
   return record.id;
 }
+
+/** A host task that ended ok: sync job `nightly`'s run of 2026-11-27 01:00. */
+export const FINISHED_SYNC_TASK = {
+  id: 'UPID:ferry:1f00:6a000000:syncjob:nightly:0000aa',
+  type: 'syncjob',
+  subject: 'nightly',
+  pid: 7936,
+  started: '2026-11-27T01:00:00.000Z',
+  ended: '2026-11-27T01:02:00.000Z',
+  state: 'ok',
+  exitStatus: 0,
+};
+
+/** Records a running task of `type` about `subject`, run by the live process `pid` (its real start time); its id. */
+export async function writeRunningTask(
+  home: string,
+  pid: number,
+  type: string,
+  subject: string,
+  suffix: string,
+): Promise<string> {
+  return writeTaskRecord(home, {
+    id: `UPID:ferry:${pid.toString(16)}:6a000100:${type}:${subject}:${suffix}`,
+    type,
+    subject,
+    pid,
+    pstart: await startTicks(pid),
+    started: '2026-11-27T02:00:00.000Z',
+    state: 'running',
+  });
+}

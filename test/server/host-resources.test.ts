@@ -15,9 +15,9 @@ import {
 import { isFerryError } from '../../src/errors/index.js';
 import { parseAuthId, parseNamespace, parseSnapshot } from '../../src/model/index.js';
 import { startServerWorld } from '../helpers/server.js';
-import { bystander, startTicks, writeTaskRecord } from '../helpers/tasks.js';
+import { bystander, FINISHED_SYNC_TASK, writeRunningTask, writeTaskRecord } from '../helpers/tasks.js';
 
-const DONE = 'UPID:ferry:1f00:6a000000:syncjob:nightly:0000aa';
+const DONE = FINISHED_SYNC_TASK.id;
 
 test("an admin on / lists the tasks, reads one with its log and stops a running one; a sync job's task is closed to others", {
   skip: !existsSync('/proc/self/stat') && 'needs /proc',
@@ -25,30 +25,13 @@ test("an admin on / lists the tasks, reads one with its log and stops a running 
   const world = await startServerWorld(t);
   await writeTaskRecord(
     world.home,
-    {
-      id: DONE,
-      type: 'syncjob',
-      subject: 'nightly',
-      pid: 7936,
-      started: '2026-11-27T01:00:00.000Z',
-      ended: '2026-11-27T01:02:00.000Z',
-      state: 'ok',
-      exitStatus: 0,
-    },
+    FINISHED_SYNC_TASK,
     '2026-11-27T01:00:00Z start\n2026-11-27T01:02:00Z [vm/100]: done\n',
   );
   // A running task: a real process, with its real start time.
   const child = bystander(t);
   const pid = child.pid as number;
-  const running = await writeTaskRecord(world.home, {
-    id: `UPID:ferry:${pid.toString(16)}:6a000100:syncjob:hourly:0000bb`,
-    type: 'syncjob',
-    subject: 'hourly',
-    pid,
-    pstart: await startTicks(pid),
-    started: '2026-11-27T02:00:00.000Z',
-    state: 'running',
-  });
+  const running = await writeRunningTask(world.home, pid, 'syncjob', 'hourly', '0000bb');
 
   const admin = world.client(await world.token('admin@pam!t', [['/', 'admin']]));
   const tasks = await admin.listTasks();
@@ -103,15 +86,7 @@ test("a running task of a datastore is stopped by that datastore's admin, not by
   const world = await startServerWorld(t, { stores: ['store1', 'store2'] });
   const child = bystander(t);
   const pid = child.pid as number;
-  const gc = await writeTaskRecord(world.home, {
-    id: `UPID:ferry:${pid.toString(16)}:6a000100:gc:store1:0000cc`,
-    type: 'gc',
-    subject: 'store1',
-    pid,
-    pstart: await startTicks(pid),
-    started: '2026-11-27T02:00:00.000Z',
-    state: 'running',
-  });
+  const gc = await writeRunningTask(world.home, pid, 'gc', 'store1', '0000cc');
   const reader = world.client(await world.token('reader@pbs!t', [['/datastore/store1', 'reader']]));
   assert.equal((await reader.readTask(gc)).task.state, 'running');
   for (const [authId, grant] of [
