@@ -96,10 +96,20 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   } catch (err) {
     if (err instanceof CommanderError) return exitCodeFor(err);
     const aborted = controller.signal.aborted && !(isFerryError(err) && err.code !== 'FERRY_ERR_ABORTED');
-    stderr(`ferry: error: ${aborted ? 'interrupted' : formatError(err)}`);
+    stderr(`ferry: error: ${aborted ? interruptedMessage(err) : formatError(err)}`);
     return aborted ? EXIT.interrupted : exitCodeFor(err);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * What an interrupted command says: what it knows of where it stopped and what it left (a FERRY_ERR_ABORTED of its
+ * own, e.g. "asked the server to stop task …"), else only that it was interrupted.
+ */
+function interruptedMessage(err: unknown): string {
+  if (!isFerryError(err)) return 'interrupted';
+  const detail = formatError(err);
+  return detail.includes('interrupted') ? detail : `interrupted: ${detail}`;
 }

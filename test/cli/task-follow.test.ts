@@ -108,6 +108,10 @@ test('Ctrl-C stops following with exit 130 and leaves the task running', async (
   await follower.out.until('its line', (s) => (s.includes('working') ? true : undefined));
   follower.child.kill('SIGINT');
   assert.equal(await follower.done, 130, follower.out.stderr());
+  assert.match(
+    follower.out.stderr(),
+    /ferry: error: interrupted: task \S+: stopped following; the task goes on/,
+  );
   await sleep(300);
   assert.equal(task.child.exitCode, null, 'the task goes on');
   const listed = await ferry(home, ['task', 'list', '--running', '--output-format', 'json']);

@@ -53,8 +53,10 @@ function taskFilter(rt: Runtime, opts: ListFilters): (tasks: readonly TaskRecord
 async function followLog(rt: Runtime, feed: TaskFeed, name: string, intervalMs: number): Promise<void> {
   const record = await followTask(rt, feed, (lines) => rt.printLines(lines), intervalMs);
   if (record === undefined) {
-    rt.log.info(`${name}: stopped following; the task goes on (ferry task stop stops it)`);
-    throw new FerryError('FERRY_ERR_ABORTED', `${name}: stopped following; the task goes on`);
+    throw new FerryError(
+      'FERRY_ERR_ABORTED',
+      `${name}: stopped following; the task goes on (ferry task stop stops it)`,
+    );
   }
   if (rt.format === 'json') rt.print(record, () => '');
   const status = taskExitStatus(record);
