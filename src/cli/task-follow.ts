@@ -23,7 +23,7 @@ export interface TaskFeed {
 
 /** How often a local task's log is read while it runs. */
 export const LOCAL_FOLLOW_INTERVAL_MS = 250;
-/** How often a remote task is read while it runs (each read answers its whole log: the API has no offset). */
+/** How often a remote task is read while it runs (each read answers the lines new since the last). */
 export const REMOTE_FOLLOW_INTERVAL_MS = 1000;
 
 /** A task of this `$FERRY_HOME`: its record, and its log file read from where the last poll stopped. */
@@ -38,14 +38,18 @@ export function localTaskFeed(home: string, id: string): TaskFeed {
   };
 }
 
-/** A task of a remote, through `GET …/tasks/{upid}`: the lines past those shown before. */
+/**
+ * A task of a remote, through `GET …/tasks/{upid}?start=N`: only the lines past those shown before cross the link
+ * (a server that answers from an earlier line, one older than `start`, has the ones already shown skipped here).
+ */
 export function remoteTaskFeed(client: FerryClient, upid: string): TaskFeed {
   let shown = 0;
   return {
     async poll(show) {
-      const { task, log } = await client.readTask(upid);
-      if (log.length > shown) show(log.slice(shown));
-      shown = Math.max(shown, log.length);
+      const { task, log, start = 0 } = await client.readTask(upid, { start: shown });
+      const fresh = log.slice(Math.max(0, shown - start));
+      if (fresh.length > 0) show(fresh);
+      shown = Math.max(shown, start + log.length);
       return taskFromWire(task);
     },
   };

@@ -95,6 +95,7 @@ export {
   SyncJobUpdateBody,
   TaskItem,
   TaskLogData,
+  TaskLogQuery,
   UpidParams,
   UploadData,
   VerifyRunBody,

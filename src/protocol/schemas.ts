@@ -179,7 +179,14 @@ export const TaskItem = Type.Object({
   'exit-status': Type.Optional(Type.Integer()),
   message: Type.Optional(Type.String()),
 });
-export const TaskLogData = Type.Object({ task: TaskItem, log: Type.Array(Type.String()) });
+/** `start`: the first log line to answer (0-based; PBS's `start`), so a follower asks only for what is new. */
+export const TaskLogQuery = Type.Object({ start: Type.Optional(Type.Integer({ minimum: 0 })) }, strict);
+/** `start`: the line number of `log[0]` (absent from servers older than the query: then 0). */
+export const TaskLogData = Type.Object({
+  task: TaskItem,
+  log: Type.Array(Type.String()),
+  start: Type.Optional(Type.Integer({ minimum: 0 })),
+});
 
 export const RemoteItem = Type.Object({
   name: Type.String(),
@@ -391,6 +398,7 @@ export type SyncJobUpdateBody = { delete?: string[]; [key: string]: SyncJobValue
 export type SyncJobParams = Static<typeof SyncJobParams>;
 export type TaskItem = Static<typeof TaskItem>;
 export type TaskLogData = Static<typeof TaskLogData>;
+export type TaskLogQuery = Static<typeof TaskLogQuery>;
 export type SpeedtestData = Static<typeof SpeedtestData>;
 export type DatastoreItem = Static<typeof DatastoreItem>;
 export type NamespaceItem = Static<typeof NamespaceItem>;

@@ -260,9 +260,16 @@ export class FerryClient {
     return this.hostCall('GET', routePath('tasks'), ListOf(TaskItem), 'task list');
   }
 
-  /** One task of the server, with its log lines (admin on `/`, or reader on the task's datastore). */
-  async readTask(upid: string): Promise<TaskLogData> {
-    return this.hostCall('GET', routePath('task', { upid }), TaskLogData, 'task');
+  /**
+   * One task of the server, with its log lines (admin on `/`, or reader on the task's datastore); with `start`, only
+   * the lines from that one on (`start` in the answer says where they begin).
+   */
+  async readTask(upid: string, options: { start?: number } = {}): Promise<TaskLogData> {
+    return this.transport.json(
+      { method: 'GET', path: routePath('task', { upid }), query: { start: options.start }, idempotent: true },
+      TaskLogData,
+      'task',
+    );
   }
 
   /**

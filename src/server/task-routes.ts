@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { listTasks, readTask, stopTask, type TaskRecord } from '../config/index.js';
-import { ROUTES, type TaskItem, type TaskLogData, UpidParams } from '../protocol/index.js';
+import { ROUTES, type TaskItem, type TaskLogData, TaskLogQuery, UpidParams } from '../protocol/index.js';
 import { authIdOf, ok, type ServerContext } from './server-context.js';
 
 /**
@@ -18,12 +18,18 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext, hom
     return ok((await listTasks(home)).filter((r) => mayRead(r.id)).map(taskToWire));
   });
 
-  app.get<{ Params: UpidParams }>(ROUTES.task, { schema: { params: UpidParams } }, async (request) => {
-    await ctx.access.requireTask(authIdOf(request), request.params.upid, 'reader');
-    const { record, log } = await readTask(home, request.params.upid);
-    const data: TaskLogData = { task: taskToWire(record), log: log === '' ? [] : log.trimEnd().split('\n') };
-    return ok(data);
-  });
+  app.get<{ Params: UpidParams; Querystring: TaskLogQuery }>(
+    ROUTES.task,
+    { schema: { params: UpidParams, querystring: TaskLogQuery } },
+    async (request) => {
+      await ctx.access.requireTask(authIdOf(request), request.params.upid, 'reader');
+      const { record, log } = await readTask(home, request.params.upid);
+      const start = request.query.start ?? 0;
+      const lines = log === '' ? [] : log.trimEnd().split('\n');
+      const data: TaskLogData = { task: taskToWire(record), log: lines.slice(start), start };
+      return ok(data);
+    },
+  );
 
   app.delete<{ Params: UpidParams }>(ROUTES.task, { schema: { params: UpidParams } }, async (request) => {
     await ctx.access.requireTask(authIdOf(request), request.params.upid, 'admin');

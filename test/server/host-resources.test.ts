@@ -45,6 +45,10 @@ test("an admin on / lists the tasks, reads one with its log and stops a running 
   const one = await admin.readTask(DONE);
   assert.equal(one.task.subject, 'nightly');
   assert.deepEqual(one.log, ['2026-11-27T01:00:00Z start', '2026-11-27T01:02:00Z [vm/100]: done']);
+  // From a line on (PBS's `start`): what a follower asks for once it has shown the lines before.
+  const rest = await admin.readTask(DONE, { start: 1 });
+  assert.deepEqual([rest.start, rest.log], [1, ['2026-11-27T01:02:00Z [vm/100]: done']]);
+  assert.deepEqual((await admin.readTask(DONE, { start: 5 })).log, []);
 
   // Not enough: a datastore admin, or a reader on /. Their lists leave the host's tasks out; no role at all: no list.
   for (const grants of [[['/datastore/store1', 'admin']], [['/', 'reader']]] as [string, string][][]) {
