@@ -12,11 +12,14 @@ import { tmpPathFor } from './atomic-file.js';
  * operator's own files).
  *
  * O_DIRECT wants memory, offsets and lengths aligned to the device's block size. WebAssembly memory is allocated
- * page-aligned, so its 1 MiB slots are 4096-aligned; each piece is copied into a slot, written padded to a multiple
- * of 4096, and the file is truncated to its true length before the fsync. Data that already lies in memory from
- * `allocAligned` (chunk buffers) is written from where it is, with no copy. A file system that refuses O_DIRECT
- * (EINVAL on open or write: some FUSE and network file systems, older tmpfs) makes this throw with nothing left
- * behind; the caller (ChunkStore) then writes buffered from then on.
+ * page-aligned, so its 1 MiB slots are 4096-aligned. The whole blocks of the data go direct; the last partial
+ * block (the file's tail, under 4096 bytes) is written through the page cache by a second descriptor, and the
+ * fsync then writes it with the file's metadata. (Writing the tail padded and truncating the file to its length
+ * made ext4 read that block back from the device to zero the rest of it, synchronously, inside the truncate: a
+ * device read per chunk file, and the block written again by the fsync.) Data that already lies in memory from
+ * `allocAligned` (chunk buffers) is written from where it is, with no copy and nothing in that memory changed. A
+ * file system that refuses O_DIRECT (EINVAL on open or write: some FUSE and network file systems, older tmpfs) makes
+ * this throw with nothing left behind; the caller (ChunkStore) then writes buffered from then on.
  */
 
 // The one piece of the WebAssembly API used here (Node has it; the DOM library that types it is not loaded).
@@ -66,18 +69,9 @@ class Slots {
 
 let slots: Slots | undefined;
 
-/**
- * `data` padded to whole blocks, in place, when its memory is from `allocAligned` and has room: the bytes between
- * its end and the next 4096 boundary are zeroed (a data view from allocAligned memory must not leave anything there
- * that matters: chunk buffers hold one blob each, from offset 0). Undefined when the data must be copied.
- */
-function inPlace(data: Uint8Array): Uint8Array | undefined {
-  const padded = Math.ceil(data.length / ALIGN) * ALIGN;
-  if (!alignedMemory.has(data.buffer) || data.byteOffset % ALIGN !== 0) return undefined;
-  if (data.byteOffset + padded > data.buffer.byteLength || padded === 0) return undefined;
-  const whole = new Uint8Array(data.buffer, data.byteOffset, padded);
-  whole.fill(0, data.length);
-  return whole;
+/** True when `data` lies in `allocAligned` memory from a block boundary: its whole blocks go direct from there. */
+function inPlace(data: Uint8Array): boolean {
+  return alignedMemory.has(data.buffer) && data.byteOffset % ALIGN === 0;
 }
 
 /** True when `err` says the file system (or device) does not take O_DIRECT as used here. */
@@ -110,20 +104,22 @@ export async function writeTmpDirect(
     if (isDirectUnsupported(err)) await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  const whole = parts.length === 1 ? inPlace(parts[0] as Uint8Array) : undefined;
+  const single = parts.length === 1 ? (parts[0] as Uint8Array) : undefined;
   let slot: Uint8Array | undefined;
   try {
-    let length: number;
-    if (whole !== undefined) {
-      length = (parts[0] as Uint8Array).length;
-      await writeBlocks(fh, whole, whole.length, 0);
+    let tail: Uint8Array;
+    let tailOffset: number;
+    if (single !== undefined && inPlace(single)) {
+      tailOffset = single.length - (single.length % ALIGN);
+      await writeBlocks(fh, single, tailOffset, 0);
+      tail = single.subarray(tailOffset);
     } else {
       slots ??= new Slots();
       slot = await slots.take();
-      length = await writePieces(fh, parts, slot);
+      ({ tail, tailOffset } = await writePieces(fh, parts, slot));
     }
-    await fh.truncate(length);
-    await fh.sync();
+    if (tail.length > 0) await writeTail(tmp, tail, tailOffset);
+    await fh.sync(); // the inode's: the direct blocks, the tail in the page cache, the size
   } catch (err) {
     await fh.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
@@ -144,37 +140,56 @@ async function writeBlocks(
 ): Promise<void> {
   for (let done = 0; done < length; ) {
     const { bytesWritten } = await fh.write(source, done, length - done, fileOffset + done);
-    if (bytesWritten <= 0 || bytesWritten % ALIGN !== 0) throw shortWrite(bytesWritten);
+    if (bytesWritten <= 0 || bytesWritten % ALIGN !== 0) throw shortWrite(bytesWritten, 'not whole blocks');
     done += bytesWritten;
   }
 }
 
-/** Copies `parts` through `slot` a slot at a time, each written padded to ALIGN; returns the bytes of data. */
-async function writePieces(fh: FileHandle, parts: readonly Uint8Array[], slot: Uint8Array): Promise<number> {
+/** Writes the file's last partial block through the page cache (a descriptor without O_DIRECT). */
+async function writeTail(tmp: string, tail: Uint8Array, offset: number): Promise<void> {
+  const fh = await open(tmp, fsConstants.O_WRONLY);
+  try {
+    for (let done = 0; done < tail.length; ) {
+      const { bytesWritten } = await fh.write(tail, done, tail.length - done, offset + done);
+      if (bytesWritten <= 0) throw shortWrite(bytesWritten);
+      done += bytesWritten;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Copies `parts` through `slot` a slot at a time and writes each slot's whole blocks direct; returns the last
+ * partial block (a view of the slot, valid until the slot is given back) and its offset in the file.
+ */
+async function writePieces(
+  fh: FileHandle,
+  parts: readonly Uint8Array[],
+  slot: Uint8Array,
+): Promise<{ tail: Uint8Array; tailOffset: number }> {
   let fileOffset = 0;
   let filled = 0;
-  const flush = async () => {
-    const padded = Math.ceil(filled / ALIGN) * ALIGN;
-    slot.fill(0, filled, padded); // the tail past the data is truncated away; it never carries an older chunk's bytes
-    await writeBlocks(fh, slot, padded, fileOffset);
-    fileOffset += filled;
-    filled = 0;
-  };
   for (const part of parts) {
     for (let at = 0; at < part.length; ) {
       const n = Math.min(part.length - at, SLOT_SIZE - filled);
       slot.set(part.subarray(at, at + n), filled);
       filled += n;
       at += n;
-      if (filled === SLOT_SIZE) await flush();
+      if (filled === SLOT_SIZE) {
+        await writeBlocks(fh, slot, SLOT_SIZE, fileOffset);
+        fileOffset += SLOT_SIZE;
+        filled = 0;
+      }
     }
   }
-  if (filled > 0) await flush();
-  return fileOffset;
+  const whole = filled - (filled % ALIGN);
+  await writeBlocks(fh, slot, whole, fileOffset);
+  return { tail: slot.subarray(whole, filled), tailOffset: fileOffset + whole };
 }
 
-function shortWrite(bytesWritten: number): Error {
-  return Object.assign(new Error(`direct write wrote ${bytesWritten} bytes, not whole blocks`), {
+function shortWrite(bytesWritten: number, why = 'nothing'): Error {
+  return Object.assign(new Error(`a chunk file write wrote ${bytesWritten} bytes: ${why}`), {
     code: 'EIO',
   });
 }
