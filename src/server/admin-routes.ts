@@ -126,6 +126,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     async (request) => {
       const ns = parseNamespace(request.query.ns);
       const { ds } = await openStoreFor(ctx, request, request.params.store, ns, 'reader');
+      await ds.requireNamespace(ns);
       return ok((await ds.listGroups(ns)).map(groupToWire));
     },
   );

@@ -197,4 +197,17 @@ test('snapshots and groups --remote list the remote datastore as the server list
   // A datastore the server does not have: not found there (10), as here.
   const elsewhere = await ferry(w.client, ['snapshots', 'store9', '--remote', 'site']);
   assert.equal(elsewhere.code, 10, elsewhere.stderr);
+  // A group or namespace that does not exist (a typo, say) is not found, here as there, never an empty list.
+  for (const [args, what] of [
+    [['snapshots', 'store1', 'vm/999'], /group vm\/999 does not exist/],
+    [['snapshots', 'store1', '--ns', 'nope'], /namespace nope/],
+    [['groups', 'store1', '--ns', 'nope'], /namespace nope/],
+  ] as const) {
+    const here = await ferry(w.home, [...args]);
+    assert.equal(here.code, 10, `${args.join(' ')}: ${here.stdout}${here.stderr}`);
+    assert.match(here.stderr, what);
+    const there = await ferry(w.client, [...args, '--remote', 'site-ro']);
+    assert.equal(there.code, 10, `${args.join(' ')} --remote: ${there.stdout}${there.stderr}`);
+    assert.match(there.stderr, what);
+  }
 });

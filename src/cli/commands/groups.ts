@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
-import { formatBackupTime, formatGroup, parseNamespace } from '../../model/index.js';
+import { formatBackupTime, formatGroup, type Namespace, parseNamespace } from '../../model/index.js';
+import type { Datastore, GroupInfo } from '../../store/index.js';
 import type { ActionFactory } from '../action.js';
+
+async function localGroups(ds: Datastore, ns: Namespace): Promise<GroupInfo[]> {
+  await ds.requireNamespace(ns);
+  return ds.listGroups(ns);
+}
 
 export function registerGroups(program: Command, act: ActionFactory): void {
   program
@@ -15,9 +21,10 @@ export function registerGroups(program: Command, act: ActionFactory): void {
       act<{ ns: string; remote?: string }>(async (rt, [store], opts) => {
         const ns = parseNamespace(opts.ns);
         // The API answers the datastore's own listing (same fields, same order), so both print alike.
+        // A namespace that does not exist is an error here as in the API (exit 10), not an empty list.
         const groups =
           opts.remote === undefined
-            ? await (await rt.openDatastore(store as string, 'read')).listGroups(ns)
+            ? await localGroups(await rt.openDatastore(store as string, 'read'), ns)
             : await (await rt.openRemote(opts.remote, { connections: 1 })).listGroups(store as string, ns);
         const rows = groups.map((g) => ({
           group: formatGroup(g.group),

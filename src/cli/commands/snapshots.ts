@@ -32,6 +32,9 @@ async function localSnapshots(
   group: GroupRef | undefined,
 ): Promise<ListedSnapshot[]> {
   const ds = await rt.openDatastore(store, 'read');
+  // As the API answers: a namespace or group that does not exist is an error (exit 10), not an empty list.
+  if (group) await ds.requireGroup(ns, group);
+  else await ds.requireNamespace(ns);
   const groups = group ? [group] : (await ds.listGroups(ns)).map((g) => g.group);
   const out: ListedSnapshot[] = [];
   for (const g of groups)
