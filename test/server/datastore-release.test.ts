@@ -119,9 +119,8 @@ test('offline maintenance: the server closes the datastore (main thread and chun
   await reader.close();
   await until('nothing under the datastore is open', async () => (await heldUnder(dir)).length === 0);
   // The line comes once the old chunk threads' pool has finished closing, a moment after their files are let go.
-  await until(
-    'the log says the datastore closed',
-    async () => lines.some((l) => l.msg === 'datastore moving closed: maintenance mode offline'),
+  await until('the log says the datastore closed', async () =>
+    lines.some((l) => l.msg === 'datastore moving closed: maintenance mode offline'),
   ).catch(() => assert.fail(lines.map((l) => l.msg).join('\n')));
   // The other datastore is untouched: it takes pushes through the server's new chunk threads.
   await push(client, 'store1', 3, T0 + 60);
