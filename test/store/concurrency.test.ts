@@ -42,8 +42,11 @@ test('two processes with two worker threads each insert overlapping chunks witho
     finished(insertProcess(storePath, 0, 299, 2, 1)),
     finished(insertProcess(storePath, 150, 449, 2, 2)),
   ]);
-  assert.equal(a.code, 0, a.stderr);
-  assert.equal(b.code, 0, b.stderr);
+  for (const [name, run] of [
+    ['A', a],
+    ['B', b],
+  ] as const)
+    assert.equal(run.code, 0, `process ${name}: exit ${run.code}, signal ${run.signal}: ${run.stderr}`);
 
   const ds = await Datastore.open(storePath);
   t.after(() => ds.close());
