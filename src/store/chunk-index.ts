@@ -28,6 +28,18 @@ export interface ChunkEntry {
 export const UNKNOWN_SIZE = 0xffffffff;
 const VALUE_SIZE = 20;
 
+/**
+ * The index's memory map, reserved whole when it opens so that it never has to grow. lmdb-js (3.5) starts a map at
+ * 128 KiB and grows it on demand, keeping each old map until the environment closes; the threads of a process share
+ * one environment, and two threads that grow it at the same moment can record an old map with the new, larger size.
+ * Closing then unmaps memory past that old map, whatever lies there: a shared library's code or data, and the
+ * process dies by SIGSEGV as its worker threads exit (seen under strace in 2 of 20 runs of the concurrency test's
+ * writers, each time right after two threads had both grown the map to 512 KiB). 64 GiB is address space, not disk
+ * or memory (the file grows with its data): room for ~400 million entries at the ~160 bytes each that random digests
+ * take, the chunks of over a petabyte. An index larger than that still grows, as before.
+ */
+const INDEX_MAP_SIZE = 64 * 2 ** 30;
+
 function encodeEntry(e: ChunkEntry): Buffer {
   const b = Buffer.allocUnsafe(VALUE_SIZE);
   b.writeUInt32LE(e.encodedSize, 0);
@@ -61,6 +73,7 @@ export class ChunkIndex {
       encoding: 'binary',
       compression: false,
       cache: false,
+      mapSize: INDEX_MAP_SIZE,
     });
     return new ChunkIndex(db);
   }
