@@ -39,18 +39,38 @@ export function localTaskFeed(home: string, id: string): TaskFeed {
 }
 
 /**
- * A task of a remote, through `GET …/tasks/{upid}?start=N`: only the lines past those shown before cross the link
- * (a server that answers from an earlier line, one older than `start`, has the ones already shown skipped here).
+ * A task of a remote and its log from line `from` on, through `GET …/tasks/{upid}?start=N`: only the lines past those
+ * shown before cross the link (a server that answers from an earlier line, one older than `start`, has the ones
+ * already shown skipped here), in as many answers as the server splits a long log into (`more`), each handed to
+ * `show` as it comes. Answers the record as the first answer gave it (read there before the log: once it says the
+ * task ended, the answers held all of its log) and the number of lines shown in all.
  */
+export async function readRemoteTask(
+  client: FerryClient,
+  upid: string,
+  from: number,
+  show: (lines: readonly string[]) => void,
+): Promise<{ task: TaskRecord; shown: number }> {
+  let shown = from;
+  let record: TaskItem | undefined;
+  for (;;) {
+    const { task, log, start = 0, more = false } = await client.readTask(upid, { start: shown });
+    record ??= task;
+    const fresh = log.slice(Math.max(0, shown - start));
+    if (fresh.length > 0) show(fresh);
+    shown = Math.max(shown, start + log.length);
+    if (!more || log.length === 0) return { task: taskFromWire(record), shown };
+  }
+}
+
+/** A task of a remote: each poll reads the lines past those shown before (readRemoteTask). */
 export function remoteTaskFeed(client: FerryClient, upid: string): TaskFeed {
   let shown = 0;
   return {
     async poll(show) {
-      const { task, log, start = 0 } = await client.readTask(upid, { start: shown });
-      const fresh = log.slice(Math.max(0, shown - start));
-      if (fresh.length > 0) show(fresh);
-      shown = Math.max(shown, start + log.length);
-      return taskFromWire(task);
+      const read = await readRemoteTask(client, upid, shown, show);
+      shown = read.shown;
+      return read.task;
     },
   };
 }

@@ -143,6 +143,7 @@ export {
   processStart,
   pruneTasks,
   readTask,
+  readTaskLogLines,
   readTaskRecord,
   stopTask,
   TASK_ID_RE,

@@ -209,6 +209,68 @@ export class TaskLogTail {
 }
 
 /**
+ * Lines `start` on (0-based) of a task's log, as the API answers them: about `maxBytes` of them at most (at least one,
+ * however long), read TAIL_READ_BYTES at a time, and the lines before `start` only counted, so neither a long log nor
+ * a follower's many polls of it load it whole. `more` says the answer stopped before the log's end: ask again from
+ * `start + lines.length`. A last line without its newline is still being written while the task runs and is left out
+ * (an answer never holds half a line, which a follower counting lines would never see the rest of); once the task
+ * has `ended`, its log is complete and that line is answered too. A log not written yet has no lines.
+ */
+export async function readTaskLogLines(
+  home: string,
+  id: string,
+  start: number,
+  options: { maxBytes: number; ended: boolean },
+): Promise<{ lines: string[]; more: boolean }> {
+  checkTaskId(id);
+  const file = await open(taskLogPath(home, id), 'r').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (file === undefined) return { lines: [], more: false };
+  const lines: string[] = [];
+  let bytes = 0;
+  const room = (length: number) => lines.length === 0 || bytes + length <= options.maxBytes;
+  try {
+    const buffer = Buffer.allocUnsafe(TAIL_READ_BYTES);
+    let offset = 0;
+    let line = 0;
+    /** The bytes after the last newline read so far, once past `start`: the start of a line read in part. */
+    let partial: Buffer = Buffer.alloc(0);
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, offset);
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+      let from = 0;
+      while (line < start) {
+        const newline = buffer.indexOf(0x0a, from);
+        if (newline < 0 || newline >= bytesRead) break;
+        line++;
+        from = newline + 1;
+      }
+      if (line < start) continue;
+      const piece = Buffer.concat([partial, buffer.subarray(from, bytesRead)]);
+      let at = 0;
+      for (let newline = piece.indexOf(0x0a); newline >= 0; newline = piece.indexOf(0x0a, at)) {
+        if (!room(newline - at)) return { lines, more: true };
+        lines.push(piece.toString('utf8', at, newline));
+        bytes += newline - at + 1;
+        at = newline + 1;
+      }
+      // Copied: `buffer` is read into again.
+      partial = Buffer.from(piece.subarray(at));
+    }
+    if (options.ended && partial.length > 0) {
+      if (!room(partial.length)) return { lines, more: true };
+      lines.push(partial.toString('utf8'));
+    }
+    return { lines, more: false };
+  } finally {
+    await file.close();
+  }
+}
+
+/**
  * Asks a running task to stop (SIGTERM: it finishes its in-flight writes and publishes nothing partial). Refused when
  * the task has ended, or when its process is gone, or the pid now belongs to another process: that one is never
  * signalled.

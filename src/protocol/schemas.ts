@@ -181,11 +181,15 @@ export const TaskItem = Type.Object({
 });
 /** `start`: the first log line to answer (0-based; PBS's `start`), so a follower asks only for what is new. */
 export const TaskLogQuery = Type.Object({ start: Type.Optional(Type.Integer({ minimum: 0 })) }, strict);
-/** `start`: the line number of `log[0]` (absent from servers older than the query: then 0). */
+/**
+ * `start`: the line number of `log[0]` (absent from servers older than the query: then 0). `more`: the answer stopped
+ * before the log's end (about 1 MiB of lines at most, TASK_LOG_ANSWER_BYTES): ask again from `start + log.length`.
+ */
 export const TaskLogData = Type.Object({
   task: TaskItem,
   log: Type.Array(Type.String()),
   start: Type.Optional(Type.Integer({ minimum: 0 })),
+  more: Type.Optional(Type.Boolean()),
 });
 
 export const RemoteItem = Type.Object({

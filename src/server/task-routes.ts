@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { listTasks, readTask, stopTask, type TaskRecord } from '../config/index.js';
+import { listTasks, readTaskLogLines, readTaskRecord, stopTask, type TaskRecord } from '../config/index.js';
 import { ROUTES, type TaskItem, type TaskLogData, TaskLogQuery, UpidParams } from '../protocol/index.js';
 import { authIdOf, ok, type ServerContext } from './server-context.js';
 
@@ -12,6 +12,9 @@ import { authIdOf, ok, type ServerContext } from './server-context.js';
  * started (PBS lets a datastore's privileges read the tasks of its jobs too); the rest is the host's. Each route
  * decides from the task's id before it reads the task (403 before 404); the list shows each token what it may read.
  */
+/** The most log a task read answers at once (in whole lines, at least one): a long log is read in several answers. */
+export const TASK_LOG_ANSWER_BYTES = 1024 * 1024;
+
 export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext, home: string): void {
   app.get(ROUTES.tasks, async (request) => {
     const mayRead = await ctx.access.taskReader(authIdOf(request));
@@ -23,10 +26,14 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: ServerContext, hom
     { schema: { params: UpidParams, querystring: TaskLogQuery } },
     async (request) => {
       await ctx.access.requireTask(authIdOf(request), request.params.upid, 'reader');
-      const { record, log } = await readTask(home, request.params.upid);
+      // The record first: once it says the task ended, its log is complete (see readTaskLogLines).
+      const record = await readTaskRecord(home, request.params.upid);
       const start = request.query.start ?? 0;
-      const lines = log === '' ? [] : log.trimEnd().split('\n');
-      const data: TaskLogData = { task: taskToWire(record), log: lines.slice(start), start };
+      const { lines, more } = await readTaskLogLines(home, request.params.upid, start, {
+        maxBytes: TASK_LOG_ANSWER_BYTES,
+        ended: record.state !== 'running',
+      });
+      const data: TaskLogData = { task: taskToWire(record), log: lines, start, ...(more ? { more } : {}) };
       return ok(data);
     },
   );

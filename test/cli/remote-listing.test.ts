@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
+import { TASK_LOG_ANSWER_BYTES } from '../../src/server/task-routes.js';
 import { Datastore } from '../../src/store/index.js';
 import { ferry, ferryJson, watchFerry } from '../helpers/cli.js';
 import { fillDatastore } from '../helpers/fixtures.js';
@@ -210,4 +211,40 @@ test('snapshots and groups --remote list the remote datastore as the server list
     assert.equal(there.code, 10, `${args.join(' ')} --remote: ${there.stdout}${there.stderr}`);
     assert.match(there.stderr, what);
   }
+});
+
+test('task log --remote of a log longer than one answer of the API (1 MiB) prints all of it, as the server prints it, and so does --follow', async (t) => {
+  const dir = await tempDir(t);
+  const home = join(dir, 'server-home');
+  const admin = await tokenWithRole(home, 'ops@pam!remote', '/', 'admin');
+  const served = await serveHome(t, home);
+  const client = join(dir, 'client-home');
+  await addServedRemote(client, 'site', served, 'ops@pam!remote', admin);
+  // An ended task of the server's home with 1.3 MiB of log: two answers.
+  const id = 'UPID:ferry:1f00:6a000000:gc:store1:00aa00';
+  const tasks = join(home, 'tasks');
+  await mkdir(tasks, { recursive: true });
+  const record = {
+    id,
+    type: 'gc',
+    subject: 'store1',
+    pid: 0x1f00,
+    started: '2026-11-28T10:00:00.000Z',
+    ended: '2026-11-28T10:05:00.000Z',
+    state: 'ok',
+    exitStatus: 0,
+  };
+  await writeFile(join(tasks, `${id}.json`), JSON.stringify(record));
+  const lines = Array.from(
+    { length: 14_000 },
+    (_, i) => `2026-11-28T10:00:00Z line ${i}: ${'chunk 3fa1… marked, '.repeat(3)}done`,
+  );
+  const text = lines.map((l) => `${l}\n`).join('');
+  assert.ok(Buffer.byteLength(text) > TASK_LOG_ANSWER_BYTES, 'more than one answer');
+  await writeFile(join(tasks, `${id}.log`), text);
+
+  await assertSameBothWays({ home, client }, 'site', ['task', 'log', id]);
+  const followed = await ferry(client, ['task', 'log', id, '--follow', '--remote', 'site']);
+  assert.equal(followed.code, 0, followed.stderr);
+  assert.deepEqual(followed.stdout.trimEnd().split('\n'), lines);
 });

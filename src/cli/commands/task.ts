@@ -11,6 +11,7 @@ import {
   LOCAL_FOLLOW_INTERVAL_MS,
   localTaskFeed,
   REMOTE_FOLLOW_INTERVAL_MS,
+  readRemoteTask,
   remoteTaskFeed,
   type TaskFeed,
   taskExitStatus,
@@ -136,9 +137,10 @@ export function registerTask(program: Command, act: ActionFactory): void {
           await followLog(rt, remoteTaskFeed(client, upid), name, REMOTE_FOLLOW_INTERVAL_MS);
           return;
         }
-        const { task, log } = await client.readTask(upid);
+        const log: string[] = [];
+        const { task } = await readRemoteTask(client, upid, 0, (lines) => log.push(...lines));
         // The API answers the log's lines; `log` in JSON is the file's text, as for a task of this host.
-        rt.print({ ...taskFromWire(task), log: log.map((l) => `${l}\n`).join('') }, () => log.join('\n'));
+        rt.print({ ...task, log: log.map((l) => `${l}\n`).join('') }, () => log.join('\n'));
       }),
     );
   cmd
