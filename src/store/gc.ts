@@ -97,7 +97,11 @@ export async function garbageCollect(ds: Datastore, options: GcOptions): Promise
       );
       await options.onProgress?.({ phase: 'swept', shard });
     }
-    options.log.info({ ...report }, 'gc: done');
+    // Times as the mark phase's line gives them (a task log is read by people, not parsed for epoch milliseconds).
+    options.log.info(
+      { ...report, startedAt: new Date(start).toISOString(), cutoff: new Date(report.cutoff).toISOString() },
+      'gc: done',
+    );
     return report;
   } finally {
     await lock.release();
