@@ -20,6 +20,8 @@ export class ChunkBuffers {
   private readonly free: Buffer[] = [];
   // Weak: a blob the consumer keeps must not be held alive by this bookkeeping.
   private readonly lent = new WeakSet<ArrayBufferLike>();
+  /** Released blobs (kept by their consumer) that may still come back through `recycle`. */
+  private readonly kept = new WeakSet<ArrayBufferLike>();
   private lentCount = 0;
   private readonly waiters: (() => void)[] = [];
   readonly capacity: number;
@@ -65,19 +67,34 @@ export class ChunkBuffers {
     if (this.free.length < this.capacity) this.free.push(Buffer.from(blob.buffer, 0, blob.buffer.byteLength));
   }
 
-  /** `blob` (from `take`) stays with the consumer: it no longer counts against the capacity, and is never reused. */
+  /**
+   * `blob` (from `take`) stays with the consumer: it no longer counts against the capacity, and is reused only if the
+   * consumer hands it back with `recycle` once it is done with it.
+   */
   release(blob: Buffer): void {
-    this.settle(blob);
+    if (this.settle(blob)) this.kept.add(blob.buffer);
+  }
+
+  /**
+   * A blob released earlier is no longer referenced after all (a consumer that stores chunks in batches is done with
+   * the batch): its memory joins the free buffers, if there is room. Anything else is ignored: a blob still lent
+   * (it is settled by `give` or `release`), one recycled already, one that is not ours.
+   */
+  recycle(blob: Buffer): void {
+    if (!this.kept.delete(blob.buffer)) return;
+    if (this.free.length < this.capacity) this.free.push(Buffer.from(blob.buffer, 0, blob.buffer.byteLength));
   }
 
   /**
    * Hands `blob` (from `take`) to `consume` and settles it afterwards: given back when `consume` resolves `true` (it
-   * no longer refers to the blob), released otherwise or when it throws (the error goes on to the caller).
+   * no longer refers to the blob), released otherwise or when it throws (the error goes on to the caller). A consumer
+   * that keeps the blob for a while calls `recycle` (its second argument) once it no longer refers to it, so a thread
+   * that stores chunks in batches reuses their memory too instead of taking fresh memory for every chunk.
    */
-  async handOver(blob: Buffer, consume: (blob: Buffer) => unknown): Promise<void> {
+  async handOver(blob: Buffer, consume: (blob: Buffer, recycle: () => void) => unknown): Promise<void> {
     let done = false;
     try {
-      done = (await consume(blob)) === true;
+      done = (await consume(blob, () => this.recycle(blob))) === true;
     } finally {
       if (done) this.give(blob);
       else this.release(blob);

@@ -20,10 +20,11 @@ import type { Transport } from './transport.js';
 
 /**
  * Receives one chunk blob. Resolving `true` says nothing refers to `blob` any more, so its memory may hold a later
- * chunk (of any of this thread's responses); anything else leaves the blob to the caller. A thread has a few chunk
- * buffers (ChunkBuffers): while they are all with consumers, responses wait.
+ * chunk (of any of this thread's responses); anything else leaves the blob to the caller, who may call `recycle`
+ * once it no longer refers to it (its memory is then reused). A thread has a few chunk buffers (ChunkBuffers):
+ * while they are all with consumers, responses wait.
  */
-export type OnChunk = (digest: Digest, blob: Buffer) => unknown;
+export type OnChunk = (digest: Digest, blob: Buffer, recycle: () => void) => unknown;
 
 export interface FetchOptions {
   /**
@@ -234,7 +235,7 @@ export class ReaderSession {
       this.seen.bytes += frame.blob.length;
       this.seen.chunks++;
       return buffers
-        .handOver(frame.blob, (blob) => onChunk(frame.digest, blob))
+        .handOver(frame.blob, (blob, recycle) => onChunk(frame.digest, blob, recycle))
         .catch((err: unknown) => {
           consumerError = { err };
           throw err;

@@ -283,13 +283,19 @@ export class ChunkMover {
     const items = new Map(batch.map((n) => [n.digest, n]));
     const unreleased = new Set(items.keys());
     let store: ChunkToStore[] = [];
+    let recyclers: (() => void)[] = [];
     let storeBytes = 0;
     const flush = async () => {
       const chunks = store;
+      const recycle = recyclers;
       store = [];
+      recyclers = [];
       storeBytes = 0;
       if (chunks.length === 0) return;
       await writer.storeChunks(chunks, this.signal);
+      // Stored: nothing refers to the blobs kept for this batch any more, so the source reuses their memory (the
+      // blob of the chunk that called this flush is still being handed over, and goes back when that ends).
+      for (const r of recycle) r();
       for (const c of chunks) {
         this.settled.add(c.digest);
         this.claims.markMoved(c.digest);
@@ -300,7 +306,7 @@ export class ChunkMover {
     try {
       await this.reader.fetchChunks(
         batch.map((n) => n.digest),
-        async (digest, blob) => {
+        async (digest, blob, recycle) => {
           const item = items.get(digest);
           if (item === undefined)
             throw new FerryError('FERRY_ERR_PROTOCOL', `chunk ${shortDigest(digest)} was not asked for`);
@@ -316,6 +322,7 @@ export class ChunkMover {
           this.progress.add(this.slot, 'chunksFetched', 1);
           this.progress.add(this.slot, 'bytesFetched', blob.length);
           store.push({ digest, blob, plainSize });
+          recyclers.push(recycle);
           storeBytes += blob.length;
           if (storeBytes < writer.storeBatchBytes) return false;
           await flush();

@@ -21,6 +21,7 @@ import {
 import type { SharedRateLimiter } from '../remote/index.js';
 import { type Datastore, type Lock, SnapshotWriter, type WriterRegistration } from '../store/index.js';
 import type {
+  ChunkConsumer,
   ChunkToStore,
   GroupListing,
   SnapshotListing,
@@ -135,7 +136,7 @@ class LocalGroupReader implements SourceGroupReader {
 
   async fetchChunks(
     digests: readonly Digest[],
-    onChunk: (digest: Digest, blob: Buffer) => Promise<boolean>,
+    onChunk: ChunkConsumer,
     _sizes?: readonly number[],
     signal?: AbortSignal,
   ): Promise<void> {
@@ -145,9 +146,9 @@ class LocalGroupReader implements SourceGroupReader {
         signal?.throwIfAborted();
         const digest = digests[next++] as Digest;
         const blob = await this.ds.chunks.read(digest, readBuffers);
-        await readBuffers.handOver(blob, async (b) => {
+        await readBuffers.handOver(blob, async (b, recycle) => {
           await this.rate?.take(b.length, signal);
-          return onChunk(digest, b);
+          return onChunk(digest, b, recycle);
         });
       }
     };

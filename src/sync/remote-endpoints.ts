@@ -18,6 +18,7 @@ import {
 import type { RemoteSnapshot } from '../protocol/index.js';
 import type { FerryClient, ReaderPrefetch, ReaderSession, WriterSession } from '../remote/index.js';
 import type {
+  ChunkConsumer,
   ChunkToStore,
   GroupListing,
   SnapshotListing,
@@ -129,7 +130,7 @@ class RemoteGroupReader implements SourceGroupReader {
 
   async fetchChunks(
     digests: readonly Digest[],
-    onChunk: (digest: Digest, blob: Buffer) => Promise<boolean>,
+    onChunk: ChunkConsumer,
     sizes?: readonly number[],
     signal?: AbortSignal,
   ): Promise<void> {

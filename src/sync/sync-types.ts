@@ -57,6 +57,13 @@ export interface SyncSource extends SyncEndpoint {
   listAllSnapshots?(ns: Namespace): Promise<Map<string, SnapshotListing[]>>;
 }
 
+/**
+ * Takes one chunk blob from a source. Resolves true when it no longer refers to the blob (the source may reuse its
+ * memory at once); otherwise it keeps the blob and calls `recycle` once it no longer refers to it (a target that
+ * stores chunks in batches: the memory is then reused for a later chunk instead of a fresh allocation).
+ */
+export type ChunkConsumer = (digest: Digest, blob: Buffer, recycle: () => void) => Promise<boolean>;
+
 /** Read access to one group of the source; indexes read through it unlock their chunks (and only those). */
 export interface SourceGroupReader {
   /** The manifest blob's bytes, or undefined when the snapshot vanished. */
@@ -64,13 +71,13 @@ export interface SourceGroupReader {
   readArchive(time: number, name: ArchiveName): Promise<Buffer>;
   /**
    * Delivers the chunk blobs of `digests` (in any order) to `onChunk`; resolves after the last one was handled.
-   * `onChunk` resolves true when it no longer refers to the blob (the source may reuse its memory).
+   * `onChunk` resolves true when it no longer refers to the blob, or calls `recycle` later (see ChunkConsumer).
    * `sizes` (plain sizes from the index, same order) help a remote source fill its requests. `signal` ends it at
    * once, reads, requests and rate-limit waits in flight included.
    */
   fetchChunks(
     digests: readonly Digest[],
-    onChunk: (digest: Digest, blob: Buffer) => Promise<boolean>,
+    onChunk: ChunkConsumer,
     sizes?: readonly number[],
     signal?: AbortSignal,
   ): Promise<void>;
