@@ -1,5 +1,13 @@
 import type { Command } from 'commander';
-import { listTasks, pruneTasks, readTask, stopTask, type TaskRecord } from '../../config/index.js';
+import {
+  listTasks,
+  pruneTasks,
+  readTask,
+  readTaskLogLines,
+  readTaskRecord,
+  stopTask,
+  type TaskRecord,
+} from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { ActionFactory } from '../action.js';
 import { EXIT } from '../exit-codes.js';
@@ -68,6 +76,28 @@ async function followLog(rt: Runtime, feed: TaskFeed, name: string, intervalMs: 
     );
 }
 
+/** How much of a task's log `task log` (text) holds at once: a long log is printed in pieces of whole lines. */
+const LOG_PIECE_BYTES = 1024 * 1024;
+
+/**
+ * A task's log as text, piece by piece as the API serves it (and so printed the same as `--remote` prints it): the
+ * whole log is never in memory at once. A line still being written is printed as far as it goes.
+ */
+async function printLocalLog(rt: Runtime, upid: string): Promise<void> {
+  await readTaskRecord(rt.home, upid); // a task that does not exist is an error, not an empty log
+  let printed = 0;
+  for (;;) {
+    const { lines, more } = await readTaskLogLines(rt.home, upid, printed, {
+      maxBytes: LOG_PIECE_BYTES,
+      ended: true,
+    });
+    rt.printLines(lines);
+    printed += lines.length;
+    if (!more) break;
+  }
+  if (printed === 0) rt.printLines(['']);
+}
+
 export function registerTask(program: Command, act: ActionFactory): void {
   const cmd = program.command('task').description('tasks: list, log, stop, prune');
   cmd
@@ -127,8 +157,12 @@ export function registerTask(program: Command, act: ActionFactory): void {
             await followLog(rt, localTaskFeed(rt.home, upid), `task ${upid}`, LOCAL_FOLLOW_INTERVAL_MS);
             return;
           }
+          if (rt.format === 'text') {
+            await printLocalLog(rt, upid);
+            return;
+          }
           const { record, log } = await readTask(rt.home, upid);
-          rt.print({ ...record, log }, () => log.trimEnd());
+          rt.print({ ...record, log }, () => log);
           return;
         }
         const client = await rt.openRemote(opts.remote, { connections: 1 });
