@@ -63,8 +63,7 @@ export class ChunkBuffers {
 
   /** `blob` (from `take`) is no longer referenced by anyone: its memory may hold a later frame. */
   give(blob: Buffer): void {
-    if (!this.settle(blob)) return;
-    if (this.free.length < this.capacity) this.free.push(Buffer.from(blob.buffer, 0, blob.buffer.byteLength));
+    if (this.settle(blob)) this.keepFree(blob);
   }
 
   /**
@@ -81,7 +80,11 @@ export class ChunkBuffers {
    * (it is settled by `give` or `release`), one recycled already, one that is not ours.
    */
   recycle(blob: Buffer): void {
-    if (!this.kept.delete(blob.buffer)) return;
+    if (this.kept.delete(blob.buffer)) this.keepFree(blob);
+  }
+
+  /** The whole memory under `blob` joins the free buffers, unless `capacity` of them are free already. */
+  private keepFree(blob: Buffer): void {
     if (this.free.length < this.capacity) this.free.push(Buffer.from(blob.buffer, 0, blob.buffer.byteLength));
   }
 

@@ -29,31 +29,33 @@ test('handOver gives a blob back when its consumer is done with it, and releases
 });
 
 test('a blob its consumer kept comes back through recycle, once, and never while it is still lent', async () => {
-  const buffers = new ChunkBuffers(2);
-  const kept: { blob: Buffer; recycle: () => void }[] = [];
+  const buffers = new ChunkBuffers(3);
   const a = await buffers.take(3 * MIB);
-  let early: (() => void) | undefined;
-  await buffers.handOver(a, (blob, recycle) => {
+  let recycleA: (() => void) | undefined;
+  await buffers.handOver(a, (_blob, recycle) => {
     recycle(); // still lent here: ignored (handOver settles it)
-    early = recycle;
-    kept.push({ blob, recycle });
+    recycleA = recycle;
     return false;
   });
   const b = await buffers.take(3 * MIB);
   assert.notEqual(b.buffer, a.buffer, 'kept, not yet recycled: not handed out');
-  kept[0]?.recycle();
-  early?.(); // a second call changes nothing
+  recycleA?.();
+  recycleA?.(); // a second call changes nothing
   assert.equal(buffers.inUse, 1);
   const c = await buffers.take(MIB);
   assert.equal(c.buffer, a.buffer, 'recycled: the next blob reuses its memory');
+  const c2 = await buffers.take(MIB);
+  assert.notEqual(c2.buffer, a.buffer, 'recycled once: its memory is handed out once');
   const d = buffers.tryTake(MIB);
   assert.equal(d, undefined, 'recycling does not raise the capacity');
   await buffers.handOver(b, () => true);
   await buffers.handOver(c, () => true);
+  await buffers.handOver(c2, () => true);
   const e = await buffers.take(MIB);
   const f = await buffers.take(MIB);
+  const g = await buffers.take(MIB);
   assert.notEqual(e.buffer, f.buffer, 'no memory is handed out twice');
-  assert.deepEqual(new Set([e.buffer, f.buffer]), new Set([a.buffer, b.buffer]));
+  assert.deepEqual(new Set([e.buffer, f.buffer, g.buffer]), new Set([a.buffer, b.buffer, c2.buffer]));
 });
 
 test('a capacity below one is refused', () => {

@@ -1,13 +1,5 @@
 import type { Command } from 'commander';
-import {
-  listTasks,
-  pruneTasks,
-  readTask,
-  readTaskLogLines,
-  readTaskRecord,
-  stopTask,
-  type TaskRecord,
-} from '../../config/index.js';
+import { listTasks, pruneTasks, readTask, stopTask, type TaskRecord } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { ActionFactory } from '../action.js';
 import { EXIT } from '../exit-codes.js';
@@ -76,26 +68,17 @@ async function followLog(rt: Runtime, feed: TaskFeed, name: string, intervalMs: 
     );
 }
 
-/** How much of a task's log `task log` (text) holds at once: a long log is printed in pieces of whole lines. */
-const LOG_PIECE_BYTES = 1024 * 1024;
-
 /**
- * A task's log as text, piece by piece as the API serves it (and so printed the same as `--remote` prints it): the
- * whole log is never in memory at once. A line still being written is printed as far as it goes.
+ * A task's log as text, read once through the same feed a follower polls (the file piece by piece, never whole): the
+ * same lines as `--remote` prints, a line still being written held back while the task runs, as the API does.
  */
 async function printLocalLog(rt: Runtime, upid: string): Promise<void> {
-  await readTaskRecord(rt.home, upid); // a task that does not exist is an error, not an empty log
   let printed = 0;
-  for (;;) {
-    const { lines, more } = await readTaskLogLines(rt.home, upid, printed, {
-      maxBytes: LOG_PIECE_BYTES,
-      ended: true,
-    });
+  await localTaskFeed(rt.home, upid).poll((lines) => {
     rt.printLines(lines);
     printed += lines.length;
-    if (!more) break;
-  }
-  if (printed === 0) rt.printLines(['']);
+  });
+  if (printed === 0) rt.printLines(['']); // an empty log: an empty line, as `--remote` prints it
 }
 
 export function registerTask(program: Command, act: ActionFactory): void {
