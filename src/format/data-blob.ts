@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
-import { type Digest, digestOf, shortDigest } from '../model/index.js';
+import { type Digest, shortDigest } from '../model/index.js';
 import { crc32 } from './hash.js';
 import { MAX_BLOB_SIZE } from './limits.js';
 import { hex8, MAGIC, type MagicName, magicName } from './magic.js';
@@ -164,6 +164,25 @@ function decodeChecked(blob: Uint8Array, kind: BlobKind, maxSize: number): Buffe
   return zstdDecompressBounded(body, maxSize);
 }
 
+/**
+ * Hands the plain bytes of a checked, unencrypted blob of `kind` to `onPiece` (synchronously, in order; a piece's
+ * memory may be reused once it returns) and returns their length, at most `maxSize`. Compressed blobs are decoded
+ * piece by piece, never held whole: for callers that only hash the content (verification, proofs of possession).
+ */
+export function eachPlainPiece(
+  blob: Uint8Array,
+  kind: BlobKind,
+  maxSize: number,
+  onPiece: (piece: Uint8Array) => void,
+): number {
+  if (kind !== 'compressed') {
+    const plain = decodeChecked(blob, kind, maxSize);
+    onPiece(plain);
+    return plain.length;
+  }
+  return zstdDecompressEach(blob.subarray(BLOB_HEADER_SIZE), maxSize, onPiece);
+}
+
 export interface ChunkCheck {
   kind: BlobKind;
   /** Plain length; undefined for encrypted chunks (not decodable without the key). */
@@ -190,18 +209,9 @@ export function verifyChunk(
   }
   if (encrypted) return { kind, plainSize: undefined };
   const limit = options.expectedSize ?? options.maxSize ?? MAX_BLOB_SIZE;
-  // The plain bytes are only hashed: compressed ones are decoded piece by piece into the hash, never held whole.
-  let size: number;
-  let actual: Digest;
-  if (kind === 'compressed') {
-    const hash = createHash('sha256');
-    size = zstdDecompressEach(blob.subarray(BLOB_HEADER_SIZE), limit, (piece) => hash.update(piece));
-    actual = hash.digest('hex') as Digest;
-  } else {
-    const plain = decodeChecked(blob, kind, limit);
-    size = plain.length;
-    actual = digestOf(plain);
-  }
+  const hash = createHash('sha256');
+  const size = eachPlainPiece(blob, kind, limit, (piece) => hash.update(piece));
+  const actual = hash.digest('hex') as Digest;
   if (options.expectedSize !== undefined && size !== options.expectedSize) {
     throw new FerryError(
       'FERRY_ERR_SIZE_MISMATCH',

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { isFerryError } from '../../src/errors/index.js';
 import {
   BLOB_HEADER_SIZE,
   checkBlob,
+  chunkProof,
   crc32,
   decodeBlob,
   encodeBlob,
@@ -173,4 +174,35 @@ test('verifyChunk refuses truncated, corrupt and oversized zstd data behind a va
   );
   // After all that, the same thread's decoder still verifies a good chunk.
   assert.equal(verifyChunk(compressedBlob(zstd), digest).plainSize, plain.length);
+});
+
+test('chunkProof is the HMAC of the plain bytes, however the chunk is stored, and of the blob when encrypted', () => {
+  // Several 256 KiB decoding pieces long, so the compressed proof is made from many pieces.
+  const plain = Buffer.alloc(4 * 1024 * 1024);
+  for (let i = 0; i < plain.length; i += 64)
+    plain.write(`line ${i} of the chunk, text that compresses well\n`, i);
+  const nonce = randomBytes(32);
+  const expected = createHmac('sha256', nonce).update(plain).digest();
+  const compressed = encodeBlob(plain);
+  assert.equal(checkBlob(compressed), 'compressed');
+  const uncompressed = encodeBlob(plain, { compress: false });
+  assert.equal(checkBlob(uncompressed), 'uncompressed');
+  assert.deepEqual(chunkProof(nonce, compressed), expected);
+  assert.deepEqual(chunkProof(nonce, uncompressed), expected);
+  // Another nonce, another proof; one changed byte of the content, another proof.
+  assert.notDeepEqual(chunkProof(randomBytes(32), compressed), expected);
+  const changed = Buffer.from(plain);
+  changed[3 * 1024 * 1024 + 5] = (changed[3 * 1024 * 1024 + 5] as number) ^ 1;
+  assert.notDeepEqual(chunkProof(nonce, encodeBlob(changed)), expected);
+  // A damaged blob proves nothing: the CRC check throws.
+  const damaged = Buffer.from(compressed);
+  damaged[damaged.length - 1] = (damaged[damaged.length - 1] as number) ^ 1;
+  assert.throws(
+    () => chunkProof(nonce, damaged),
+    (e: unknown) => isFerryError(e, 'FERRY_ERR_BAD_CRC'),
+  );
+  const encrypted = Buffer.alloc(44 + 100, 9);
+  MAGIC.encryptedBlob.copy(encrypted, 0);
+  encrypted.writeUInt32LE(crc32(encrypted.subarray(44)), 8);
+  assert.deepEqual(chunkProof(nonce, encrypted), createHmac('sha256', nonce).update(encrypted).digest());
 });
