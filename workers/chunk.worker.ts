@@ -9,6 +9,7 @@ import { serializeError } from '../src/errors/index.js';
 import {
   BLOB_HEADER_SIZE,
   type BlobParts,
+  chunkProof,
   encodeBlobInPlace,
   encodeBlobParts,
   verifyChunk,
@@ -78,6 +79,23 @@ async function storeData(store: ChunkStore, data: Buffer, framed?: Buffer): Prom
   return { ok: true, digest, isNew: r.isNew, encodedSize: r.encodedSize, plainSize };
 }
 
+/** The chunk's proof for `nonce`, read into reused memory; undefined when it is missing, unreadable or damaged. */
+async function prove(store: ChunkStore, digest: Digest, nonce: Uint8Array): Promise<Uint8Array | undefined> {
+  let blob: Buffer;
+  try {
+    blob = await store.read(digest, rangeBuffers);
+  } catch {
+    return undefined;
+  }
+  try {
+    return chunkProof(nonce, blob);
+  } catch {
+    return undefined;
+  } finally {
+    rangeBuffers.give(blob);
+  }
+}
+
 /** Returns the result with the task's buffer moved back to the caller for reuse (when it owns a whole ArrayBuffer). */
 function giveBack(result: StoreResult, data: Uint8Array): ChunkResult {
   if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) return result;
@@ -126,6 +144,7 @@ export default async function run(task: ChunkTask): Promise<ChunkResult> {
       const stored = await store.insert(task.digest, blob, check.plainSize);
       return { ok: true, isNew: stored.isNew, encodedSize: stored.encodedSize, plainSize: check.plainSize };
     }
+    if (task.op === 'prove') return { ok: true, proof: await prove(store, task.digest, task.nonce) };
     const blob = await store.read(task.digest);
     const check = verifyChunk(blob, task.digest, {
       expectedSize: task.expectedSize,

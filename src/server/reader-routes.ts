@@ -76,7 +76,7 @@ export function registerReaderRoutes(app: FastifyInstance, ctx: ServerContext): 
       );
       const session = await ctx.sessions.open(
         authId,
-        () => ReaderSession.open({ id: newSessionId(), authId, store, ds, ns, group }),
+        () => ReaderSession.open({ id: newSessionId(), authId, store, ds, ns, group, pool: ctx.chunkPool }),
         lease.retain().release,
       );
       const data: ReaderOpenData = { session: session.id };

@@ -1,5 +1,5 @@
 import { addFrame, FerryError, inContext, inContextSync, isFerryError } from '../errors/index.js';
-import { chunkProof, parseArchiveIndex } from '../format/index.js';
+import { parseArchiveIndex } from '../format/index.js';
 import { BufferRecycler } from '../io/index.js';
 import {
   type ArchiveName,
@@ -16,7 +16,7 @@ import {
   shortDigest,
 } from '../model/index.js';
 import { encodeFrameHeader, type FrameStatus, LIMITS } from '../protocol/index.js';
-import type { Datastore } from '../store/index.js';
+import type { ChunkPool, Datastore } from '../store/index.js';
 import type { ServerSession, SessionScope } from './session-table.js';
 
 /** The most digests one session registers (about 4 TiB of 4 MiB chunks, some 500 MB of memory). */
@@ -28,6 +28,8 @@ const READ_AHEAD = 4;
  * the socket has taken its bytes (sendPieces). At most 16 free buffers (~65 MiB) are kept.
  */
 export const sendBuffers = new BufferRecycler({ keep: 16 });
+
+type ReaderFields = SessionScope & { group: GroupRef; pool: () => ChunkPool };
 
 /**
  * A reader session over one group (PBS's reader protocol, per group instead of per snapshot). Downloading an index
@@ -43,18 +45,21 @@ export class ReaderSession implements ServerSession {
   readonly group: GroupRef;
   private readonly ds: Datastore;
   private readonly allowed = new Set<Digest>();
+  /** The server's current chunk pool (proofs are made on its threads), asked for at each use as for writers. */
+  private readonly pool: () => ChunkPool;
 
-  private constructor(fields: SessionScope & { group: GroupRef }) {
+  private constructor(fields: ReaderFields) {
     this.id = fields.id;
     this.authId = fields.authId;
     this.store = fields.store;
     this.ds = fields.ds;
     this.ns = fields.ns;
     this.group = fields.group;
+    this.pool = fields.pool;
   }
 
   /** Opens a session; the group must exist. */
-  static async open(fields: SessionScope & { group: GroupRef }): Promise<ReaderSession> {
+  static async open(fields: ReaderFields): Promise<ReaderSession> {
     await fields.ds.requireGroup(fields.ns, fields.group);
     return new ReaderSession(fields);
   }
@@ -158,15 +163,8 @@ export class ReaderSession implements ServerSession {
    */
   async prove(nonce: Buffer, digests: readonly Digest[]): Promise<(string | null)[]> {
     this.assertAllowed(digests);
-    const out: (string | null)[] = [];
-    for (const digest of digests) {
-      try {
-        out.push(chunkProof(nonce, await this.ds.chunks.read(digest)).toString('hex'));
-      } catch {
-        out.push(null);
-      }
-    }
-    return out;
+    const proofs = await this.pool().prove(this.ds.path, nonce, digests);
+    return proofs.map((p) => p?.toString('hex') ?? null);
   }
 
   async close(): Promise<void> {

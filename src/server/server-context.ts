@@ -15,7 +15,7 @@ export interface ServerContext {
   sessions: SessionTable;
   log: Logger;
   clock: Clock;
-  /** Threads that verify and store uploaded chunks, started on first use (a server that only serves reads has none). */
+  /** Threads that verify and store uploaded chunks and make proofs of possession, started on first use. */
   chunkPool(): ChunkPool;
 }
 

@@ -3,7 +3,6 @@ import { FerryError, inContext, inContextSync } from '../errors/index.js';
 import {
   blobKind,
   type CryptMode,
-  chunkProof,
   isEncryptedKind,
   MAX_CHUNK_SIZE,
   manifestSnapshotMatches,
@@ -181,20 +180,21 @@ export class WriterSession implements ServerSession {
         );
       }
       this.nonce = undefined;
+      // This store's own proofs, made on the chunk threads (only for digests the client answered).
+      const answered = digests.filter((_, i) => proofs[i]?.length === 32);
+      const made = await this.pool().prove(this.ds.path, nonce, answered);
+      const mine = new Map(answered.map((d, i) => [d, made[i]]));
       const accepted: boolean[] = [];
       for (let i = 0; i < digests.length; i++) {
         const d = digests[i] as Digest;
         const proof = proofs[i];
-        let ok = false;
-        if (proof !== undefined && proof.length === 32) {
-          try {
-            ok =
-              timingSafeEqual(chunkProof(nonce, await this.ds.chunks.read(d)), proof) &&
-              (await this.ds.chunks.touch(d)) !== undefined;
-          } catch {
-            ok = false;
-          }
-        }
+        const own = mine.get(d);
+        const ok =
+          proof !== undefined &&
+          own !== undefined &&
+          proof.length === own.length &&
+          timingSafeEqual(own, proof) &&
+          (await this.ds.chunks.touch(d)) !== undefined;
         if (ok) this.referenceable.add(d);
         accepted.push(ok);
       }

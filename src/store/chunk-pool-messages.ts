@@ -35,6 +35,13 @@ export type ChunkTask =
       /** Plain size the index expects, when it knows it. */
       expectedSize: number | undefined;
       encrypted: boolean;
+    }
+  | {
+      /** Proof of possession of a stored chunk (format's chunkProof) for the verifier's `nonce`. */
+      op: 'prove';
+      storePath: string;
+      digest: Digest;
+      nonce: Uint8Array;
     };
 
 export type StoreResult = {
@@ -48,5 +55,7 @@ export type StoreResult = {
 };
 export type VerifyResult = { ok: true; encodedSize: number; plainSize: number | undefined };
 export type VerifiedInsert = VerifyResult & { isNew: boolean };
+/** `proof` is undefined when the store cannot prove the chunk: missing, unreadable or damaged. */
+export type ProveResult = { ok: true; proof: Uint8Array | undefined };
 export type ChunkFailure = { ok: false; error: WireError };
-export type ChunkResult = StoreResult | VerifyResult | VerifiedInsert | ChunkFailure;
+export type ChunkResult = StoreResult | VerifyResult | VerifiedInsert | ProveResult | ChunkFailure;

@@ -256,7 +256,7 @@ test('a token scoped to namespace a gets 403 for everything under namespace b, e
   assert.deepEqual((await client.listSnapshots('store1', parseNamespace('a'))).length, 1);
 });
 
-test('proofs of possession answer HMAC(nonce, plain chunk) for registered chunks, and nothing for missing ones', async (t) => {
+test('proofs of possession answer HMAC(nonce, plain chunk) for registered chunks, and nothing for missing or damaged ones', async (t) => {
   const world = await startServerWorld(t);
   const ds = world.store('store1');
   const fx = await writeTestSnapshot(ds, { group: 'vm/1', time: T0, chunks: 5 });
@@ -265,11 +265,16 @@ test('proofs of possession answer HMAC(nonce, plain chunk) for registered chunks
   await reader.download(T0, INDEX_NAME);
   const gone = fx.digests[4] as Digest;
   await unlink(ds.layout.chunkPath(gone));
+  // A chunk whose file was damaged on disk (its last byte flipped: the CRC no longer holds) proves nothing either.
+  const damaged = fx.digests[3] as Digest;
+  const bytes = await readFile(ds.layout.chunkPath(damaged));
+  bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
+  await writeFile(ds.layout.chunkPath(damaged), bytes);
   const nonce = randomBytes(24);
   const proofs = await reader.proveChunks(nonce, fx.digests);
   for (const [i, digest] of fx.digests.entries()) {
-    if (digest === gone) {
-      assert.equal(proofs[i], undefined);
+    if (digest === gone || digest === damaged) {
+      assert.equal(proofs[i], undefined, `no proof for chunk ${i}`);
       continue;
     }
     const expected = createHmac('sha256', nonce)
