@@ -22,6 +22,7 @@ import {
   type ChunkTask,
   Layout,
   type StoreResult,
+  type VerifiedInsert,
 } from '../src/store/index.js';
 
 const stores = new Map<string, ChunkStore>();
@@ -96,9 +97,16 @@ async function prove(store: ChunkStore, digest: Digest, nonce: Uint8Array): Prom
   }
 }
 
-/** Returns the result with the task's buffer moved back to the caller for reuse (when it owns a whole ArrayBuffer). */
-function giveBack(result: StoreResult, data: Uint8Array): ChunkResult {
-  if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) return result;
+/**
+ * Returns the result with the task's buffer moved back to the caller for reuse: when the view covers its whole
+ * ArrayBuffer, or when the caller lent that buffer whole (`lent`).
+ */
+function giveBack<R extends StoreResult | VerifiedInsert>(
+  result: R,
+  data: Uint8Array,
+  lent = false,
+): ChunkResult {
+  if (data.byteOffset !== 0 || (!lent && data.byteLength !== data.buffer.byteLength)) return result;
   const value = { ...result, data };
   const movable = {
     get [Piscina.transferableSymbol]() {
@@ -142,7 +150,13 @@ export default async function run(task: ChunkTask): Promise<ChunkResult> {
       const blob = Buffer.from(task.blob.buffer, task.blob.byteOffset, task.blob.byteLength);
       const check = verifyChunk(blob, task.digest, { maxSize: task.maxSize });
       const stored = await store.insert(task.digest, blob, check.plainSize);
-      return { ok: true, isNew: stored.isNew, encodedSize: stored.encodedSize, plainSize: check.plainSize };
+      const result: VerifiedInsert = {
+        ok: true,
+        isNew: stored.isNew,
+        encodedSize: stored.encodedSize,
+        plainSize: check.plainSize,
+      };
+      return task.lent === true ? giveBack(result, task.blob, true) : result;
     }
     if (task.op === 'prove') return { ok: true, proof: await prove(store, task.digest, task.nonce) };
     const blob = await store.read(task.digest);

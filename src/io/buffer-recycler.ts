@@ -15,6 +15,8 @@ import { RECYCLE_CAPACITY, RECYCLE_MIN } from './chunk-buffers.js';
 export class BufferRecycler {
   private readonly free: Buffer[] = [];
   private readonly keep: number;
+  /** The memory of the chunk-sized buffers this recycler made or keeps (a view of one may be lent whole). */
+  private readonly owned = new WeakSet<ArrayBufferLike>();
 
   constructor(options: { keep: number }) {
     this.keep = options.keep;
@@ -24,13 +26,27 @@ export class BufferRecycler {
   take(length: number): Buffer {
     if (length < RECYCLE_MIN) return Buffer.allocUnsafe(length);
     if (length > RECYCLE_CAPACITY) return Buffer.allocUnsafeSlow(length);
-    const whole = this.free.pop() ?? Buffer.allocUnsafeSlow(RECYCLE_CAPACITY);
+    let whole = this.free.pop();
+    if (whole === undefined) {
+      whole = Buffer.allocUnsafeSlow(RECYCLE_CAPACITY);
+      this.owned.add(whole.buffer);
+    }
     return whole.subarray(0, length);
+  }
+
+  /**
+   * True when `buf` is a chunk-sized buffer from `take`, whose whole memory is this recycler's alone: its holder may
+   * move that memory to another thread (it comes back as another ArrayBuffer, which `give` takes). Small buffers
+   * share Node's pool and are never this recycler's.
+   */
+  owns(buf: Uint8Array): boolean {
+    return buf.byteOffset === 0 && this.owned.has(buf.buffer);
   }
 
   /** `buf` is referenced by no one any more; kept for reuse if it is one of this recycler's sizes. */
   give(buf: Buffer): void {
     if (buf.buffer.byteLength !== RECYCLE_CAPACITY || this.free.length >= this.keep) return;
+    this.owned.add(buf.buffer);
     this.free.push(Buffer.from(buf.buffer, 0, RECYCLE_CAPACITY));
   }
 }

@@ -1,5 +1,5 @@
 import { FerryError } from '../errors/index.js';
-import type { ChunkBuffers } from '../io/index.js';
+import type { BufferSource, ChunkBuffers } from '../io/index.js';
 import { type Digest, digestFromBytes, digestToBytes, shortDigest } from '../model/index.js';
 
 /**
@@ -189,13 +189,13 @@ export class ChunkFrameDecoder {
 /**
  * Reads frames from a byte stream as they complete, holding at most one frame in memory. The consumer's pace is the
  * stream's pace: the next piece is read only after the consumer asks for the next frame. With `buffers`, blob memory
- * comes from there (bounded: reading waits for a free buffer), and the consumer settles each large blob with `give`
- * or `release`.
+ * comes from there (ChunkBuffers: bounded, reading waits for a free buffer; BufferRecycler: reused, never waits), and
+ * the consumer settles each large blob (`give`, or ChunkBuffers' `release`).
  */
 export async function* readChunkFrames(
   source: AsyncIterable<Uint8Array>,
   limits: FrameLimits,
-  buffers?: ChunkBuffers,
+  buffers?: BufferSource,
 ): AsyncGenerator<ChunkFrame> {
   const decoder = new ChunkFrameDecoder(limits);
   try {

@@ -26,6 +26,8 @@ export type ChunkTask =
       blob: Uint8Array;
       /** Largest plain size accepted. */
       maxSize: number;
+      /** The blob's whole buffer was lent: it goes back with the result (`data`) for reuse. */
+      lent?: boolean;
     }
   | {
       op: 'verify';
@@ -54,7 +56,11 @@ export type StoreResult = {
   data?: Uint8Array;
 };
 export type VerifyResult = { ok: true; encodedSize: number; plainSize: number | undefined };
-export type VerifiedInsert = VerifyResult & { isNew: boolean };
+export type VerifiedInsert = VerifyResult & {
+  isNew: boolean;
+  /** The lent blob, moved back for reuse (its memory: the whole buffer the caller lent). */
+  data?: Uint8Array;
+};
 /** `proof` is undefined when the store cannot prove the chunk: missing, unreadable or damaged. */
 export type ProveResult = { ok: true; proof: Uint8Array | undefined };
 export type ChunkFailure = { ok: false; error: WireError };

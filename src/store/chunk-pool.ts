@@ -61,16 +61,20 @@ export class ChunkPool {
   /**
    * Verifies a received chunk blob in full (CRC, decompression, SHA-256 against `digest`, plain size at most
    * `maxSize`) and stores it unless the store has it. A blob that owns its whole buffer is moved (detached here).
+   * With `lend`, the caller vouches that the whole buffer under `blob` (a view from its start) is its own: that
+   * buffer is moved, and comes back as the result's `data` once the chunk is stored, for the caller to reuse.
    */
   async insert(
     storePath: string,
     digest: Digest,
     blob: Uint8Array,
     maxSize: number,
+    options: { lend?: boolean } = {},
   ): Promise<VerifiedInsert> {
+    const lent = options.lend === true && blob.byteOffset === 0;
     return (await this.run(
-      { op: 'insert', storePath, digest, blob, maxSize },
-      movable(blob),
+      { op: 'insert', storePath, digest, blob, maxSize, lent },
+      lent ? [blob.buffer as ArrayBuffer] : movable(blob),
     )) as VerifiedInsert;
   }
 
