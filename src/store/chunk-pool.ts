@@ -103,9 +103,11 @@ export class ChunkPool {
     nonce: Uint8Array,
     digests: readonly Digest[],
   ): Promise<(Buffer | undefined)[]> {
+    // Its own 32 bytes: a view of a shared buffer (Node's pool) would send that whole buffer with every task.
+    const key = new Uint8Array(nonce);
     return Promise.all(
       digests.map(async (digest) => {
-        const r = (await this.run({ op: 'prove', storePath, digest, nonce })) as ProveResult;
+        const r = (await this.run({ op: 'prove', storePath, digest, nonce: key })) as ProveResult;
         return r.proof === undefined
           ? undefined
           : Buffer.from(r.proof.buffer, r.proof.byteOffset, r.proof.length);
