@@ -36,8 +36,9 @@ import type { ServerSession, SessionScope } from './session-table.js';
 const UPLOAD_AHEAD = 2;
 /**
  * Memory for uploaded chunk blobs, shared by all writer sessions: a blob is read into it, lent whole to a chunk
- * thread, and comes back with the thread's answer. Fresh memory per chunk cost the main thread page faults on every
- * 4 MiB and full collections to free it (with the copy into it, a third of its time in a push).
+ * thread, and comes back with the thread's answer, instead of a fresh 4 MiB allocation per chunk (page faults, and
+ * full collections to free it). A push at 0 ms, 4 threads: 78.4 vs 72.9 MiB/s, server CPU 5.0 vs 5.3 s. (Node's HTTP
+ * parser still copies every body piece into new memory before this: most of the server's remaining page faults.)
  */
 const uploadBuffers = new BufferRecycler({ keep: 16 });
 

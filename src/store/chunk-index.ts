@@ -76,7 +76,7 @@ export class ChunkIndex {
       mapSize: INDEX_MAP_SIZE,
       // lmdb-js's overlapping sync (its default off Windows: flush after the write lock is let go) let two processes
       // writing one index fail a commit ("Commit failed") and leave the other spinning in its commit for good, or
-      // crash it (SIGSEGV, abort): 3 of 52 runs of two 2-thread inserting processes, 0 of 40 without it.
+      // crash it (SIGSEGV, abort): 2 of 52 runs of two 2-thread inserting processes and one CI run, 0 of 40 without.
       overlappingSync: false,
     });
     return new ChunkIndex(db);

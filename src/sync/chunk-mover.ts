@@ -282,21 +282,19 @@ export class ChunkMover {
   private async fetchBatch(writer: TargetSnapshotWriter, batch: Needed[], stats: MoveStats): Promise<void> {
     const items = new Map(batch.map((n) => [n.digest, n]));
     const unreleased = new Set(items.keys());
-    let store: ChunkToStore[] = [];
-    let recyclers: (() => void)[] = [];
+    // Each chunk with the source's way to take its memory back once the chunk is stored.
+    let store: (ChunkToStore & { recycle: () => void })[] = [];
     let storeBytes = 0;
     const flush = async () => {
       const chunks = store;
-      const recycle = recyclers;
       store = [];
-      recyclers = [];
       storeBytes = 0;
       if (chunks.length === 0) return;
       await writer.storeChunks(chunks, this.signal);
-      // Stored: nothing refers to the blobs kept for this batch any more, so the source reuses their memory (the
-      // blob of the chunk that called this flush is still being handed over, and goes back when that ends).
-      for (const r of recycle) r();
       for (const c of chunks) {
+        // Stored: nothing refers to the blob any more, so the source reuses its memory (the blob of the chunk that
+        // called this flush is still being handed over, and goes back when that ends).
+        c.recycle();
         this.settled.add(c.digest);
         this.claims.markMoved(c.digest);
         this.claims.release(c.digest);
@@ -321,8 +319,7 @@ export class ChunkMover {
           }
           this.progress.add(this.slot, 'chunksFetched', 1);
           this.progress.add(this.slot, 'bytesFetched', blob.length);
-          store.push({ digest, blob, plainSize });
-          recyclers.push(recycle);
+          store.push({ digest, blob, plainSize, recycle });
           storeBytes += blob.length;
           if (storeBytes < writer.storeBatchBytes) return false;
           await flush();
