@@ -1,4 +1,4 @@
-import { FerryError, isFerryError } from '../errors/index.js';
+import { addFrame, FerryError, isFerryError } from '../errors/index.js';
 import { ChunkBuffers } from '../io/index.js';
 import {
   type Digest,
@@ -209,6 +209,9 @@ export class ReaderSession {
     let next = 0;
     const again: Item[] = [];
     let consumerError: { err: unknown } | undefined;
+    // Until the response's headers are in, the transport retries the request itself: a failure before them has been
+    // retried already and ends the download (asked again here, a refusing server saw 16 requests per batch).
+    let answered = false;
     const buffers = threadBuffers;
     const onFrame = (frame: ChunkFrame): Promise<void> | undefined => {
       const item = batch[next] as Item;
@@ -252,7 +255,13 @@ export class ReaderSession {
     );
     try {
       try {
-        await this.transport.receive(spec, (piece) => frames.push(piece));
+        await this.transport.receive(
+          spec,
+          (piece) => frames.push(piece),
+          () => {
+            answered = true;
+          },
+        );
         frames.end();
       } finally {
         frames.abandon();
@@ -269,8 +278,13 @@ export class ReaderSession {
       const error = this.transport.errorOf(err);
       const rest = batch.slice(next);
       const attempts = Math.max(...rest.map((r) => r.attempts), 0);
-      if (!this.transport.isRetryable(error) || attempts >= this.transport.retries || signal.aborted)
-        throw error;
+      if (
+        !answered ||
+        !this.transport.isRetryable(error) ||
+        attempts >= this.transport.retries ||
+        signal.aborted
+      )
+        throw addFrame(error, downloadFrame(rest.length > 0 ? rest : batch));
       await this.transport.backoff(attempts, signal);
       this.transport.log.warn(
         { err: error, chunks: rest.length },
@@ -345,4 +359,10 @@ export class ReaderSession {
 
 function clamp(value: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, value));
+}
+
+/** Where a batch download failed for good: the chunks it still owed. */
+function downloadFrame(owed: readonly Item[]): string {
+  const first = shortDigest((owed[0] as Item).digest);
+  return owed.length === 1 ? `downloading chunk ${first}` : `downloading ${owed.length} chunks from ${first}`;
 }

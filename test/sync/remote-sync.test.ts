@@ -161,6 +161,44 @@ test("a sync thread's retried request is a warning in the job log, under its gro
   );
 });
 
+test('a chunk download the server keeps refusing fails its group with the chunks it owed named in the error', async (t) => {
+  const world = await startServerWorld(t, { stores: ['source1'], insecureHttp: true });
+  const pool = makePool(t);
+  await fillDatastore(world.store('source1'), pool, world.dir, { groups: ['vm/100'], snapshots: 1 });
+  const proxy = await faultyProxy(t, world.server.url, (req) =>
+    req.method === 'POST' && req.url?.includes('/chunks') ? '503' : 'pass',
+  );
+  const reader = await world.token('sync@pbs!pull', [['/datastore/source1', 'reader']]);
+  const target = await Datastore.create(join(world.dir, 'local'));
+  t.after(() => target.close());
+  const opener = new EndpointOpener(SYSTEM_CLOCK, log);
+  t.after(() => opener.close());
+  const remote = { ...remoteSpec(world, 'source1', reader), url: proxy.url, fingerprint: undefined };
+  const summary = await runSync({
+    job: syncJob({ store: 'local', 'remote-store': 'source1', remote: 'test' }),
+    source: remote,
+    target: { kind: 'local', store: 'local', path: target.path },
+    opener,
+    clock: SYSTEM_CLOCK,
+    sink: () => undefined,
+  });
+  assert.equal(summary.groups.failed, 1);
+  const failure = summary.failed[0];
+  assert.equal(failure?.code, 'FERRY_ERR_BUSY');
+  assert.match(
+    failure?.error ?? '',
+    /^group vm\/100: snapshot \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: archive drive-scsi0\.img\.fidx: downloading (chunk [0-9a-f]{8}|\d+ chunks from [0-9a-f]{8}): server answered HTTP 503$/,
+  );
+  // Each batch request is tried 1 + 3 times by the transport, and not asked again on top of that (it was 4 x 4).
+  const batches = proxy.seen.filter((r) => /^POST \/api2\/json\/reader\/[0-9a-f]+\/chunks$/.test(r)).length;
+  assert.ok(batches >= 4 && batches <= 4 * 4, `${batches} batch requests:\n${proxy.seen.join('\n')}`);
+  assert.equal(
+    (await target.listSnapshots(parseNamespace(''), parseGroup('vm/100'))).length,
+    0,
+    'nothing partial',
+  );
+});
+
 test("a first pull gets each group's first snapshot files with its reader session: no download of its own", async (t) => {
   const world = await startServerWorld(t, { stores: ['source1'], insecureHttp: true });
   const pool = makePool(t);
