@@ -44,7 +44,7 @@ export class BufferRecycler {
   }
 
   /** `buf` is referenced by no one any more; kept for reuse if it is one of this recycler's sizes. */
-  give(buf: Buffer): void {
+  give(buf: Uint8Array): void {
     if (buf.buffer.byteLength !== RECYCLE_CAPACITY || this.free.length >= this.keep) return;
     this.owned.add(buf.buffer);
     this.free.push(Buffer.from(buf.buffer, 0, RECYCLE_CAPACITY));

@@ -250,8 +250,7 @@ export class WriterSession implements ServerSession {
               this.pool().insert(this.ds.path, digest, blob, MAX_CHUNK_SIZE, { lend }),
             ).then(
               (r) => {
-                if (r.data !== undefined)
-                  uploadBuffers.give(Buffer.from(r.data.buffer, 0, r.data.byteLength));
+                if (r.data !== undefined) uploadBuffers.give(r.data);
                 this.referenceable.add(digest);
                 result.chunks++;
                 result.bytes += bytes;

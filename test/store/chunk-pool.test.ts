@@ -49,7 +49,7 @@ test('a lent upload buffer is stored from and comes back whole with the answer, 
   assert.deepEqual(Buffer.from(r.data.buffer, 0, encoded.length), encoded, 'untouched by the store');
   assert.deepEqual(await readFile(ds.layout.chunkPath(digestOf(plain))), encoded);
 
-  recycler.give(Buffer.from(r.data.buffer, 0, r.data.byteLength));
+  recycler.give(r.data);
   const next = recycler.take(MIB);
   assert.equal(next.buffer, r.data.buffer, 'the returned memory is used for the next upload');
   assert.ok(recycler.owns(next));
