@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, statfs, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { allocAligned, isDirectUnsupported } from '../src/io/index.js';
 
 /** The middle value (the upper one of the two middles for an even count). */
 export function median(values: readonly number[]): number {
@@ -47,6 +50,42 @@ export async function recyclePages(dir: string, bytes: number): Promise<void> {
  * copy was written back); likewise the 1 GiB image the ingest scenario writes just before its rounds.
  * Untimed, except where a peer's time includes it on purpose (cp -a + sync in migration).
  */
+/**
+ * How fast this disk takes `bytes` written the way Ferry writes chunk files (O_DIRECT, from page-aligned memory,
+ * 4 MiB at a time) with none of the work around them: one file, sequential, synced once at the end, then deleted.
+ * A run that must write `bytes` to this disk can go no faster than this, whatever its CPU does. Falls back to
+ * buffered writes where the file system refuses O_DIRECT (`direct` says which).
+ */
+export async function diskWriteRate(
+  dir: string,
+  bytes: number,
+): Promise<{ mibPerSecond: number; direct: boolean }> {
+  const block = allocAligned(4 * 1024 * 1024);
+  randomFillSync(block); // incompressible, should the device or file system compress
+  const path = join(dir, `disk-rate-${process.pid}.tmp`);
+  const timed = async (direct: boolean) => {
+    const flags =
+      constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (direct ? constants.O_DIRECT : 0);
+    const fh = await open(path, flags);
+    try {
+      let written = 0;
+      const started = performance.now();
+      while (written < bytes) written += (await fh.write(block, 0, block.length, written)).bytesWritten;
+      await fh.sync();
+      return { mibPerSecond: written / 2 ** 20 / ((performance.now() - started) / 1000), direct };
+    } finally {
+      await fh.close();
+      await unlink(path);
+    }
+  };
+  try {
+    return await timed(true);
+  } catch (err) {
+    if (!isDirectUnsupported(err)) throw err;
+    return timed(false);
+  }
+}
+
 export async function flushDirty(): Promise<void> {
   await runCommand('sync', []);
 }

@@ -57,7 +57,8 @@ function zeroChunk(data: Buffer): { digest: Digest; blob: BlobParts } | undefine
 }
 
 // Read buffers for store-range tasks, reused so each chunk costs no allocation and no fresh-page faults (a thread
-// runs a few tasks at once, each holding one until its chunk file is written; sixteen never makes one wait).
+// runs up to ChunkPool.tasksPerThread (16 by default) tasks at once, each holding one until its chunk file is
+// written, so sixteen never makes one of them wait).
 const rangeBuffers = new ChunkBuffers(16);
 
 /**

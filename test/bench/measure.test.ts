@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runCommand, setAside } from '../../bench/measure.js';
+import { diskWriteRate, runCommand, setAside } from '../../bench/measure.js';
 
 test('setAside moves a run’s output beside it without deleting it; with too little free space it deletes', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-measure-'));
@@ -33,4 +33,14 @@ test('runCommand waits for a command and throws naming it when it exits non-zero
   assert.deepEqual(await readdir(dir), ['done'], 'it returned only after the command ended');
   await assert.rejects(runCommand('sh', ['-c', 'exit 3'], true), /^Error: sh -c exited 3$/);
   await assert.rejects(runCommand('ferry-no-such-command', []), /ENOENT/);
+});
+
+test('diskWriteRate times a synced write of the given bytes and leaves nothing behind', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-disk-rate-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const r = await diskWriteRate(dir, 9 * 1024 * 1024); // 3 blocks of 4 MiB: rounds up, never short
+  assert.ok(Number.isFinite(r.mibPerSecond) && r.mibPerSecond > 0, `a rate: ${r.mibPerSecond}`);
+  assert.equal(typeof r.direct, 'boolean');
+  assert.deepEqual(await readdir(dir), [], 'the scratch file is gone');
+  await assert.rejects(diskWriteRate(join(dir, 'missing'), 1), /ENOENT/, 'a directory that is not there');
 });
