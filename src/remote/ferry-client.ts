@@ -1,5 +1,6 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { type RemoteEntry, remoteUrl } from '../config/index.js';
+import { ChunkBuffers } from '../io/index.js';
 import {
   type AuthId,
   type GroupRef,
@@ -47,7 +48,15 @@ import { Transport, type TransportOptions, type TransportStats } from './transpo
 import { WriterSession } from './writer-session.js';
 
 /** How to reach the server and how to behave on the way (the transport's options, documented there). */
-export type FerryClientOptions = TransportOptions;
+export type FerryClientOptions = TransportOptions & {
+  /**
+   * Received chunks that may wait to be stored at once, across all of this client's reader sessions (4 MiB of
+   * memory each, allocated as they are first needed and reused). Default 2. A job with few threads gives each
+   * client more (see the coordinator's chunkBuffersPerThread), so one thread's chunks are received while its
+   * earlier ones are still being written.
+   */
+  chunkBuffers?: number;
+};
 
 export interface DatastoreInfo {
   store: StoreName;
@@ -79,10 +88,13 @@ export class FerryClient {
   readonly url: string;
   private readonly transport: Transport;
   private readonly sessions = new Set<ReaderSession | WriterSession>();
+  /** Chunk memory of every reader session of this client (a sync thread runs its groups' sessions one by one). */
+  private readonly chunkBuffers: ChunkBuffers;
 
   constructor(options: FerryClientOptions) {
     this.transport = new Transport(options);
     this.url = this.transport.url;
+    this.chunkBuffers = new ChunkBuffers(options.chunkBuffers ?? 2);
   }
 
   async version(): Promise<VersionData> {
@@ -497,6 +509,7 @@ export class FerryClient {
       ns,
       group,
       transport: this.transport,
+      buffers: this.chunkBuffers,
       onClose: () => this.sessions.delete(session),
       ...(prefetch && r.files
         ? {

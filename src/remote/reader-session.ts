@@ -1,5 +1,5 @@
 import { addFrame, FerryError, isFerryError } from '../errors/index.js';
-import { ChunkBuffers } from '../io/index.js';
+import type { ChunkBuffers } from '../io/index.js';
 import {
   type Digest,
   formatGroup,
@@ -47,15 +47,6 @@ const MIN_BATCH_DIGESTS = 32;
 const MIN_BATCH_BYTES = 8 * 1024 * 1024;
 const BLOB_OVERHEAD = 44;
 
-/**
- * Chunk memory for every session of this thread (a sync worker runs its groups' sessions one after another, each
- * with several batches in flight): two chunk buffers, allocated once. Two is enough to overlap storing one chunk
- * with receiving the next; more buffered nothing useful (the network's bytes in flight wait in socket buffers, not
- * here) and cost 4 MiB each per thread: 4 threads pulling 225 MiB peaked at 351 MiB with two, 394 with four, 458
- * with eight, 470-484 with a fresh buffer per batch, at the same speed at 0 and 50 ms RTT.
- */
-const threadBuffers = new ChunkBuffers(2);
-
 /** Files of one snapshot to have sent along with a reader session's opening (see FerryClient.openReader). */
 export interface ReaderPrefetch {
   time: number;
@@ -72,6 +63,7 @@ export class ReaderSession {
   readonly ns: Namespace;
   readonly group: GroupRef;
   private readonly transport: Transport;
+  private readonly buffers: ChunkBuffers;
   private readonly onClose: () => void;
   private closed = false;
   /** Average encoded chunk size seen so far, for batches without size hints. */
@@ -85,6 +77,13 @@ export class ReaderSession {
     ns: Namespace;
     group: GroupRef;
     transport: Transport;
+    /**
+     * Memory for received chunks, shared by the client's sessions: two buffers by default, more for a job with few
+     * threads. Two overlap storing one chunk with receiving the next; more cost 4 MiB each per thread (4 threads
+     * pulling 225 MiB peaked at 351 MiB with two, 394 with four, 458 with eight, 470-484 with a fresh buffer per
+     * batch), and gained nothing at 4 threads on two cores, where the other threads fill a thread's waits.
+     */
+    buffers: ChunkBuffers;
     onClose: () => void;
     /** Files of one snapshot sent with the session's opening (base64, as the server's answer has them). */
     prefetched?: { time: number; files: readonly { 'file-name': string; data: string }[] };
@@ -94,6 +93,7 @@ export class ReaderSession {
     this.ns = fields.ns;
     this.group = fields.group;
     this.transport = fields.transport;
+    this.buffers = fields.buffers;
     this.onClose = fields.onClose;
     const sent = fields.prefetched;
     for (const f of sent?.files ?? [])
@@ -212,7 +212,7 @@ export class ReaderSession {
     // Until the response's headers are in, the transport retries the request itself: a failure before them has been
     // retried already and ends the download (asked again here, a refusing server saw 16 requests per batch).
     let answered = false;
-    const buffers = threadBuffers;
+    const buffers = this.buffers;
     const onFrame = (frame: ChunkFrame): Promise<void> | undefined => {
       const item = batch[next] as Item;
       if (frame.digest !== item.digest) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { type TestContext, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isFerryError } from '../../src/errors/index.js';
 import { type Digest, parseGroup, parseNamespace } from '../../src/model/index.js';
 import { SharedRateLimiter } from '../../src/remote/index.js';
@@ -56,6 +57,45 @@ test('a batch download cut off mid-stream asks again for the rest and delivers e
   assert.equal(counts.size, 40);
   assert.ok([...counts.values()].every((n) => n === 1));
   assert.ok(proxy.seen.filter((s) => s.endsWith('/chunks')).length >= 3);
+});
+
+test('a client holds at most its chunkBuffers received chunks at once, 2 unless told otherwise', async (t) => {
+  const world = await startServerWorld(t, { insecureHttp: true });
+  // 160 chunks of 72 KiB (random, so stored as they are and read into chunk buffers): four batches, one per
+  // connection, whose frames reach the consumer at the same time but for the buffers.
+  const fx = await writeTestSnapshot(world.store('store1'), {
+    group: 'vm/1',
+    time: T0,
+    chunks: 160,
+    chunkSize: 72 * 1024,
+  });
+  const creds = await world.token('r@pam!t', [['/', 'reader']]);
+  for (const [chunkBuffers, expected] of [
+    [undefined, 2],
+    [3, 3], // below the four batches' frames that could be held
+  ] as const) {
+    const client = world.client(creds, {
+      connections: 4,
+      ...(chunkBuffers !== undefined ? { chunkBuffers } : {}),
+    });
+    const reader = await client.openReader('store1', root, parseGroup('vm/1'));
+    await reader.download(T0, INDEX_NAME);
+    let holding = 0;
+    let most = 0;
+    const seen = new Set<Digest>();
+    await reader.fetchChunks(fx.digests, async (digest, blob) => {
+      holding++;
+      most = Math.max(most, holding);
+      assert.ok(blob.length > 72 * 1024, 'a whole chunk blob');
+      seen.add(digest);
+      await sleep(3); // storing it
+      holding--;
+      return true;
+    });
+    await reader.close();
+    assert.equal(seen.size, 160, 'every chunk once');
+    assert.equal(most, expected, `chunkBuffers ${chunkBuffers}: at most ${expected} held at once, and used`);
+  }
 });
 
 test('a server that never answers gives FERRY_ERR_TIMEOUT', async (t) => {
