@@ -41,17 +41,22 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` (one buffer, or pieces written with one writev) to a temp file beside `path`, fsynced; returns its path. */
+/**
+ * Writes `data` (one buffer, or pieces written with one writev) to a temp file beside `path`, fsynced; returns its
+ * path. `onWritten` is called once `data` is no longer read (before the fsync).
+ */
 export async function writeTmp(
   path: string,
   data: Uint8Array | readonly Uint8Array[],
   mode = 0o644,
+  onWritten?: () => void,
 ): Promise<string> {
   const tmp = tmpPathFor(path);
   const fh = await open(tmp, 'wx', mode);
   try {
     if (data instanceof Uint8Array) await fh.writeFile(data);
     else await writeAll(fh, data);
+    onWritten?.();
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => undefined);

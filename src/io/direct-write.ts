@@ -83,12 +83,14 @@ export function isDirectUnsupported(err: unknown): boolean {
 /**
  * Writes `data` (one buffer, or pieces in order) to a new temp file beside `path` with O_DIRECT, truncated to the
  * data's length and fsynced; returns its path. Throws the file system's error; on one that `isDirectUnsupported`
- * names, nothing is left behind and the caller may write the file buffered instead.
+ * names, nothing is left behind and the caller may write the file buffered instead. `onWritten` is called as soon as
+ * `data` is no longer read (its bytes are on their way to the device), before the fsync: the caller may reuse it.
  */
 export async function writeTmpDirect(
   path: string,
   data: Uint8Array | readonly Uint8Array[],
   mode = 0o644,
+  onWritten?: () => void,
 ): Promise<string> {
   const parts = data instanceof Uint8Array ? [data] : data;
   const tmp = tmpPathFor(path);
@@ -119,6 +121,7 @@ export async function writeTmpDirect(
       ({ tail, tailOffset } = await writePieces(fh, parts, slot));
     }
     if (tail.length > 0) await writeTail(tmp, tail, tailOffset);
+    onWritten?.(); // `data` is no longer read: the rest is the file system's
     await fh.sync(); // the inode's: the direct blocks, the tail in the page cache, the size
   } catch (err) {
     await fh.close().catch(() => undefined);

@@ -50,10 +50,9 @@ import { WriterSession } from './writer-session.js';
 /** How to reach the server and how to behave on the way (the transport's options, documented there). */
 export type FerryClientOptions = TransportOptions & {
   /**
-   * Received chunks that may wait to be stored at once, across all of this client's reader sessions (4 MiB of
-   * memory each, allocated as they are first needed and reused). Default 2. A job with few threads gives each
-   * client more (see the coordinator's chunkBuffersPerThread), so one thread's chunks are received while its
-   * earlier ones are still being written.
+   * Received chunks that may wait for their consumer at once, across all of this client's reader sessions (4 MiB
+   * of memory each, allocated as they are first needed and reused). Default 2: a sync thread's consumer hands each
+   * chunk's memory back as soon as its bytes are written (ChunkToStore.written), so two keep its writes going.
    */
   chunkBuffers?: number;
 };

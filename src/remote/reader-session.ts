@@ -78,10 +78,9 @@ export class ReaderSession {
     group: GroupRef;
     transport: Transport;
     /**
-     * Memory for received chunks, shared by the client's sessions: two buffers by default, more for a job with few
-     * threads. Two overlap storing one chunk with receiving the next; more cost 4 MiB each per thread (4 threads
-     * pulling 225 MiB peaked at 351 MiB with two, 394 with four, 458 with eight, 470-484 with a fresh buffer per
-     * batch), and gained nothing at 4 threads on two cores, where the other threads fill a thread's waits.
+     * Memory for received chunks, shared by the client's sessions (two buffers unless the client is told otherwise).
+     * Two overlap writing one chunk with receiving the next; more cost 4 MiB each per thread (4 threads pulling
+     * 225 MiB peaked at 351 MiB with two, 394 with four, 458 with eight, 470-484 with a fresh buffer per batch).
      */
     buffers: ChunkBuffers;
     onClose: () => void;

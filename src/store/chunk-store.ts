@@ -74,13 +74,16 @@ export class ChunkStore {
 
   /**
    * Stores a chunk blob under `digest`. The caller has verified that `blob` (one buffer, or the pieces of one) is the
-   * DataBlob of content with that digest; `plainSize` is undefined for encrypted chunks.
+   * DataBlob of content with that digest; `plainSize` is undefined for encrypted chunks. `onWritten`, when given, is
+   * called as soon as `blob` is no longer read (its bytes written to the temp file, before the fsync, rename and
+   * index entry), so the caller may reuse its memory while the insert finishes; an insert that needs no write (the
+   * chunk is there) never calls it.
    */
   async insert(
     digest: Digest,
     blob: Uint8Array | BlobParts,
     plainSize: number | undefined,
-    options: { insertedBy?: number } = {},
+    options: { insertedBy?: number; onWritten?: () => void } = {},
   ): Promise<InsertResult> {
     const encodedSize = blob.length;
     const existing = await this.touch(digest, options.insertedBy);
@@ -94,7 +97,11 @@ export class ChunkStore {
         this.knownDirs.add(dir);
       }
       const path = this.layout.chunkPath(digest);
-      const tmp = await this.writeChunkFile(path, blob instanceof Uint8Array ? blob : blob.parts);
+      const tmp = await this.writeChunkFile(
+        path,
+        blob instanceof Uint8Array ? blob : blob.parts,
+        options.onWritten,
+      );
       try {
         await rename(tmp, path);
       } catch (err) {
@@ -113,16 +120,25 @@ export class ChunkStore {
   }
 
   /** Writes a chunk's temp file (fsynced) past the page cache where the file system allows, else buffered. */
-  private async writeChunkFile(path: string, data: Uint8Array | readonly Uint8Array[]): Promise<string> {
+  private async writeChunkFile(
+    path: string,
+    data: Uint8Array | readonly Uint8Array[],
+    onWritten: (() => void) | undefined,
+  ): Promise<string> {
     if (this.direct) {
+      let written = false;
       try {
-        return await writeTmpDirect(path, data);
+        return await writeTmpDirect(path, data, 0o644, () => {
+          written = true;
+          onWritten?.();
+        });
       } catch (err) {
-        if (!isDirectUnsupported(err)) throw err;
+        // Once `data` is handed back its memory may hold something else: never write it again from there.
+        if (!isDirectUnsupported(err) || written) throw err;
         this.direct = false;
       }
     }
-    return writeTmp(path, data);
+    return writeTmp(path, data, 0o644, onWritten);
   }
 
   /** Reads a chunk file's bytes (the DataBlob, unchecked), into memory from `buffers` when given. */

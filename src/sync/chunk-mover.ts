@@ -6,6 +6,12 @@ import { type Digest, shortDigest } from '../model/index.js';
 import type { ChunkClaims } from './chunk-claims.js';
 import type { ChunkToStore, SourceGroupReader, TargetSnapshotWriter } from './sync-types.js';
 
+/**
+ * Chunks of one batch whose bytes are written and whose stores are still finishing (fsyncs, rename, index entry) at
+ * once. A group has several batches in flight, and a thread holds its received chunks only until they are written.
+ */
+const FINISHING_PER_BATCH = 4;
+
 export interface TransferOptions {
   /** Chunks per batch request. */
   batchChunks: number;
@@ -285,6 +291,12 @@ export class ChunkMover {
     // Each chunk with the source's way to take its memory back once the chunk is stored.
     let store: (ChunkToStore & { recycle: () => void })[] = [];
     let storeBytes = 0;
+    const stored = (digest: Digest) => {
+      this.settled.add(digest);
+      this.claims.markMoved(digest);
+      this.claims.release(digest);
+      unreleased.delete(digest);
+    };
     const flush = async () => {
       const chunks = store;
       store = [];
@@ -295,11 +307,29 @@ export class ChunkMover {
         // Stored: nothing refers to the blob any more, so the source reuses its memory (the blob of the chunk that
         // called this flush is still being handed over, and goes back when that ends).
         c.recycle();
-        this.settled.add(c.digest);
-        this.claims.markMoved(c.digest);
-        this.claims.release(c.digest);
-        unreleased.delete(c.digest);
+        stored(c.digest);
       }
+    };
+    // A target that stores chunks one by one (a local datastore) gets each as it arrives, and its memory goes back to
+    // the source as soon as its bytes are written: the rest of its store (fsyncs, rename, index entry) finishes beside
+    // the next chunks, at most FINISHING_PER_BATCH at once. A failure there fails the batch like any other.
+    const finishing = new TaskWindow(FINISHING_PER_BATCH);
+    let late: { err: unknown } | undefined;
+    const storeNow = async (chunk: ChunkToStore): Promise<void> => {
+      if (late !== undefined) throw late.err;
+      await finishing.room();
+      let written: () => void = () => undefined;
+      const bytesGone = new Promise<void>((resolve) => {
+        written = resolve;
+      });
+      const storing = writer
+        .storeChunks([{ ...chunk, written }], this.signal)
+        .then(() => stored(chunk.digest));
+      finishing.track(storing);
+      storing.catch((err: unknown) => {
+        late ??= { err };
+      });
+      await Promise.race([bytesGone, storing]);
     };
     try {
       await this.reader.fetchChunks(
@@ -319,6 +349,10 @@ export class ChunkMover {
           }
           this.progress.add(this.slot, 'chunksFetched', 1);
           this.progress.add(this.slot, 'bytesFetched', blob.length);
+          if (writer.storeBatchBytes === 0) {
+            await storeNow({ digest, blob, plainSize });
+            return true; // written: the reader may reuse the blob's memory
+          }
           store.push({ digest, blob, plainSize, recycle });
           storeBytes += blob.length;
           if (storeBytes < writer.storeBatchBytes) return false;
@@ -329,6 +363,8 @@ export class ChunkMover {
         this.signal,
       );
       await flush();
+      await finishing.drain();
+      if (late !== undefined) throw late.err;
       const missing = [...items.keys()];
       if (missing.length > 0) {
         throw new FerryError(
@@ -337,6 +373,7 @@ export class ChunkMover {
         );
       }
     } finally {
+      await finishing.drain(); // a store still finishing settles its own claim first
       for (const d of unreleased) this.claims.release(d);
     }
   }

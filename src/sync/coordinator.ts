@@ -273,10 +273,7 @@ async function runGroups(
   const spec: JobSpec = {
     jobToken: randomInt(1, 2 ** 32 - 1),
     owner: job.owner,
-    source:
-      options.source.kind === 'remote'
-        ? { ...options.source, chunkBuffers: chunkBuffersPerThread(threads) }
-        : options.source,
+    source: options.source,
     target: options.target,
     rules: {
       direction: job.direction,
@@ -379,18 +376,6 @@ async function runGroups(
     report();
   }
   return results;
-}
-
-/**
- * How many received chunks each thread of a pull may hold while they wait to be stored: about 16 for the whole job
- * (64 MiB), at least 2 and at most 8 per thread. A thread stores each chunk before its buffer takes another (the
- * O_DIRECT write, fsyncs, rename and index entry: tens of milliseconds on the project machine's disk), so with few
- * threads the buffers are what keeps the link and the cores busy; with many, the other threads are. A 450 MiB pull
- * at 0 ms with 2 threads, side by side (medians of 6 rounds, 2026-11-29): 156 MiB/s with 2 buffers, 178 with 8
- * (ahead in all 6 rounds, on no more CPU); 148 with 4, 157 with 8; at 4 threads 2 and 4 buffers ran alike (145 vs 143).
- */
-export function chunkBuffersPerThread(threads: number): number {
-  return Math.max(2, Math.min(8, Math.floor(16 / Math.max(1, threads))));
 }
 
 /** At most this many group threads start before the plan is known (a job with fewer groups leaves the rest idle). */

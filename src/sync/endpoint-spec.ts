@@ -23,8 +23,6 @@ export type EndpointSpec =
       fingerprint: string | undefined;
       /** Connections of this thread's client (batches in flight at once). */
       connections: number;
-      /** Received chunks of this thread's client that may wait to be stored at once (default 2; runSync sets it). */
-      chunkBuffers?: number;
     };
 
 /** The job's shared budgets (SharedRateLimiter buffers), one for all threads. */
@@ -93,7 +91,6 @@ export class EndpointOpener {
           secret: spec.secret,
           ...(spec.fingerprint !== undefined ? { fingerprint: spec.fingerprint } : {}),
           connections: spec.connections,
-          ...(spec.chunkBuffers !== undefined ? { chunkBuffers: spec.chunkBuffers } : {}),
           rateLimit: await this.rateLimiters(),
           log: this.log,
         });

@@ -351,7 +351,10 @@ class LocalSnapshotWriter implements TargetSnapshotWriter {
   async storeChunks(chunks: readonly ChunkToStore[]): Promise<void> {
     await Promise.all(
       chunks.map((c) =>
-        this.f.ds.chunks.insert(c.digest, c.blob, c.plainSize, { insertedBy: this.f.jobToken }),
+        this.f.ds.chunks.insert(c.digest, c.blob, c.plainSize, {
+          insertedBy: this.f.jobToken,
+          ...(c.written ? { onWritten: c.written } : {}),
+        }),
       ),
     );
   }

@@ -106,6 +106,12 @@ export interface ChunkToStore {
   blob: Buffer;
   /** Plain size (undefined for encrypted chunks). */
   plainSize: number | undefined;
+  /**
+   * Called once `blob` is no longer read, which may be before the chunk is stored (a local target: its bytes are
+   * written, its fsyncs, rename and index entry still to come). A target may also never call it; storeChunks
+   * resolving says the chunk is stored either way.
+   */
+  written?: () => void;
 }
 
 export interface TargetSnapshotWriter {

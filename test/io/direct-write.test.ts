@@ -10,6 +10,7 @@ import {
   ChunkBuffers,
   isDirectUnsupported,
   isTmpName,
+  writeTmp,
   writeTmpDirect,
 } from '../../src/io/index.js';
 import { seededBytes } from '../helpers/random.js';
@@ -68,6 +69,40 @@ test('writeTmpDirect writes data in aligned chunk memory from where it is, witho
     assert.ok((await readFile(tmp)).equals(data), `${length} bytes at offset 12 read back as written`);
     assert.equal(shifted[12 + length], 0xaa, `${length} bytes at offset 12: memory not padded`);
     await rm(tmp);
+  }
+});
+
+test('writeTmpDirect and writeTmp call onWritten once the data is no longer read: memory overwritten then leaves the file intact', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-direct-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  for (const [i, length] of [4097, MIB + 1, 4 * MIB + 12].entries()) {
+    const data = seededBytes(300 + i, length);
+    const aligned = allocAligned(length);
+    data.copy(aligned);
+    const shifted = Buffer.from(allocAligned(length + 4096).buffer, 12, length);
+    data.copy(shifted);
+    // In place (aligned chunk memory), through the staging slots (a view 12 bytes in), in pieces, and buffered.
+    const cases: [string, Uint8Array[], typeof writeTmpDirect][] = [
+      ['in place', [aligned], writeTmpDirect],
+      ['staged', [shifted], writeTmpDirect],
+      ['pieces', [Buffer.from(data.subarray(0, 12)), Buffer.from(data.subarray(12))], writeTmpDirect],
+      ['buffered', [Buffer.from(data)], writeTmp],
+    ];
+    for (const [how, parts, write] of cases) {
+      let calls = 0;
+      const tmp = await write(
+        join(dir, `chunk-${how}-${length}`),
+        parts.length === 1 ? (parts[0] as Uint8Array) : parts,
+        0o644,
+        () => {
+          calls++;
+          for (const p of parts) p.fill(0x55); // the caller reuses the memory at once
+        },
+      );
+      assert.equal(calls, 1, `${how} ${length}: called once`);
+      assert.ok((await readFile(tmp)).equals(data), `${how} ${length}: the file holds the data as it was`);
+      await rm(tmp);
+    }
   }
 });
 
