@@ -43,14 +43,6 @@ export async function recyclePages(dir: string, bytes: number): Promise<void> {
 }
 
 /**
- * Writes out all dirty page-cache data (`sync`), so a run's deferred writeback does not land inside a later timed
- * run. Linux writes dirty pages back ~30 s after they were written (vm.dirty_expire_centisecs): the 450 MiB that each
- * rclone run leaves dirty (rclone does not fsync) was flushed during Ferry's pulls half a minute later, whose chunk
- * fsyncs then queued behind it (a 4-thread pull at 50 ms: 180-189 MiB/s, 150-160 while 450 MiB of an earlier rclone
- * copy was written back); likewise the 1 GiB image the ingest scenario writes just before its rounds.
- * Untimed, except where a peer's time includes it on purpose (cp -a + sync in migration).
- */
-/**
  * How fast this disk takes `bytes` written the way Ferry writes chunk files (O_DIRECT, from page-aligned memory,
  * 4 MiB at a time) with none of the work around them: one file, sequential, synced once at the end, then deleted.
  * A run that must write `bytes` to this disk can go no faster than this, whatever its CPU does. Falls back to
@@ -86,6 +78,14 @@ export async function diskWriteRate(
   }
 }
 
+/**
+ * Writes out all dirty page-cache data (`sync`), so a run's deferred writeback does not land inside a later timed
+ * run. Linux writes dirty pages back ~30 s after they were written (vm.dirty_expire_centisecs): the 450 MiB that each
+ * rclone run leaves dirty (rclone does not fsync) was flushed during Ferry's pulls half a minute later, whose chunk
+ * fsyncs then queued behind it (a 4-thread pull at 50 ms: 180-189 MiB/s, 150-160 while 450 MiB of an earlier rclone
+ * copy was written back); likewise the 1 GiB image the ingest scenario writes just before its rounds.
+ * Untimed, except where a peer's time includes it on purpose (cp -a + sync in migration).
+ */
 export async function flushDirty(): Promise<void> {
   await runCommand('sync', []);
 }
