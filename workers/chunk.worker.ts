@@ -3,7 +3,8 @@
  * server's uploads). One ChunkStore (with its own lmdb handle) per datastore path per thread. Returns plain results;
  * errors go back serialised.
  */
-import { open } from 'node:fs/promises';
+import { read } from 'node:fs';
+import { promisify } from 'node:util';
 import { Piscina } from 'piscina';
 import { serializeError } from '../src/errors/index.js';
 import {
@@ -26,6 +27,7 @@ import {
 } from '../src/store/index.js';
 
 const stores = new Map<string, ChunkStore>();
+const readAt = promisify(read);
 
 function storeFor(path: string): ChunkStore {
   let store = stores.get(path);
@@ -134,14 +136,14 @@ export default async function run(task: ChunkTask): Promise<ChunkResult> {
       const framed = await rangeBuffers.take(BLOB_HEADER_SIZE + task.length);
       try {
         const data = framed.subarray(BLOB_HEADER_SIZE);
-        const fh = await open(task.file, 'r');
-        try {
-          const { bytesRead } = await fh.read(data, 0, task.length, task.offset);
-          if (bytesRead !== task.length)
-            throw new Error(`${task.file} shrank while it was read (short read at ${task.offset})`);
-        } finally {
-          await fh.close();
-        }
+        const { bytesRead } = await readAt(task.fd, data, 0, task.length, task.offset).catch(
+          (err: unknown) => {
+            if (err instanceof Error) err.message = `${task.file}: ${err.message}`;
+            throw err;
+          },
+        );
+        if (bytesRead !== task.length)
+          throw new Error(`${task.file} shrank while it was read (short read at ${task.offset})`);
         return await storeData(store, data, framed);
       } finally {
         rangeBuffers.give(framed); // stored (or failed): nothing refers to it any more

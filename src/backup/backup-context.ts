@@ -1,5 +1,5 @@
 import type { Logger } from '../log/index.js';
-import type { ChunkPool, Datastore, SnapshotWriter, StoreResult } from '../store/index.js';
+import type { ChunkPool, Datastore, RangeSource, SnapshotWriter, StoreResult } from '../store/index.js';
 
 export interface BackupContext {
   ds: Datastore;
@@ -57,9 +57,12 @@ export class OrderedChunkQueue {
     await this.submit(this.ctx.pool.store(this.ctx.ds.path, data));
   }
 
-  /** Submits a range of a file, which a worker reads itself (no copy through this thread). */
-  async pushRange(file: string, offset: number, length: number): Promise<void> {
-    await this.submit(this.ctx.pool.storeRange(this.ctx.ds.path, file, offset, length));
+  /**
+   * Submits a range of an open file, which a worker reads itself (no copy through this thread). The file stays
+   * open until `settled()`.
+   */
+  async pushRange(source: RangeSource, offset: number, length: number): Promise<void> {
+    await this.submit(this.ctx.pool.storeRange(this.ctx.ds.path, source, offset, length));
   }
 
   private async submit(task: Promise<StoreResult>): Promise<void> {
@@ -87,9 +90,14 @@ export class OrderedChunkQueue {
   }
 
   async drain(): Promise<void> {
-    while (this.inFlight > 0) await this.sleep();
+    await this.settled();
     this.check();
     this.deliver();
+  }
+
+  /** Resolves once no task is running, whether or not one failed (a failure stops submitting, not the others). */
+  async settled(): Promise<void> {
+    while (this.inFlight > 0) await this.sleep();
   }
 
   private sleep(): Promise<void> {

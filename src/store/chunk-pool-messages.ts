@@ -10,10 +10,15 @@ export type ChunkTask =
       data: Uint8Array;
     }
   | {
-      /** Read `length` bytes at `offset` of `file` in the worker, then store them like `store`. */
+      /**
+       * Read `length` bytes at `offset` of `file` in the worker through `fd` (the caller's descriptor, open for the
+       * whole backup: descriptors belong to the process, so any thread reads through it), then store them like
+       * `store`. `file` names the file in errors.
+       */
       op: 'store-range';
       storePath: string;
       file: string;
+      fd: number;
       offset: number;
       length: number;
     }

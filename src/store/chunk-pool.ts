@@ -13,6 +13,12 @@ import type {
 
 const WORKER_FILE = workerFile('chunk', import.meta.url);
 
+/** A file open for reading, and its name for errors. */
+export interface RangeSource {
+  readonly path: string;
+  readonly fd: number;
+}
+
 export interface ChunkPoolOptions {
   /** Worker threads; default: one per core. */
   threads?: number;
@@ -81,9 +87,25 @@ export class ChunkPool {
     )) as VerifiedInsert;
   }
 
-  /** Reads `length` bytes at `offset` of `file` in a worker, hashes them and stores them unless the store has them. */
-  async storeRange(storePath: string, file: string, offset: number, length: number): Promise<StoreResult> {
-    return (await this.run({ op: 'store-range', storePath, file, offset, length })) as StoreResult;
+  /**
+   * Reads `length` bytes at `offset` of an open file in a worker, hashes them and stores them unless the store has
+   * them. The caller keeps `source.fd` open until this settles.
+   */
+  async storeRange(
+    storePath: string,
+    source: RangeSource,
+    offset: number,
+    length: number,
+  ): Promise<StoreResult> {
+    const task: ChunkTask = {
+      op: 'store-range',
+      storePath,
+      file: source.path,
+      fd: source.fd,
+      offset,
+      length,
+    };
+    return (await this.run(task)) as StoreResult;
   }
 
   /** Reads and fully verifies one stored chunk. */
