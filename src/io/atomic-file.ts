@@ -3,6 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { closeFd, fsyncFd, openFd } from './file-calls.js';
 
 /** A temp-file name beside `path`, unique across processes and threads: `<name>.tmp.<pid>.<thread>.<random>`. */
 export function tmpPathFor(path: string): string {
@@ -32,12 +33,13 @@ async function writeAll(fh: FileHandle, parts: readonly Uint8Array[]): Promise<v
   }
 }
 
+/** Makes a directory's entries (a rename or a new file in it) durable. */
 export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  const fd = await openFd(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
   try {
-    await fh.sync();
+    await fsyncFd(fd);
   } finally {
-    await fh.close();
+    await closeFd(fd);
   }
 }
 

@@ -1,6 +1,7 @@
 import { constants as fsConstants } from 'node:fs';
-import { type FileHandle, open, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { tmpPathFor } from './atomic-file.js';
+import { closeFd, fsyncFd, openFd, writeAt, writeSmall } from './file-calls.js';
 
 /**
  * Temp files written with O_DIRECT: the bytes go from a small, reused, page-aligned staging area straight to the
@@ -94,9 +95,9 @@ export async function writeTmpDirect(
 ): Promise<string> {
   const parts = data instanceof Uint8Array ? [data] : data;
   const tmp = tmpPathFor(path);
-  let fh: FileHandle;
+  let fd: number;
   try {
-    fh = await open(
+    fd = await openFd(
       tmp,
       fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_DIRECT,
       mode,
@@ -113,36 +114,36 @@ export async function writeTmpDirect(
     let tailOffset: number;
     if (single !== undefined && inPlace(single)) {
       tailOffset = single.length - (single.length % ALIGN);
-      await writeBlocks(fh, single, tailOffset, 0);
+      await writeBlocks(fd, single, tailOffset, 0);
       tail = single.subarray(tailOffset);
     } else {
       slots ??= new Slots();
       slot = await slots.take();
-      ({ tail, tailOffset } = await writePieces(fh, parts, slot));
+      ({ tail, tailOffset } = await writePieces(fd, parts, slot));
     }
     if (tail.length > 0) await writeTail(tmp, tail, tailOffset);
     onWritten?.(); // `data` is no longer read: the rest is the file system's
-    await fh.sync(); // the inode's: the direct blocks, the tail in the page cache, the size
+    await fsyncFd(fd); // the inode's: the direct blocks, the tail in the page cache, the size
   } catch (err) {
-    await fh.close().catch(() => undefined);
+    await closeFd(fd).catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
     throw err;
   } finally {
     if (slot !== undefined) slots?.give(slot);
   }
-  await fh.close();
+  await closeFd(fd);
   return tmp;
 }
 
 /** Writes `length` bytes of `source` (a multiple of ALIGN, from aligned memory) at `fileOffset` with O_DIRECT. */
 async function writeBlocks(
-  fh: FileHandle,
+  fd: number,
   source: Uint8Array,
   length: number,
   fileOffset: number,
 ): Promise<void> {
   for (let done = 0; done < length; ) {
-    const { bytesWritten } = await fh.write(source, done, length - done, fileOffset + done);
+    const { bytesWritten } = await writeAt(fd, source, done, length - done, fileOffset + done);
     if (bytesWritten <= 0 || bytesWritten % ALIGN !== 0) throw shortWrite(bytesWritten, 'not whole blocks');
     done += bytesWritten;
   }
@@ -150,15 +151,15 @@ async function writeBlocks(
 
 /** Writes the file's last partial block through the page cache (a descriptor without O_DIRECT). */
 async function writeTail(tmp: string, tail: Uint8Array, offset: number): Promise<void> {
-  const fh = await open(tmp, fsConstants.O_WRONLY);
+  const fd = await openFd(tmp, fsConstants.O_WRONLY);
   try {
     for (let done = 0; done < tail.length; ) {
-      const { bytesWritten } = await fh.write(tail, done, tail.length - done, offset + done);
+      const bytesWritten = await writeSmall(fd, tail.subarray(done), offset + done);
       if (bytesWritten <= 0) throw shortWrite(bytesWritten);
       done += bytesWritten;
     }
   } finally {
-    await fh.close();
+    await closeFd(fd);
   }
 }
 
@@ -167,7 +168,7 @@ async function writeTail(tmp: string, tail: Uint8Array, offset: number): Promise
  * partial block (a view of the slot, valid until the slot is given back) and its offset in the file.
  */
 async function writePieces(
-  fh: FileHandle,
+  fd: number,
   parts: readonly Uint8Array[],
   slot: Uint8Array,
 ): Promise<{ tail: Uint8Array; tailOffset: number }> {
@@ -180,14 +181,14 @@ async function writePieces(
       filled += n;
       at += n;
       if (filled === SLOT_SIZE) {
-        await writeBlocks(fh, slot, SLOT_SIZE, fileOffset);
+        await writeBlocks(fd, slot, SLOT_SIZE, fileOffset);
         fileOffset += SLOT_SIZE;
         filled = 0;
       }
     }
   }
   const whole = filled - (filled % ALIGN);
-  await writeBlocks(fh, slot, whole, fileOffset);
+  await writeBlocks(fd, slot, whole, fileOffset);
   return { tail: slot.subarray(whole, filled), tailOffset: fileOffset + whole };
 }
 

@@ -7,7 +7,9 @@ import {
   type BufferSource,
   fsyncDir,
   isDirectUnsupported,
+  makeDirs,
   readWhole,
+  renamePath,
   tryLockFd,
   unlockFd,
   writeTmp,
@@ -93,7 +95,7 @@ export class ChunkStore {
       if (again) return { isNew: false, encodedSize: again.encodedSize };
       const dir = this.layout.chunkPrefixDir(digest);
       if (!this.knownDirs.has(dir)) {
-        await mkdir(dir, { recursive: true });
+        await makeDirs(dir);
         this.knownDirs.add(dir);
       }
       const path = this.layout.chunkPath(digest);
@@ -103,7 +105,7 @@ export class ChunkStore {
         options.onWritten,
       );
       try {
-        await rename(tmp, path);
+        await renamePath(tmp, path);
       } catch (err) {
         await unlink(tmp).catch(() => undefined);
         throw err;
