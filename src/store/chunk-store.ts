@@ -1,4 +1,4 @@
-import { type FileHandle, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../errors/index.js';
@@ -44,6 +44,7 @@ export class ChunkStore {
   private readonly clock: Clock;
   private readonly knownDirs = new Set<string>();
   private readonly shardFiles = new Map<number, Promise<FileHandle>>();
+  private lockDir: Promise<void> | undefined;
   private readonly shardUsers = new Map<number, number>();
   /** Chunk files are written with O_DIRECT until the file system refuses it (then buffered, for this instance). */
   private direct = true;
@@ -228,11 +229,20 @@ export class ChunkStore {
     }
   }
 
+  /**
+   * The shard's lock file, open for the life of this store. Their directory is made once per store, not once per
+   * shard: each mkdir went through libuv's pool, behind the chunk writes and fsyncs (up to 256 per store, and a
+   * sync thread opens a store per group).
+   */
   private async shardFile(shard: number): Promise<FileHandle> {
     let opening = this.shardFiles.get(shard);
     if (opening === undefined) {
       const path = this.layout.chunkShardLockPath(shard);
-      opening = mkdir(dirname(path), { recursive: true }).then(() => open(path, 'a+', 0o644));
+      this.lockDir ??= makeDirs(dirname(path)).catch((err: unknown) => {
+        this.lockDir = undefined; // the next shard tries again
+        throw err;
+      });
+      opening = this.lockDir.then(() => open(path, 'a+', 0o644));
       this.shardFiles.set(shard, opening);
     }
     return opening;
