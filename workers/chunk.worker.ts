@@ -58,16 +58,23 @@ function zeroChunk(data: Buffer): { digest: Digest; blob: BlobParts } | undefine
   return known;
 }
 
-// Read buffers for store-range tasks, reused so each chunk costs no allocation and no fresh-page faults (a thread
-// runs up to ChunkPool.tasksPerThread (16 by default) tasks at once, each holding one until its chunk file is
-// written, so sixteen never makes one of them wait).
+// Read buffers for store-range tasks, reused so each chunk costs no allocation and no fresh-page faults. A task holds
+// one from its read until its chunk's bytes are written (not through the fsyncs, rename and index entry that
+// follow), so sixteen serve the ChunkPool.tasksPerThread (24 by default) tasks a thread runs at once; a task that
+// finds none free waits for one.
 const rangeBuffers = new ChunkBuffers(16);
 
 /**
  * Hashes and stores one chunk. With `framed` (the data with BLOB_HEADER_SIZE bytes of room before it, in chunk
- * memory), the blob is made in that memory and written from it; otherwise it is encoded aside.
+ * memory), the blob is made in that memory and written from it; otherwise it is encoded aside. `onWritten`: as in
+ * ChunkStore.insert (`data` and `framed` are no longer read; not called when nothing was written).
  */
-async function storeData(store: ChunkStore, data: Buffer, framed?: Buffer): Promise<StoreResult> {
+async function storeData(
+  store: ChunkStore,
+  data: Buffer,
+  framed?: Buffer,
+  onWritten?: () => void,
+): Promise<StoreResult> {
   const zero = zeroChunk(data);
   const digest = zero?.digest ?? digestOf(data);
   // Decide synchronously whether to compress, so zstd reads the block while it is still in this core's cache
@@ -79,7 +86,7 @@ async function storeData(store: ChunkStore, data: Buffer, framed?: Buffer): Prom
   }
   const plainSize = data.length;
   const blob = zero?.blob ?? (framed !== undefined ? encodeBlobInPlace(framed) : encodeBlobParts(data));
-  const r = await store.insert(digest, blob, plainSize);
+  const r = await store.insert(digest, blob, plainSize, onWritten === undefined ? {} : { onWritten });
   return { ok: true, digest, isNew: r.isNew, encodedSize: r.encodedSize, plainSize };
 }
 
@@ -134,6 +141,12 @@ export default async function run(task: ChunkTask): Promise<ChunkResult> {
     }
     if (task.op === 'store-range') {
       const framed = await rangeBuffers.take(BLOB_HEADER_SIZE + task.length);
+      let given = false;
+      const giveBack = () => {
+        if (given) return;
+        given = true;
+        rangeBuffers.give(framed); // nothing reads it any more: the next task may read its range into it
+      };
       try {
         const data = framed.subarray(BLOB_HEADER_SIZE);
         const { bytesRead } = await readAt(task.fd, data, 0, task.length, task.offset).catch(
@@ -144,9 +157,9 @@ export default async function run(task: ChunkTask): Promise<ChunkResult> {
         );
         if (bytesRead !== task.length)
           throw new Error(`${task.file} shrank while it was read (short read at ${task.offset})`);
-        return await storeData(store, data, framed);
+        return await storeData(store, data, framed, giveBack);
       } finally {
-        rangeBuffers.give(framed); // stored (or failed): nothing refers to it any more
+        giveBack(); // stored, found stored, or failed
       }
     }
     if (task.op === 'insert') {

@@ -54,7 +54,7 @@ export class OrderedChunkQueue {
 
   /** Submits plain chunk bytes (moved to a worker); waits while the pool has enough to do. */
   async push(data: Buffer): Promise<void> {
-    await this.submit(this.ctx.pool.store(this.ctx.ds.path, data));
+    await this.submit(this.ctx.pool.store(this.ctx.ds.path, data), this.ctx.pool.memoryDepth);
   }
 
   /**
@@ -62,10 +62,14 @@ export class OrderedChunkQueue {
    * open until `settled()`.
    */
   async pushRange(source: RangeSource, offset: number, length: number): Promise<void> {
-    await this.submit(this.ctx.pool.storeRange(this.ctx.ds.path, source, offset, length));
+    await this.submit(
+      this.ctx.pool.storeRange(this.ctx.ds.path, source, offset, length),
+      this.ctx.pool.depth,
+    );
   }
 
-  private async submit(task: Promise<StoreResult>): Promise<void> {
+  /** Submits `task`; waits while `depth` or more (plus two, so no thread idles between tasks) are unfinished. */
+  private async submit(task: Promise<StoreResult>, depth: number): Promise<void> {
     this.ctx.signal?.throwIfAborted();
     this.check();
     const seq = this.submitted++;
@@ -85,7 +89,7 @@ export class OrderedChunkQueue {
         this.wake?.();
       },
     );
-    while (this.inFlight >= this.ctx.pool.depth + 2 && this.failure === undefined) await this.sleep();
+    while (this.inFlight >= depth + 2 && this.failure === undefined) await this.sleep();
     this.check();
   }
 

@@ -23,13 +23,14 @@ export interface ChunkPoolOptions {
   /** Worker threads; default: one per core. */
   threads?: number;
   /**
-   * Tasks each worker runs at once (default 16). Each spends most of its time waiting on the disk (reading its range,
-   * writing, fsyncing and renaming its chunk file, behind the other tasks' file calls in libuv's threads) and only
-   * ~10 ms on the CPU, so it takes many to keep a core busy. Backup of a 1 GiB image, 2 threads, side by side in one
-   * process (medians of 4 rounds, every round in the same order): 651 / 717 / 696 MiB/s at 8 / 16 / 24 tasks, 16
-   * ahead of 8 in every round, on 0.1 core-s less per GiB; with UV_THREADPOOL_SIZE 64 573 / 629 / 652 at 8 / 16 /
-   * 32 (2026-11-29). Each task holds one 4 MiB range buffer while it runs (ChunkBuffers in the chunk worker). On the
-   * machine before (2026-11-27, faster disk latency) 8 had beaten 12 (472 vs 452).
+   * Tasks each worker runs at once (default 24). Each spends most of its time waiting on the disk (reading its range,
+   * writing, fsyncing and renaming its chunk file) and only ~10 ms on the CPU, so it takes many to keep a core busy;
+   * a task holds one of its thread's 16 range buffers only until its chunk's bytes are written. Backup of a 1 GiB
+   * image, 2 threads, side by side in one process (2026-11-29, medians, ahead in every round): since a chunk's
+   * open, close and rename no longer queue in libuv's pool (src/io/file-calls.ts), 16 / 24 / 32 tasks ran 607 / 678 /
+   * 657 MiB/s (6 rounds); with the range buffer handed back once written, 16 / 24 / 32 ran 637 / 751 / 751 (6
+   * rounds), and 613 / 677 / 691 (8 rounds) against 16 as before. Before those two changes 16 had beaten 8 and 24
+   * (651 / 717 / 696), and on the machine before (2026-11-27, faster disk latency) 8 had beaten 12 (472 vs 452).
    */
   tasksPerThread?: number;
 }
@@ -47,7 +48,7 @@ export class ChunkPool {
 
   constructor(options: ChunkPoolOptions = {}) {
     this.threads = options.threads ?? availableParallelism();
-    this.tasksPerThread = options.tasksPerThread ?? 16;
+    this.tasksPerThread = options.tasksPerThread ?? 24;
     this.pool = new ThreadPool({
       filename: WORKER_FILE.href,
       minThreads: this.threads,
@@ -57,9 +58,17 @@ export class ChunkPool {
     });
   }
 
-  /** How many tasks to keep in flight to keep every thread busy. */
+  /** How many tasks to keep in flight to keep every thread busy (image ranges, read into the workers' own memory). */
   get depth(): number {
     return this.threads * this.tasksPerThread;
+  }
+
+  /**
+   * How many to keep in flight when each holds a chunk's memory until it ends (chunks handed over to
+   * store, chunks read to verify): at most 16 per thread, so more tasks per thread never means more memory.
+   */
+  get memoryDepth(): number {
+    return this.threads * Math.min(this.tasksPerThread, 16);
   }
 
   /** Hashes `data`, and stores it compressed unless the store has it. `data` is moved to the worker (detached here). */

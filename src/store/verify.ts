@@ -208,7 +208,7 @@ async function verifyChunks(
   report: VerifyReport,
 ): Promise<string[]> {
   const problems: string[] = [];
-  const window = new TaskWindow(options.pool.depth);
+  const window = new TaskWindow(options.pool.memoryDepth);
   const mine: Promise<void>[] = [];
   for (let i = 0; i < index.count; i++) {
     options.signal?.throwIfAborted();
