@@ -4,11 +4,37 @@ import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseBackupSpec, resolveArchiveName, restoreArchive, runBackup } from '../../src/backup/index.js';
-import { digestOf, parseAuthId, parseGroup, ROOT_NAMESPACE } from '../../src/model/index.js';
+import {
+  digestOf,
+  parseAuthId,
+  parseGroup,
+  ROOT_NAMESPACE,
+  type SnapshotRef,
+} from '../../src/model/index.js';
+import type { ChunkPool, Datastore } from '../../src/store/index.js';
 import { seededBytes } from '../helpers/random.js';
 import { log, makeDatastore, makePool, tempDir } from '../helpers/world.js';
 
 const OWNER = parseAuthId('root@pam');
+
+/** Backs up `image` as drive.img of vm/100. */
+function backupDrive(ds: Datastore, pool: ChunkPool, image: string) {
+  return runBackup(ds, {
+    ns: ROOT_NAMESPACE,
+    group: parseGroup('vm/100'),
+    time: 1767225600,
+    owner: OWNER,
+    sources: [parseBackupSpec(`drive.img:${image}`)],
+    pool,
+    log,
+  });
+}
+
+/** Restores drive.img of `snapshot` to `out` and returns its bytes. */
+async function restoreDrive(ds: Datastore, snapshot: SnapshotRef, out: string): Promise<Buffer> {
+  await restoreArchive(ds, ROOT_NAMESPACE, snapshot, resolveArchiveName('drive.img'), out);
+  return readFile(out);
+}
 
 test('an image backs up and restores byte-identical', async (t) => {
   const ds = await makeDatastore(t);
@@ -16,24 +42,9 @@ test('an image backs up and restores byte-identical', async (t) => {
   const dir = await tempDir(t);
   const image = Buffer.concat([seededBytes(1, 10 * 1024 * 1024 + 123), Buffer.alloc(6 * 1024 * 1024, 9)]);
   await writeFile(join(dir, 'disk.raw'), image);
-  const result = await runBackup(ds, {
-    ns: ROOT_NAMESPACE,
-    group: parseGroup('vm/100'),
-    time: 1767225600,
-    owner: OWNER,
-    sources: [parseBackupSpec(`drive.img:${join(dir, 'disk.raw')}`)],
-    pool,
-    log,
-  });
+  const result = await backupDrive(ds, pool, join(dir, 'disk.raw'));
   assert.equal(result.total.chunks, 5);
-  await restoreArchive(
-    ds,
-    ROOT_NAMESPACE,
-    result.snapshot,
-    resolveArchiveName('drive.img'),
-    join(dir, 'out.raw'),
-  );
-  const restored = await readFile(join(dir, 'out.raw'));
+  const restored = await restoreDrive(ds, result.snapshot, join(dir, 'out.raw'));
   assert.equal(
     createHash('sha256').update(restored).digest('hex'),
     createHash('sha256').update(image).digest('hex'),
@@ -62,16 +73,7 @@ test('an image backup whose chunk store fails names the chunk, keeps the other c
   const squatter = ds.chunks.layout.chunkPath(digest);
   await mkdir(squatter, { recursive: true });
   await writeFile(join(squatter, 'x'), 'not a chunk');
-  const backup = () =>
-    runBackup(ds, {
-      ns: ROOT_NAMESPACE,
-      group: parseGroup('vm/100'),
-      time: 1767225600,
-      owner: OWNER,
-      sources: [parseBackupSpec(`drive.img:${imagePath}`)],
-      pool,
-      log,
-    });
+  const backup = () => backupDrive(ds, pool, imagePath);
   await assert.rejects(backup(), (err: Error) => {
     assert.match(err.message, new RegExp(`EISDIR.*${digest.slice(0, 16)}`));
     return true;
@@ -85,12 +87,5 @@ test('an image backup whose chunk store fails names the chunk, keeps the other c
   assert.equal(result.total.chunks, 6);
   assert.ok(result.total.newChunks < 6, 'chunks stored by the failed backup are reused');
   assert.deepEqual(await openDescriptors(imagePath), []);
-  await restoreArchive(
-    ds,
-    ROOT_NAMESPACE,
-    result.snapshot,
-    resolveArchiveName('drive.img'),
-    join(dir, 'out.raw'),
-  );
-  assert.ok((await readFile(join(dir, 'out.raw'))).equals(image));
+  assert.ok((await restoreDrive(ds, result.snapshot, join(dir, 'out.raw'))).equals(image));
 });
