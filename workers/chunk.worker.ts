@@ -3,8 +3,6 @@
  * server's uploads). One ChunkStore (with its own lmdb handle) per datastore path per thread. Returns plain results;
  * errors go back serialised.
  */
-import { read } from 'node:fs';
-import { promisify } from 'node:util';
 import { Piscina } from 'piscina';
 import { serializeError } from '../src/errors/index.js';
 import {
@@ -15,19 +13,19 @@ import {
   encodeBlobParts,
   verifyChunk,
 } from '../src/format/index.js';
-import { ChunkBuffers } from '../src/io/index.js';
+import { ChunkBuffers, readAt } from '../src/io/index.js';
 import { type Digest, digestOf, SYSTEM_CLOCK } from '../src/model/index.js';
 import {
   type ChunkResult,
   ChunkStore,
   type ChunkTask,
   Layout,
+  RANGE_BUFFERS_PER_THREAD,
   type StoreResult,
   type VerifiedInsert,
 } from '../src/store/index.js';
 
 const stores = new Map<string, ChunkStore>();
-const readAt = promisify(read);
 
 function storeFor(path: string): ChunkStore {
   let store = stores.get(path);
@@ -60,9 +58,9 @@ function zeroChunk(data: Buffer): { digest: Digest; blob: BlobParts } | undefine
 
 // Read buffers for store-range tasks, reused so each chunk costs no allocation and no fresh-page faults. A task holds
 // one from its read until its chunk's bytes are written (not through the fsyncs, rename and index entry that
-// follow), so sixteen serve the ChunkPool.tasksPerThread (24 by default) tasks a thread runs at once; a task that
-// finds none free waits for one.
-const rangeBuffers = new ChunkBuffers(16);
+// follow), so RANGE_BUFFERS_PER_THREAD (16) serve the ChunkPool.tasksPerThread (24 by default) tasks a thread runs
+// at once; a task that finds none free waits for one.
+const rangeBuffers = new ChunkBuffers(RANGE_BUFFERS_PER_THREAD);
 
 /**
  * Hashes and stores one chunk. With `framed` (the data with BLOB_HEADER_SIZE bytes of room before it, in chunk
@@ -142,7 +140,7 @@ export default async function run(task: ChunkTask): Promise<ChunkResult> {
     if (task.op === 'store-range') {
       const framed = await rangeBuffers.take(BLOB_HEADER_SIZE + task.length);
       let given = false;
-      const giveBack = () => {
+      const releaseRange = () => {
         if (given) return;
         given = true;
         rangeBuffers.give(framed); // nothing reads it any more: the next task may read its range into it
@@ -157,9 +155,9 @@ export default async function run(task: ChunkTask): Promise<ChunkResult> {
         );
         if (bytesRead !== task.length)
           throw new Error(`${task.file} shrank while it was read (short read at ${task.offset})`);
-        return await storeData(store, data, framed, giveBack);
+        return await storeData(store, data, framed, releaseRange);
       } finally {
-        giveBack(); // stored, found stored, or failed
+        releaseRange(); // stored, found stored, or failed
       }
     }
     if (task.op === 'insert') {

@@ -59,7 +59,8 @@ const direct = new DirectCalls(!isMainThread);
 const openAsync = promisify(fs.open);
 const closeAsync = promisify(fs.close);
 
-/** Writes by descriptor (through libuv: these wait on the device). */
+/** Reads and writes by descriptor (through libuv: these wait on the device). */
+export const readAt = promisify(fs.read);
 export const writeAt = promisify(fs.write);
 export const fsyncFd = promisify(fs.fsync);
 

@@ -23,7 +23,7 @@ export {
 export { BufferRecycler } from './buffer-recycler.js';
 export { ChunkBuffers } from './chunk-buffers.js';
 export { allocAligned, isDirectUnsupported, writeTmpDirect } from './direct-write.js';
-export { DirectCalls, makeDirs, renamePath } from './file-calls.js';
+export { DirectCalls, makeDirs, readAt, renamePath } from './file-calls.js';
 export {
   acquireLock,
   Lock,

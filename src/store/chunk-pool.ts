@@ -13,6 +13,13 @@ import type {
 
 const WORKER_FILE = workerFile('chunk', import.meta.url);
 
+/**
+ * A chunk thread's 4 MiB range buffers (image ranges are read into them), and the most tasks per thread that hold a
+ * chunk's memory until they end (chunks handed over to store, chunks read to verify): more tasks per thread never
+ * mean more memory.
+ */
+export const RANGE_BUFFERS_PER_THREAD = 16;
+
 /** A file open for reading, and its name for errors. */
 export interface RangeSource {
   readonly path: string;
@@ -63,12 +70,9 @@ export class ChunkPool {
     return this.threads * this.tasksPerThread;
   }
 
-  /**
-   * How many to keep in flight when each holds a chunk's memory until it ends (chunks handed over to
-   * store, chunks read to verify): at most 16 per thread, so more tasks per thread never means more memory.
-   */
+  /** How many to keep in flight when each holds a chunk's memory until it ends (RANGE_BUFFERS_PER_THREAD). */
   get memoryDepth(): number {
-    return this.threads * Math.min(this.tasksPerThread, 16);
+    return this.threads * Math.min(this.tasksPerThread, RANGE_BUFFERS_PER_THREAD);
   }
 
   /** Hashes `data`, and stores it compressed unless the store has it. `data` is moved to the worker (detached here). */

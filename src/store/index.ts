@@ -30,7 +30,12 @@
 
 export { acquireLock, Lock, type LockMode, type LockOptions } from '../io/index.js';
 export { type ChunkEntry, ChunkIndex, UNKNOWN_SIZE } from './chunk-index.js';
-export { ChunkPool, type ChunkPoolOptions, type RangeSource } from './chunk-pool.js';
+export {
+  ChunkPool,
+  type ChunkPoolOptions,
+  RANGE_BUFFERS_PER_THREAD,
+  type RangeSource,
+} from './chunk-pool.js';
 export type {
   ChunkFailure,
   ChunkResult,
